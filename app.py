@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Example app: one CONTROLLER hub with Wi-Fi Simple Setup and capabilities, and two DEVICEs."""
+
+import aws_cdk as cdk
+from cdk_managed_things import (
+    AuthenticationMaterialType,
+    CapabilityReport,
+    CapabilityReportCapability,
+    CapabilityReportEndpoint,
+    CapabilitySchemaFormat,
+    CapabilitySchemaItem,
+    ManagedThing,
+    Role,
+    WiFiSimpleSetupConfiguration,
+)
+from constructs import Construct
+
+
+class HomeFleetStack(cdk.Stack):
+    def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+
+        hub = ManagedThing(
+            self,
+            "Hub",
+            role=Role.CONTROLLER,
+            authentication_material_type=AuthenticationMaterialType.WIFI_SETUP_QR_BAR_CODE,
+            authentication_material="WIFI:S:demo-hub;T:WPA;P:example-only;;",
+            name="Living room hub",
+            serial_number="HUB-0001",
+            brand="Example",
+            model="Hub 2",
+            wifi_simple_setup_configuration=WiFiSimpleSetupConfiguration(
+                enable_as_provisioner=True, enable_as_provisionee=False, timeout_in_minutes=10
+            ),
+            capability_report=CapabilityReport(
+                node_id="1",
+                endpoints=[
+                    CapabilityReportEndpoint(
+                        id="1",
+                        device_types=["Hub"],
+                        capabilities=[
+                            CapabilityReportCapability(
+                                id="aws.OnOff@1.4", name="OnOff", version="1", properties=["OnOff"], actions=["Toggle"]
+                            )
+                        ],
+                    )
+                ],
+            ),
+            capability_schemas=[
+                CapabilitySchemaItem(
+                    format=CapabilitySchemaFormat.AWS,
+                    capability_id="aws.OnOff@1.4",
+                    extrinsic_id="0x0006",
+                    extrinsic_version=1,
+                    schema={"properties": {"OnOff": {"type": "boolean", "default": False}}, "revision": 4},
+                )
+            ],
+            tags={"fleet": "home"},
+        )
+
+        devices = [
+            ManagedThing(
+                self,
+                f"Device{index}",
+                role=Role.DEVICE,
+                authentication_material_type=AuthenticationMaterialType.ZIGBEE_QR_BAR_CODE,
+                authentication_material=f"Z:00124B00000000{index:02d}$I:A1B2C3D4E5F6A7B8",
+            )
+            for index in (1, 2)
+        ]
+
+        for construct_id, thing in [("Hub", hub), *((f"Device{i}", d) for i, d in enumerate(devices, start=1))]:
+            cdk.CfnOutput(self, f"{construct_id}Id", value=thing.managed_thing_id,
+                          export_name=f"{self.stack_name}-{construct_id}Id")
+            cdk.CfnOutput(self, f"{construct_id}Arn", value=thing.managed_thing_arn,
+                          export_name=f"{self.stack_name}-{construct_id}Arn")
+
+
+app = cdk.App()
+HomeFleetStack(app, "HomeFleet")
+app.synth()

@@ -1,0 +1,84 @@
+"""The one provider function per stack that answers every Custom::ManagedThing."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from ._asset import HANDLER, provider_code
+
+PROVIDER_ID = "CdkManagedThingsProvider"
+# Longest path through the handler: a few API calls, each bounded by the client's timeouts.
+FUNCTION_TIMEOUT = Duration.minutes(2)
+# CloudFormation waits this long for an answer (its default is one hour).
+SERVICE_TIMEOUT = Duration.minutes(5)
+_THING_ARN_FINDING = "arn:<AWS::Partition>:iotmanagedintegrations:<AWS::Region>:<AWS::AccountId>:managed-thing/*"
+THING_ACTIONS = [
+    "iotmanagedintegrations:GetManagedThing",
+    "iotmanagedintegrations:UpdateManagedThing",
+    "iotmanagedintegrations:DeleteManagedThing",
+    "iotmanagedintegrations:TagResource",
+    "iotmanagedintegrations:UntagResource",
+]
+
+
+class ManagedThingProvider(Construct):
+    """The provider function, its role and its log group; use :meth:`of` to get the stack's one."""
+
+    @classmethod
+    def of(cls, scope: Construct) -> "ManagedThingProvider":
+        stack = Stack.of(scope)
+        existing = stack.node.try_find_child(PROVIDER_ID)
+        if isinstance(existing, ManagedThingProvider):
+            return existing
+        return cls(stack, PROVIDER_ID)
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        log_group = logs.LogGroup(
+            self, "Logs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Creates, updates and deletes AWS IoT managed things for Custom::ManagedThing",
+        )
+        log_group.grant_write(self.role)
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["iotmanagedintegrations:CreateManagedThing"], resources=["*"])
+        )
+        thing_arns = stack.format_arn(service="iotmanagedintegrations", resource="managed-thing", resource_name="*")
+        self.role.add_to_principal_policy(iam.PolicyStatement(actions=THING_ACTIONS, resources=[thing_arns]))
+        self.function = lambda_.Function(
+            self,
+            "Handler",
+            description="cdk-managed-things: Custom::ManagedThing provider",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=HANDLER,
+            code=provider_code(),
+            timeout=FUNCTION_TIMEOUT,
+            memory_size=256,
+            role=self.role,
+            log_group=log_group,
+            # crhelper answers CloudFormation itself; a Lambda retry after a FAILED
+            # answer would run the event again after CloudFormation moved on.
+            retry_attempts=0,
+            environment={"POWERTOOLS_SERVICE_NAME": "managed-thing-provider"},
+        )
+        # cdk-nag (and any policy-validation plugin) reads these acknowledgements.
+        Validations.of(self.role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="CreateManagedThing is authorized before the thing exists: there is no thing ARN to scope it to.",
+            ),
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::{_THING_ARN_FINDING}]",
+                reason="The provider manages this stack's things, whose ids the service assigns at create time.",
+            ),
+        )

@@ -1,0 +1,235 @@
+"""The ManagedThing construct: one AWS IoT Managed Integrations managed thing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional, Union
+
+import jsii
+from aws_cdk import Annotations, CustomResource, ITaggable, RemovalPolicy, TagManager, TagType
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct, IValidation
+from managed_thing_provider.cfn_encoding import encode_for_template
+from managed_thing_provider.properties import MATERIAL_MEMBER, SECRET_ARN_PROPERTY
+from managed_thing_provider.service_model import input_shape
+from managed_thing_provider.validation import Problem, validate
+
+from ._provider import SERVICE_TIMEOUT, ManagedThingProvider
+from ._request import is_unresolved, to_request_value
+from .request_types import (
+    AuthenticationMaterialType,
+    CapabilityReport,
+    CapabilitySchemaItem,
+    Role,
+    WiFiSimpleSetupConfiguration,
+)
+
+RESOURCE_TYPE = "Custom::ManagedThing"
+
+# Construct argument -> CreateManagedThing member. ClientToken is not here: the
+# provider derives one per CloudFormation request, which is what makes a
+# re-delivered event idempotent.
+ARGUMENT_MEMBERS: dict[str, str] = {
+    "role": "Role",
+    "owner": "Owner",
+    "credential_locker_id": "CredentialLockerId",
+    "authentication_material": MATERIAL_MEMBER,
+    "authentication_material_type": "AuthenticationMaterialType",
+    "wifi_simple_setup_configuration": "WiFiSimpleSetupConfiguration",
+    "serial_number": "SerialNumber",
+    "brand": "Brand",
+    "model": "Model",
+    "name": "Name",
+    "capability_report": "CapabilityReport",
+    "capability_schemas": "CapabilitySchemas",
+    "capabilities": "Capabilities",
+    "classification": "Classification",
+    "tags": "Tags",
+    "meta_data": "MetaData",
+}
+_MEMBER_ARGUMENTS = {member: argument for argument, member in ARGUMENT_MEMBERS.items()}
+
+
+@jsii.implements(ITaggable)
+class ManagedThing(Construct):
+    """A managed thing of AWS IoT Managed Integrations, as a CloudFormation custom resource.
+
+    Covers every member of ``CreateManagedThing``. Values are checked against the
+    service model at synth time (tokens are checked by the provider at deploy time).
+    ``Tags.of(...)`` reaches the thing's tags. Changing ``role``,
+    ``authentication_material(_secret)`` or ``authentication_material_type`` replaces
+    the thing (UpdateManagedThing cannot change them), and so does removing a value
+    the API cannot clear; everything else, tags included, is updated in place.
+
+    Parameters
+    ----------
+    role
+        ``Role.CONTROLLER`` (a hub) or ``Role.DEVICE``, or the API string.
+    authentication_material_type
+        How ``authentication_material`` is encoded.
+    authentication_material
+        The device's setup code, in plain text: it is visible in the template, so
+        prefer ``authentication_material_secret``. Exactly one of the two is required.
+    authentication_material_secret
+        A Secrets Manager secret whose value is the authentication material. The
+        provider reads it at deploy time and may read that secret only; the
+        material never appears in the template, the event or a log. A new value in
+        the same secret is not noticed until a property of the thing changes.
+    owner, credential_locker_id, serial_number, brand, model, name, capabilities, classification
+        Strings, as in the API. Default: - not set.
+    wifi_simple_setup_configuration
+        A :class:`WiFiSimpleSetupConfiguration` or its boto3 dict. Default: - not set.
+    capability_report
+        A :class:`CapabilityReport` or its boto3 dict. Default: - not set.
+    capability_schemas
+        :class:`CapabilitySchemaItem` values or boto3 dicts; each ``Schema`` document
+        reaches the API exactly as given. Default: - none.
+    tags
+        Tags of the thing; ``Tags.of(...)`` adds to them. Default: - no tags.
+    meta_data
+        Attributes for grouping over-the-air tasks. Default: - none.
+    removal_policy
+        ``RemovalPolicy.RETAIN`` keeps the thing when it leaves the stack.
+        Default: ``RemovalPolicy.DESTROY``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        role: Union[Role, str],
+        authentication_material_type: Union[AuthenticationMaterialType, str],
+        authentication_material: Optional[str] = None,
+        authentication_material_secret: Optional[secretsmanager.ISecret] = None,
+        owner: Optional[str] = None,
+        credential_locker_id: Optional[str] = None,
+        wifi_simple_setup_configuration: Optional[Union[WiFiSimpleSetupConfiguration, Mapping[str, Any]]] = None,
+        serial_number: Optional[str] = None,
+        brand: Optional[str] = None,
+        model: Optional[str] = None,
+        name: Optional[str] = None,
+        capability_report: Optional[Union[CapabilityReport, Mapping[str, Any]]] = None,
+        capability_schemas: Optional[Sequence[Union[CapabilitySchemaItem, Mapping[str, Any]]]] = None,
+        capabilities: Optional[str] = None,
+        classification: Optional[str] = None,
+        tags: Optional[Mapping[str, str]] = None,
+        meta_data: Optional[Mapping[str, str]] = None,
+        removal_policy: Optional[RemovalPolicy] = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        arguments = {
+            "role": role,
+            "owner": owner,
+            "credential_locker_id": credential_locker_id,
+            "authentication_material": authentication_material,
+            "authentication_material_type": authentication_material_type,
+            "wifi_simple_setup_configuration": wifi_simple_setup_configuration,
+            "serial_number": serial_number,
+            "brand": brand,
+            "model": model,
+            "name": name,
+            "capability_report": capability_report,
+            "capability_schemas": capability_schemas,
+            "capabilities": capabilities,
+            "classification": classification,
+            "meta_data": meta_data,
+        }
+        shape = input_shape("CreateManagedThing")
+        request = {
+            ARGUMENT_MEMBERS[argument]: to_request_value(shape.members[ARGUMENT_MEMBERS[argument]], value)
+            for argument, value in arguments.items()
+            if value is not None
+        }
+        problems = self._problems(request, dict(tags or {}), authentication_material_secret)
+        if problems:
+            raise ValueError("Invalid ManagedThing:\n" + "\n".join(problems))
+        if authentication_material is not None:
+            Annotations.of(self).add_warning_v2(
+                "cdk-managed-things:plaintextAuthenticationMaterial",
+                "authentication_material is stored in plain text in the template; "
+                "use authentication_material_secret to keep it out of templates and events.",
+            )
+
+        self._tags = TagManager(TagType.MAP, RESOURCE_TYPE, dict(tags or {}), tag_property_name="Tags")
+        self.node.add_validation(_TagValidation(self))
+        provider = ManagedThingProvider.of(self)
+        properties = encode_for_template(shape, request)
+        properties["Tags"] = self._tags.rendered_tags
+        if authentication_material_secret is not None:
+            authentication_material_secret.grant_read(provider.role)
+            properties[SECRET_ARN_PROPERTY] = authentication_material_secret.secret_arn
+
+        self._resource = CustomResource(
+            self,
+            "Resource",
+            service_token=provider.function.function_arn,
+            resource_type=RESOURCE_TYPE,
+            properties=properties,
+            removal_policy=removal_policy,
+            service_timeout=SERVICE_TIMEOUT,
+        )
+        # The role's policies must outlive every thing: Delete runs with them.
+        self._resource.node.add_dependency(provider.role)
+
+    @property
+    def tags(self) -> TagManager:
+        """The thing's tags; ``Tags.of(scope).add(...)`` and the ``tags`` argument land here."""
+        return self._tags
+
+    @property
+    def managed_thing_id(self) -> str:
+        """The thing's Id (a token), also its PhysicalResourceId."""
+        return self._resource.get_att_string("Id")
+
+    @property
+    def managed_thing_arn(self) -> str:
+        """The thing's ARN (a token)."""
+        return self._resource.get_att_string("Arn")
+
+    @property
+    def created_at(self) -> str:
+        """When the thing was created, ISO 8601 (a token)."""
+        return self._resource.get_att_string("CreatedAt")
+
+    def _problems(
+        self, request: dict[str, Any], tags: dict[str, str], secret: Optional[secretsmanager.ISecret]
+    ) -> list[str]:
+        found = validate(input_shape("CreateManagedThing"), request, skip=is_unresolved)
+        found = [p for p in found if p.path != MATERIAL_MEMBER]  # checked below, with the secret
+        has_material = MATERIAL_MEMBER in request
+        if has_material == (secret is not None):
+            found.append(
+                Problem("authentication_material", "or authentication_material_secret is required, and only one of them")
+            )
+        found += tag_problems(tags)
+        return [f"{self.node.path}: {_argument_path(p.path)} {p.describe()[len(p.path) + 1:]}" for p in found]
+
+
+def tag_problems(tags: Mapping[str, str]) -> list[Problem]:
+    if not tags or is_unresolved(tags):
+        return []
+    return validate(input_shape("CreateManagedThing").members["Tags"], dict(tags), "Tags", skip=is_unresolved)
+
+
+@jsii.implements(IValidation)
+class _TagValidation:
+    """Checks the tags as rendered at synth time, once ``Tags.of(...)`` has applied."""
+
+    def __init__(self, thing: ManagedThing) -> None:
+        self._thing = thing
+
+    def validate(self) -> list[str]:
+        rendered = self._thing.tags.render_tags()
+        problems = tag_problems(rendered or {})
+        return [f"{_argument_path(p.path)} {p.describe()[len(p.path) + 1:]}" for p in problems]
+
+
+def _argument_path(path: str) -> str:
+    """Name the top-level member by its construct argument: ``wifi_simple_setup_configuration.TimeoutInMinutes``."""
+    cut = min([i for i in (path.find("."), path.find("[")) if i >= 0], default=len(path))
+    head, rest = path[:cut], path[cut:]
+    return _MEMBER_ARGUMENTS.get(head, head) + rest
+
+
+__all__ = ["ManagedThing", "RESOURCE_TYPE"]

@@ -1,0 +1,91 @@
+"""Typed values for the nested members of a CreateManagedThing request.
+
+Every argument that takes one of these also takes a plain dict in exactly the
+boto3 request shape, so a working ``create_managed_thing`` call can be pasted in.
+Field names are the API member names in snake_case (``nodeId`` -> ``node_id``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Optional, Sequence, Union
+
+
+class Role(str, Enum):
+    """The kind of managed thing (``Role``)."""
+
+    CONTROLLER = "CONTROLLER"
+    DEVICE = "DEVICE"
+
+
+class AuthenticationMaterialType(str, Enum):
+    """How the device's authentication material is encoded (``AuthenticationMaterialType``)."""
+
+    CUSTOM_PROTOCOL_QR_BAR_CODE = "CUSTOM_PROTOCOL_QR_BAR_CODE"
+    WIFI_SETUP_QR_BAR_CODE = "WIFI_SETUP_QR_BAR_CODE"
+    ZWAVE_QR_BAR_CODE = "ZWAVE_QR_BAR_CODE"
+    ZIGBEE_QR_BAR_CODE = "ZIGBEE_QR_BAR_CODE"
+    DISCOVERED_DEVICE = "DISCOVERED_DEVICE"
+    PRE_ONBOARDED_CLOUD = "PRE_ONBOARDED_CLOUD"
+
+
+class CapabilitySchemaFormat(str, Enum):
+    """The format of a capability schema (``CapabilitySchemas[].Format``)."""
+
+    AWS = "AWS"
+    ZCL = "ZCL"
+    CONNECTOR = "CONNECTOR"
+
+
+@dataclass(frozen=True)
+class WiFiSimpleSetupConfiguration:
+    """Wi-Fi Simple Setup: whether the thing provisions others, is provisioned, and for how long.
+
+    ``timeout_in_minutes`` must be between 5 and 15 (the service model's range).
+    """
+
+    enable_as_provisioner: Optional[bool] = None
+    enable_as_provisionee: Optional[bool] = None
+    timeout_in_minutes: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class CapabilityReportCapability:
+    """One capability of an endpoint; ``id`` is a versioned schema id such as ``aws.OnOff@1.4``."""
+
+    id: str
+    name: str
+    version: str
+    properties: Sequence[str] = ()
+    actions: Sequence[str] = ()
+    events: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class CapabilityReportEndpoint:
+    """One endpoint of the capability report."""
+
+    id: str
+    device_types: Sequence[str] = ()
+    capabilities: Sequence[Union[CapabilityReportCapability, dict[str, Any]]] = ()
+
+
+@dataclass(frozen=True)
+class CapabilityReport:
+    """The capability report; ``version`` is ``"1.0.0"`` (the only one the model accepts)."""
+
+    endpoints: Sequence[Union[CapabilityReportEndpoint, dict[str, Any]]]
+    version: str = "1.0.0"
+    node_id: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class CapabilitySchemaItem:
+    """One capability schema. ``schema`` is any JSON document and reaches the API exactly as given."""
+
+    format: Union[CapabilitySchemaFormat, str]
+    capability_id: str
+    extrinsic_id: str
+    extrinsic_version: int
+    schema: Any

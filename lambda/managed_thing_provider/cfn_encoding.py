@@ -1,0 +1,88 @@
+"""Move request values through a CloudFormation template and back, driven by the model.
+
+CloudFormation hands every scalar of a custom resource's properties to the
+provider as a string, and rejects ``null`` in templates. So a template carries
+document members (the free-form capability ``Schema``) JSON-encoded, and the
+provider turns strings back into the shape's type: integers, booleans, numbers
+and documents. Values that do not convert are left as they are, for validation
+to report with their path.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.model import Shape
+
+_TRUE, _FALSE = "true", "false"
+
+
+def encode_for_template(shape: Shape, value: Any) -> Any:
+    """Encode the document members of ``value`` as JSON strings, leaving the rest as is."""
+    if value is None:
+        return None
+    if shape.metadata.get("document"):
+        return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict):
+        return {
+            name: encode_for_template(shape.members[name], item) if name in shape.members else item
+            for name, item in value.items()
+        }
+    if kind == "list" and isinstance(value, (list, tuple)):
+        return [encode_for_template(shape.member, item) for item in value]
+    if kind == "map" and isinstance(value, dict):
+        return {key: encode_for_template(shape.value, item) for key, item in value.items()}
+    return value
+
+
+def from_cloudformation(shape: Shape, value: Any) -> Any:
+    """Convert a value as CloudFormation delivers it back to the type ``shape`` declares."""
+    if value is None:
+        return None
+    if shape.metadata.get("document"):
+        return _decode_document(value)
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict):
+        return {
+            name: from_cloudformation(shape.members[name], item) if name in shape.members else item
+            for name, item in value.items()
+        }
+    if kind == "list" and isinstance(value, list):
+        return [from_cloudformation(shape.member, item) for item in value]
+    if kind == "map" and isinstance(value, dict):
+        return {key: from_cloudformation(shape.value, item) for key, item in value.items()}
+    if not isinstance(value, str):
+        return value
+    if kind in ("integer", "long"):
+        return _to_int(value)
+    if kind in ("float", "double"):
+        return _to_float(value)
+    if kind == "boolean":
+        lowered = value.lower()
+        return True if lowered == _TRUE else False if lowered == _FALSE else value
+    return value
+
+
+def _decode_document(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value  # already structured (an in-process caller, not CloudFormation)
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _to_int(value: str) -> int | str:
+    try:
+        return int(value.strip())
+    except ValueError:
+        return value
+
+
+def _to_float(value: str) -> float | str:
+    try:
+        return float(value.strip())
+    except ValueError:
+        return value
