@@ -1,0 +1,37 @@
+# Two entry points for a fresh machine (see README):
+#   make synth   set everything up, then synthesize the example app with the pinned CDK CLI
+#   make test    set everything up, then run every test
+SHELL := /bin/bash
+VENV := .venv
+PYTHON ?= python3
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+# The CDK CLI works offline, but by default sends telemetry and fetches notices.
+export CDK_DISABLE_CLI_TELEMETRY := true
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+.PHONY: setup synth test bench clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	$(VENV)/bin/pip install --quiet --no-deps --editable .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+synth: setup
+	cdk synth --no-notices
+
+test: setup
+	python -m pytest
+
+bench: setup
+	python -m benchmarks
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out dist build

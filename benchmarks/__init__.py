@@ -1,0 +1,1 @@
+"""Benchmarks with the targets of the construct/provider issue: `python -m benchmarks` prints the figures."""
