@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -14,7 +16,7 @@ PROVIDER_ID = "CdkManagedThingsProvider"
 # Longest path through the handler: a few API calls, each bounded by the client's timeouts.
 FUNCTION_TIMEOUT = Duration.minutes(2)
 # CloudFormation waits this long for an answer (its default is one hour).
-SERVICE_TIMEOUT = Duration.minutes(5)
+SERVICE_TIMEOUT_SECONDS = "300"
 _THING_ARN_FINDING = "arn:<AWS::Partition>:iotmanagedintegrations:<AWS::Region>:<AWS::AccountId>:managed-thing/*"
 THING_ACTIONS = [
     "iotmanagedintegrations:GetManagedThing",
@@ -25,16 +27,23 @@ THING_ACTIONS = [
 ]
 
 
+_PROVIDERS: "weakref.WeakKeyDictionary[Construct, ManagedThingProvider]" = weakref.WeakKeyDictionary()
+
+
 class ManagedThingProvider(Construct):
     """The provider function, its role and its log group; use :meth:`of` to get the stack's one."""
 
     @classmethod
     def of(cls, scope: Construct) -> "ManagedThingProvider":
-        stack = Stack.of(scope)
-        existing = stack.node.try_find_child(PROVIDER_ID)
-        if isinstance(existing, ManagedThingProvider):
-            return existing
-        return cls(stack, PROVIDER_ID)
+        """The provider of ``scope``'s stack, created on first use."""
+        # Remembered per scope: a fleet asks once per thing, and each jsii call costs.
+        provider = _PROVIDERS.get(scope)
+        if provider is None:
+            stack = Stack.of(scope)
+            existing = stack.node.try_find_child(PROVIDER_ID)
+            provider = existing if isinstance(existing, ManagedThingProvider) else cls(stack, PROVIDER_ID)
+            _PROVIDERS[scope] = provider
+        return provider
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
@@ -71,6 +80,7 @@ class ManagedThingProvider(Construct):
             retry_attempts=0,
             environment={"POWERTOOLS_SERVICE_NAME": "managed-thing-provider"},
         )
+        self.service_token = self.function.function_arn
         # cdk-nag (and any policy-validation plugin) reads these acknowledgements.
         Validations.of(self.role).acknowledge(
             Acknowledgment(

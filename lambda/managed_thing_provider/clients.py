@@ -20,19 +20,27 @@ CLIENT_CONFIG = Config(
     user_agent_extra="cdk-managed-things",
 )
 
-_session = boto3.session.Session(botocore_session=botocore_session())
+
+
+def configure_default_session() -> None:
+    """Make boto3's default session (crhelper's too) load the bundled service model.
+
+    One shared session also means one loader cache: the second and later clients
+    cost a few milliseconds instead of tens.
+    """
+    boto3.setup_default_session(botocore_session=botocore_session())
 
 
 def managed_integrations_client() -> object:
     """The ``iot-managed-integrations`` client; honours AWS_ENDPOINT_URL_IOT_MANAGED_INTEGRATIONS."""
-    return _session.client(SERVICE_NAME, config=CLIENT_CONFIG)
+    return boto3.client(SERVICE_NAME, config=CLIENT_CONFIG)
 
 
 def read_secret(secret_arn: str) -> str:
     """Read the authentication material from Secrets Manager at deploy time."""
     from aws_lambda_powertools.utilities import parameters  # only stacks using secrets pay for the import
 
-    provider = parameters.SecretsProvider(boto3_client=_session.client("secretsmanager", config=CLIENT_CONFIG))
+    provider = parameters.SecretsProvider(boto3_client=boto3.client("secretsmanager", config=CLIENT_CONFIG))
     try:
         value = provider.get(secret_arn, max_age=0)
     except parameters.exceptions.GetParameterError as error:

@@ -22,11 +22,19 @@ logger = Logger(service="managed-thing-provider")
 # ResponseURL), botocore quiet (its DEBUG logs request bodies), and no sleep on
 # Delete (its 120 s default exists to flush logs of a long-gone era). No polling:
 # every step finishes well within one invocation.
+startup_error: Exception | None = None
+try:
+    from .clients import configure_default_session, managed_integrations_client, read_secret
+
+    configure_default_session()  # before crhelper builds its clients, so they share one session
+except Exception as error:
+    startup_error = error
+
 helper = CfnResource(json_logging=False, log_level="INFO", boto_level="ERROR", sleep_on_delete=0)
 
 try:
-    from .clients import managed_integrations_client, read_secret
-
+    if startup_error is not None:
+        raise startup_error
     client = managed_integrations_client()
 except Exception as error:  # answer CloudFormation instead of leaving the stack waiting
     helper.init_failure(error)
