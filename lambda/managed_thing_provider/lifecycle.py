@@ -8,6 +8,7 @@ engine share them.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -89,7 +90,7 @@ def plan_update(old: DesiredThing, new: DesiredThing) -> UpdatePlan:
             plan.replace_because.append(f"{name} changed")
     update_shape = input_shape("UpdateManagedThing")
     for name in create_members():
-        if name not in update_shape.members or old.request.get(name) == new.request.get(name):
+        if name not in update_shape.members or _same(old.request.get(name), new.request.get(name)):
             continue
         if name in new.request:
             plan.changes[name] = new.request[name]
@@ -177,7 +178,14 @@ def _is_being_deleted(client: Any, thing_id: str) -> bool:
         status = client.get_managed_thing(Identifier=thing_id).get("ProvisioningStatus")
     except ClientError as error:
         return error.response.get("Error", {}).get("Code") == "ResourceNotFoundException"
+    except BotoCoreError:
+        return False  # state unknown: the Delete's own error is reported
     return status in _GONE_STATES
+
+
+def _same(before: Any, after: Any) -> bool:
+    """Equal as JSON: in a document ``false`` is not ``0`` nor ``1`` ``1.0``, which Python's ``==`` confuses."""
+    return json.dumps(before, sort_keys=True, default=repr) == json.dumps(after, sort_keys=True, default=repr)
 
 
 def _empty_value(shape: Any) -> Any:

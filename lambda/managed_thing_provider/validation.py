@@ -160,14 +160,15 @@ def _number_problems(shape: Shape, value: Any, path: str, got: str | None, *, in
 def _size_problems(shape: Shape, size: int, path: str, unit: str) -> Iterator[Problem]:
     low, high = shape.metadata.get("min"), shape.metadata.get("max")
     if (low is not None and size < low) or (high is not None and size > high):
-        counted = f"{size} {unit}{'' if size == 1 else 's'}"
+        units = "entries" if unit == "entry" else f"{unit}s"
+        counted = f"{size} {unit if size == 1 else units}"
         if low is not None and high is not None:
             bounds = f"{low} to {high}"
         elif low is not None:
             bounds = f"at least {low}"
         else:
             bounds = f"at most {high}"
-        noun = "characters long" if unit == "character" else f"{unit}s"
+        noun = "characters long" if unit == "character" else units
         yield Problem(path, f"must have {bounds} {noun}", counted)
 
 

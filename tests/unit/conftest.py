@@ -1,0 +1,83 @@
+"""Fixtures of the handler unit tests: what reached the APIs, and a stubbed Secrets Manager."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+
+@dataclass
+class ApiCalls:
+    """Every operation a client was asked to call, with its parameters, in order."""
+
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def record(self, params: dict[str, Any], model: Any, **_kwargs: Any) -> None:
+        self.calls.append((model.name, copy.deepcopy(params)))
+
+    @property
+    def operations(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+    def params(self, operation: str) -> list[dict[str, Any]]:
+        return [params for name, params in self.calls if name == operation]
+
+
+@pytest.fixture
+def api_calls(provider: Any) -> Iterator[ApiCalls]:
+    """Records the parameters the handler passes to its client, before the Stubber checks them.
+
+    An unexpected call answers FAILED like any API error would; recording the call
+    lets a test tell "rejected before any call" from "the call failed".
+    """
+    calls = ApiCalls()
+    events = provider.module.client.meta.events
+    events.register("provide-client-params", calls.record, unique_id="unit-test-api-calls")
+    yield calls
+    events.unregister("provide-client-params", unique_id="unit-test-api-calls")
+
+
+@dataclass
+class SecretsManager:
+    client: Any
+    stubber: Any
+    calls: ApiCalls
+    clients_requested: list[str]
+
+
+@pytest.fixture
+def secretsmanager(monkeypatch: pytest.MonkeyPatch) -> Iterator[SecretsManager]:
+    """A real Secrets Manager client from the provider's session, under a Stubber.
+
+    Only the session's ``client`` factory is replaced, so ``clients.read_secret``
+    (Powertools SecretsProvider, error mapping) runs as in Lambda.
+    """
+    import boto3
+    import managed_thing_provider.index  # noqa: F401 - configures the session(s) first
+    from botocore.stub import Stubber
+    from managed_thing_provider import clients
+
+    # read_secret builds its client with boto3.client(), i.e. from boto3's default session,
+    # which importing the handler configured (bundled service model).
+    session = boto3._get_default_session()
+    real_factory = session.client
+    client = real_factory("secretsmanager", config=clients.CLIENT_CONFIG)
+    requested: list[str] = []
+
+    def factory(service_name: str, *args: Any, **kwargs: Any) -> Any:
+        requested.append(service_name)
+        if service_name == "secretsmanager":
+            return client
+        return real_factory(service_name, *args, **kwargs)
+
+    monkeypatch.setattr(session, "client", factory)
+    calls = ApiCalls()
+    client.meta.events.register("provide-client-params", calls.record)
+    stubber = Stubber(client)
+    with stubber:
+        yield SecretsManager(client=client, stubber=stubber, calls=calls, clients_requested=requested)
+        stubber.assert_no_pending_responses()

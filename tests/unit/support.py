@@ -1,0 +1,136 @@
+"""Expectations shared by the handler tests, written by hand from tests/events/create.json.
+
+Nothing here is computed by the code under test: the typed request is what the
+seed event *should* become, so a conversion bug cannot hide in the expectation.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from conftest import THING_ARN, THING_ID, load_event
+
+SEED = load_event("create")
+SEED_PROPERTIES: dict[str, Any] = SEED["ResourceProperties"]
+
+# The seed's ResourceProperties as the API must receive them: integers, booleans
+# and the decoded Schema document (with its null and float) back in their types.
+SEED_REQUEST: dict[str, Any] = {
+    "Role": "CONTROLLER",
+    "Owner": "platform-team",
+    "CredentialLockerId": "locker01",
+    "AuthenticationMaterial": "WIFI:S:secret-hub;T:WPA;P:hunter22;;",
+    "AuthenticationMaterialType": "WIFI_SETUP_QR_BAR_CODE",
+    "WiFiSimpleSetupConfiguration": {"EnableAsProvisioner": True, "EnableAsProvisionee": False, "TimeoutInMinutes": 10},
+    "SerialNumber": "SN-SECRET-0001",
+    "Brand": "SecretBrand",
+    "Model": "SecretModel",
+    "Name": "Living room hub",
+    "CapabilityReport": {
+        "version": "1.0.0",
+        "nodeId": "1",
+        "endpoints": [
+            {
+                "id": "1",
+                "deviceTypes": ["Hub"],
+                "capabilities": [
+                    {
+                        "id": "aws.OnOff@1.4",
+                        "name": "OnOff",
+                        "version": "1",
+                        "properties": ["OnOff"],
+                        "actions": ["Toggle"],
+                        "events": [],
+                    }
+                ],
+            }
+        ],
+    },
+    "CapabilitySchemas": [
+        {
+            "Format": "AWS",
+            "CapabilityId": "aws.OnOff@1.4",
+            "ExtrinsicId": "0x0006",
+            "ExtrinsicVersion": 1,
+            "Schema": {
+                "properties": {"OnOff": {"type": "boolean", "default": False}},
+                "revision": 4,
+                "precision": 0.5,
+                "unit": None,
+            },
+        }
+    ],
+    "Capabilities": '{"onOff": true}',
+    "Classification": "SecretClassification",
+    "Tags": {"fleet": "home", "secret-tag": "tag-value-secret"},
+    "MetaData": {"floor": "1"},
+}
+
+# Values of the seed that must never reach a log, a Reason or a response.
+SEED_SECRETS: tuple[str, ...] = (
+    "WIFI:S:secret-hub;T:WPA;P:hunter22;;",
+    "hunter22",
+    "SN-SECRET-0001",
+    "SecretBrand",
+    "SecretModel",
+    "platform-team",
+    "SecretClassification",
+    "fleet",
+    "home",
+    "secret-tag",
+    "tag-value-secret",
+)
+RESPONSE_URL_PARTS: tuple[str, ...] = (
+    SEED["ResponseURL"],
+    "X-Amz-Signature",
+    "SECRET-SIGNATURE",
+    "cloudformation-custom-resource-response",
+)
+
+CREATED_AT = datetime(2026, 11, 26, 8, 30, tzinfo=UTC)
+NEW_THING_ID = "f00dbabe4321"
+NEW_THING_ARN = THING_ARN.replace(THING_ID, NEW_THING_ID)
+STACK_NAME = "HomeFleet"
+LOGICAL_ID = SEED["LogicalResourceId"]
+GENERATED_ID = re.compile(rf"{STACK_NAME}_{LOGICAL_ID}_[A-Z0-9]{{8}}")
+
+
+def properties(**changes: Any) -> dict[str, Any]:
+    """The seed's ResourceProperties with members changed (a value of ``None`` removes the member)."""
+    result = copy.deepcopy(SEED_PROPERTIES)
+    for name, value in changes.items():
+        if value is None:
+            result.pop(name, None)
+        else:
+            result[name] = copy.deepcopy(value)
+    return result
+
+
+def request(**changes: Any) -> dict[str, Any]:
+    """The seed's typed request with members changed (a value of ``None`` removes the member)."""
+    result = copy.deepcopy(SEED_REQUEST)
+    for name, value in changes.items():
+        if value is None:
+            result.pop(name, None)
+        else:
+            result[name] = copy.deepcopy(value)
+    return result
+
+
+def created(thing_id: str = THING_ID, arn: str = THING_ARN) -> dict[str, Any]:
+    """A CreateManagedThing (or GetManagedThing) response."""
+    return {"Id": thing_id, "Arn": arn, "CreatedAt": CREATED_AT}
+
+
+def same_json(actual: Any, expected: Any) -> bool:
+    """Equal including JSON types: ``True`` is not ``1``, ``1`` is not ``1.0``, ``None`` is not absent."""
+    return json.dumps(actual, sort_keys=True) == json.dumps(expected, sort_keys=True)
+
+
+def leaked(text: str, values: tuple[str, ...] | list[str]) -> list[str]:
+    """The values that occur in ``text``."""
+    return [value for value in values if value in text]
