@@ -11,11 +11,13 @@ to report with their path.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from botocore.model import Shape
 
 _TRUE, _FALSE = "true", "false"
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 def encode_for_template(shape: Shape, value: Any) -> Any:
@@ -75,10 +77,9 @@ def _decode_document(value: Any) -> Any:
 
 
 def _to_int(value: str) -> int | str:
-    try:
-        return int(value.strip())
-    except ValueError:
-        return value
+    # CloudFormation writes integers as plain decimal digits; int() would also take "1_0".
+    text = value.strip()
+    return int(text) if _INTEGER.fullmatch(text) else value
 
 
 def _to_float(value: str) -> float | str:

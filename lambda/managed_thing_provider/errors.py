@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 # CloudFormation shows a custom resource's Reason; crhelper keeps only its last
 # 256 characters, so reasons are cut here, from the end, keeping what matters.
 MAX_REASON_LENGTH = 256
 _REDACTED = "***"
-_MIN_REDACTED_LENGTH = 3
+_MIN_REDACTED_LENGTH = 3  # shorter values are redacted as whole words only
 
 
 class ProviderError(Exception):
@@ -43,7 +44,14 @@ def join_problems(descriptions: list[str], limit: int = MAX_REASON_LENGTH) -> st
 
 
 def redact(text: str, values: Iterable[str]) -> str:
-    """Replace every occurrence of the request's own values in a service message."""
-    for value in sorted({v for v in values if len(v) >= _MIN_REDACTED_LENGTH}, key=len, reverse=True):
-        text = text.replace(value, _REDACTED)
+    """Replace every occurrence of the request's own values in a service message.
+
+    Short values are replaced only where they stand alone, so redacting a
+    one-letter value does not mangle every word that contains that letter.
+    """
+    for value in sorted({v for v in values if v}, key=len, reverse=True):
+        if len(value) >= _MIN_REDACTED_LENGTH:
+            text = text.replace(value, _REDACTED)
+        else:
+            text = re.sub(rf"(?<![0-9A-Za-z]){re.escape(value)}(?![0-9A-Za-z])", _REDACTED, text)
     return text

@@ -201,3 +201,15 @@ def test_absent_values_stay_absent() -> None:
     # THEN it stays None (a missing Schema is not the document null)
     assert encode_for_template(CREATE, None) is None
     assert from_cloudformation(CREATE, None) is None
+
+
+def test_integers_are_plain_decimal_digits_only() -> None:
+    # GIVEN an integer member and strings int() would also accept
+    from managed_thing_provider.service_model import input_shape
+
+    shape = input_shape("CreateManagedThing").members["WiFiSimpleSetupConfiguration"].members["TimeoutInMinutes"]
+
+    # WHEN / THEN CloudFormation's decimal strings convert, the others are left for validation to reject
+    assert from_cloudformation(shape, " 10 ") == 10
+    assert from_cloudformation(shape, "1_0") == "1_0"
+    assert from_cloudformation(shape, "١٠") == "١٠"

@@ -284,3 +284,14 @@ def test_a_create_answer_without_created_at_still_answers_strings(provider: Any,
     response = provider.invoke(create_event())
     # THEN Data still has the three attributes, as strings
     assert response["Data"] == {"Id": THING_ID, "Arn": THING_ARN, "CreatedAt": ""}
+
+
+def test_redaction_of_short_values_spares_the_words_around_them() -> None:
+    # GIVEN a service message quoting a two-letter owner inside ordinary words
+    from managed_thing_provider.errors import redact
+
+    # WHEN redacting the request's values
+    text = redact("Owner ab is not allowed (about: ab)", ["ab"])
+
+    # THEN the value is gone where it stands alone, and "about" is intact
+    assert text == "Owner *** is not allowed (about: ***)"
