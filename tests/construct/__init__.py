@@ -1,0 +1,1 @@
+"""Synth-time tests of the ManagedThing construct (CDK assertions, cfn-lint, cdk-nag)."""
