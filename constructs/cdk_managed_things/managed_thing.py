@@ -207,7 +207,7 @@ class ManagedThing(Construct):
                 Problem("authentication_material", "or authentication_material_secret is required, and only one of them")
             )
         found += tag_problems(tags)
-        return [f"{self.node.path}: {_argument_path(p.path)} {p.describe()[len(p.path) + 1:]}" for p in found]
+        return [f"{self.node.path}: {_argument_path(p.path)} {_message(p)}" for p in found]
 
 
 def tag_problems(tags: Mapping[str, str]) -> list[Problem]:
@@ -240,8 +240,13 @@ class _TagValidation:
         errors = []
         for thing in self.things:
             for problem in tag_problems(thing.tags.render_tags() or {}):
-                errors.append(f"{thing.node.path}: {problem.describe()}")
+                errors.append(f"{thing.node.path}: {_argument_path(problem.path)} {_message(problem)}")
         return errors
+
+
+def _message(problem: Problem) -> str:
+    """The problem without its path: what is wrong, and the value when it is not sensitive."""
+    return problem.describe()[len(problem.path) + 1 :]
 
 
 def _argument_path(path: str) -> str:

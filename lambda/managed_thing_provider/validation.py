@@ -168,8 +168,10 @@ def _size_problems(shape: Shape, size: int, path: str, unit: str) -> Iterator[Pr
             bounds = f"at least {low}"
         else:
             bounds = f"at most {high}"
-        noun = "characters long" if unit == "character" else units
-        yield Problem(path, f"must have {bounds} {noun}", counted)
+        if unit == "character":
+            yield Problem(path, f"must be {bounds} characters long", counted)
+        else:
+            yield Problem(path, f"must have {bounds} {units}", counted)
 
 
 def _document_problems(value: Any, path: str) -> Iterator[Problem]:

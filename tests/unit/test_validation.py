@@ -129,7 +129,7 @@ def test_string_lengths_follow_the_model(name: str, value: str, ok: bool) -> Non
         assert problems == []
     else:
         lo, hi = member(name).metadata["min"], member(name).metadata["max"]
-        assert [p.describe(echo_values=False) for p in problems] == [f"{name} must have {lo} to {hi} characters long"]
+        assert [p.describe(echo_values=False) for p in problems] == [f"{name} must be {lo} to {hi} characters long"]
 
 
 def test_the_empty_string_is_a_length_problem_not_a_pattern_problem() -> None:
@@ -137,7 +137,7 @@ def test_the_empty_string_is_a_length_problem_not_a_pattern_problem() -> None:
     # WHEN it is validated
     problems = validate(member("Name"), "", "Name")
     # THEN one problem: its length
-    assert [p.message for p in problems] == ["must have 1 to 128 characters long"]
+    assert [p.message for p in problems] == ["must be 1 to 128 characters long"]
 
 
 # --- list and map sizes -----------------------------------------------------------
@@ -182,7 +182,7 @@ def test_map_keys_and_values_are_checked_against_their_shapes() -> None:
     # WHEN it is validated
     problems = validate(member("MetaData"), value, "MetaData")
     # THEN both are reported, at the key and at the entry
-    assert {p.message for p in problems} == {"must have 0 to 128 characters long", "must have 0 to 800 characters long"}
+    assert {p.message for p in problems} == {"must be 0 to 128 characters long", "must be 0 to 800 characters long"}
     assert {p.path for p in problems} == {f"MetaData[{'k' * 129!r}] key", "MetaData['ok']"}
 
 
