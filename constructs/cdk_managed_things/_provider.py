@@ -81,6 +81,8 @@ class ManagedThingProvider(Construct):
             environment={"POWERTOOLS_SERVICE_NAME": "managed-thing-provider"},
         )
         self.service_token = self.function.function_arn
+        # The role's DefaultPolicy: every permission of the provider, secret grants included.
+        self.policy_resource = self.role.node.find_child("DefaultPolicy").node.default_child
         # Bare rule ids: cdk-nag 3.0.2 honours them both as a validation plugin and when run directly
         # (the "AwsSolutions::" prefix CDK suggests is ignored by the direct run).
         Validations.of(self.role).acknowledge(

@@ -172,8 +172,9 @@ class ManagedThing(Construct):
         )
         if removal_policy is not None:
             self._resource.apply_removal_policy(removal_policy)
-        # The role's policies must outlive every thing: Delete runs with them.
-        self.node.add_dependency(provider.role)
+        # The provider's permissions must outlive every thing: Delete runs with them.
+        # (The policy refers to the role, so the role outlives the policy in turn.)
+        self._resource.add_dependency(provider.policy_resource)
 
     @property
     def tags(self) -> TagManager:

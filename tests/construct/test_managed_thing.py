@@ -227,11 +227,13 @@ def test_each_thing_depends_on_the_provider_role_and_its_policy(synthesized: Syn
     # GIVEN the things of both stacks
     for template in (synthesized.fleet_template, synthesized.garage_template):
         role_id, _ = _only(template.find_resources("AWS::IAM::Role"))
-        policy_id, _ = _only(template.find_resources("AWS::IAM::Policy"))
+        policy_id, policy = _only(template.find_resources("AWS::IAM::Policy"))
         # WHEN they are synthesized
-        # THEN each thing is created after, and deleted before, the role and its DefaultPolicy
+        # THEN each thing is created after, and deleted before, the role's DefaultPolicy
         for logical_id, resource in template.find_resources(THING_TYPE).items():
-            assert {role_id, policy_id} <= set(resource.get("DependsOn", [])), logical_id
+            assert policy_id in resource.get("DependsOn", []), logical_id
+        # and the policy refers to the role, so the role outlives the policy in turn
+        assert policy["Properties"]["Roles"] == [{"Ref": role_id}]
 
 
 # --- one provider per stack --------------------------------------------------------
