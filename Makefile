@@ -7,7 +7,9 @@ PYTHON ?= python3
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 # The CDK CLI works offline, but by default sends telemetry and fetches notices.
 export CDK_DISABLE_CLI_TELEMETRY := true
+# This machine's Node.js 20 is past jsii's support date; it still works, so keep the banner out of the output.
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: setup synth test bench clean
 

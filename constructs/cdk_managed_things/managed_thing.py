@@ -174,7 +174,7 @@ class ManagedThing(Construct):
             self._resource.apply_removal_policy(removal_policy)
         # The provider's permissions must outlive every thing: Delete runs with them.
         # (The policy refers to the role, so the role outlives the policy in turn.)
-        self._resource.add_dependency(provider.policy_resource)
+        self._resource.node.add_dependency(provider.policy_resource)
 
     @property
     def tags(self) -> TagManager:
