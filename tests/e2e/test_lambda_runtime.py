@@ -28,6 +28,7 @@ from urllib.parse import quote
 import pytest
 import trustme
 from e2e_support import REPO_ROOT, create_venv, pip_install, run
+from unit.support import SEED_REQUEST
 
 pytestmark = pytest.mark.slow
 
@@ -330,39 +331,7 @@ def _assert_same(actual: Any, expected: Any, path: str = "$") -> None:
 def _expected_request(event: dict[str, Any]) -> dict[str, Any]:
     """The CreateManagedThing body for tests/events/create.json: every member, typed as the model says."""
     token = hashlib.sha256(f"{event['StackId']}\n{event['LogicalResourceId']}\n{event['RequestId']}".encode())
-    return {
-        "Role": "CONTROLLER",
-        "Owner": "platform-team",
-        "CredentialLockerId": "locker01",
-        "AuthenticationMaterial": "WIFI:S:secret-hub;T:WPA;P:hunter22;;",
-        "AuthenticationMaterialType": "WIFI_SETUP_QR_BAR_CODE",
-        "WiFiSimpleSetupConfiguration": {"EnableAsProvisioner": True, "EnableAsProvisionee": False,
-                                         "TimeoutInMinutes": 10},
-        "SerialNumber": "SN-SECRET-0001",
-        "Brand": "SecretBrand",
-        "Model": "SecretModel",
-        "Name": "Living room hub",
-        "CapabilityReport": {
-            "version": "1.0.0",
-            "nodeId": "1",
-            "endpoints": [
-                {"id": "1", "deviceTypes": ["Hub"], "capabilities": [
-                    {"id": "aws.OnOff@1.4", "name": "OnOff", "version": "1", "properties": ["OnOff"],
-                     "actions": ["Toggle"], "events": []},
-                ]},
-            ],
-        },
-        "CapabilitySchemas": [
-            {"Format": "AWS", "CapabilityId": "aws.OnOff@1.4", "ExtrinsicId": "0x0006", "ExtrinsicVersion": 1,
-             "Schema": {"properties": {"OnOff": {"type": "boolean", "default": False}}, "revision": 4,
-                        "precision": 0.5, "unit": None}},
-        ],
-        "Capabilities": '{"onOff": true}',
-        "ClientToken": token.hexdigest(),
-        "Classification": "SecretClassification",
-        "Tags": {"fleet": "home", "secret-tag": "tag-value-secret"},
-        "MetaData": {"floor": "1"},
-    }
+    return {**SEED_REQUEST, "ClientToken": token.hexdigest()}
 
 
 def _bundled_create_members(asset_dir: Path) -> set[str]:
