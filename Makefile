@@ -1,6 +1,6 @@
 # Two entry points for a fresh machine (see README):
 #   make synth   set everything up, then synthesize the example app with the pinned CDK CLI
-#   make test    set everything up, then run every test
+#   make test    set everything up, then lint and run every test
 SHELL := /bin/bash
 VENV := .venv
 PYTHON ?= python3
@@ -11,7 +11,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup synth test bench clean
+.PHONY: setup synth lint test bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -29,7 +29,14 @@ node_modules/.installed: package.json package-lock.json
 synth: setup
 	cdk synth --no-notices
 
-test: setup
+# Each side is type-checked with its own path, as it runs: the library sees the provider package.
+lint: setup
+	ruff check .
+	ruff format --check .
+	MYPYPATH=lambda mypy constructs/cdk_managed_things
+	mypy lambda/managed_thing_provider
+
+test: lint
 	python -m pytest
 
 bench: setup

@@ -2,6 +2,7 @@
 """Example app: one CONTROLLER hub with Wi-Fi Simple Setup and capabilities, and two DEVICEs."""
 
 import aws_cdk as cdk
+
 from cdk_managed_things import (
     AuthenticationMaterialType,
     CapabilityReport,
@@ -77,10 +78,18 @@ class HomeFleetStack(cdk.Stack):
         ]
 
         for construct_id, thing in [("Hub", hub), *((f"Device{i}", d) for i, d in enumerate(devices, start=1))]:
-            cdk.CfnOutput(self, f"{construct_id}Id", value=thing.managed_thing_id,
-                          export_name=f"{self.stack_name}-{construct_id}Id")
-            cdk.CfnOutput(self, f"{construct_id}Arn", value=thing.managed_thing_arn,
-                          export_name=f"{self.stack_name}-{construct_id}Arn")
+            cdk.CfnOutput(
+                self,
+                f"{construct_id}Id",
+                value=thing.managed_thing_id,
+                export_name=f"{self.stack_name}-{construct_id}Id",
+            )
+            cdk.CfnOutput(
+                self,
+                f"{construct_id}Arn",
+                value=thing.managed_thing_arn,
+                export_name=f"{self.stack_name}-{construct_id}Arn",
+            )
 
 
 app = cdk.App()

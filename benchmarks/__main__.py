@@ -108,9 +108,11 @@ def main() -> None:
             for kind, code in (("handler", COLD_INIT), ("floor", COLD_INIT_FLOOR)):
                 samples[kind].append(_run_python(code, env=LAMBDA_ENV, path=[asset_dir], cwd=asset_dir))
         handler, floor = samples["handler"], samples["floor"]
-        print(f"handler cold init: median {statistics.median(handler) * 1e3:.0f} ms "
-              f"(min {min(handler) * 1e3:.0f}, max {max(handler) * 1e3:.0f}, n={len(handler)}); target <= 250 ms; "
-              f"crhelper + Powertools alone: median {statistics.median(floor) * 1e3:.0f} ms")
+        print(
+            f"handler cold init: median {statistics.median(handler) * 1e3:.0f} ms "
+            f"(min {min(handler) * 1e3:.0f}, max {max(handler) * 1e3:.0f}, n={len(handler)}); target <= 250 ms; "
+            f"crhelper + Powertools alone: median {statistics.median(floor) * 1e3:.0f} ms"
+        )
 
     timings: dict[str, dict[str, list[float]]] = {kind: {"app": [], "process": []} for kind in ("raw", "construct")}
     for _ in range(args.repeat):  # alternate, so drift in machine load hits both alike
@@ -120,8 +122,10 @@ def main() -> None:
             figures["process"].append(time.perf_counter() - start)
     for scope, meaning in (("app", "constructs + app.synth()"), ("process", "whole process, as `cdk synth` runs it")):
         ours, raw = (statistics.median(timings[kind][scope]) for kind in ("construct", "raw"))
-        print(f"synth of {args.things} ({meaning}): ManagedThing median {ours:.2f} s, "
-              f"raw CfnResource median {raw:.2f} s, ratio {ours / raw:.2f}; target <= 1.20")
+        print(
+            f"synth of {args.things} ({meaning}): ManagedThing median {ours:.2f} s, "
+            f"raw CfnResource median {raw:.2f} s, ratio {ours / raw:.2f}; target <= 1.20"
+        )
 
 
 def _zipped_size(directory: Path) -> int:
@@ -133,13 +137,20 @@ def _zipped_size(directory: Path) -> int:
     return buffer.tell()
 
 
-def _run_python(code: str, *argv: str, env: dict[str, str] | None = None, path: list[Path] | None = None,
-                cwd: Path | None = None) -> float:
+def _run_python(
+    code: str, *argv: str, env: dict[str, str] | None = None, path: list[Path] | None = None, cwd: Path | None = None
+) -> float:
     environment = dict(os.environ, **(env or {}))
     pythonpath = [str(p) for p in (path or [])] or [str(REPO / "constructs"), str(REPO / "lambda")]
     environment["PYTHONPATH"] = os.pathsep.join(pythonpath)
-    result = subprocess.run([sys.executable, "-c", code, *argv], env=environment, cwd=cwd or REPO,
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code, *argv],
+        env=environment,
+        cwd=cwd or REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return float(result.stdout.strip().splitlines()[-1])
 
 

@@ -20,10 +20,11 @@ from typing import Any
 import aws_cdk as cdk
 import botocore
 import jsii
-import managed_thing_provider
 from aws_cdk import aws_lambda as lambda_
-from managed_thing_provider.service_model import BUNDLED_DATA_DIR, SERVICE_NAME, botocore_session
 from packaging.requirements import Requirement
+
+import managed_thing_provider
+from managed_thing_provider.service_model import BUNDLED_DATA_DIR, SERVICE_NAME, botocore_session
 
 PROVIDER_SOURCE_DIR = Path(managed_thing_provider.__file__).resolve().parent
 HANDLER = "managed_thing_provider.index.handler"
@@ -96,8 +97,14 @@ class _LocalBundling:
 
 
 def _source_files(root: Path) -> list[Path]:
-    return [p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
-            and BUNDLED_DATA_DIR.name not in p.relative_to(root).parts]
+    return [
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and "__pycache__" not in p.parts
+        and p.suffix != ".pyc"
+        and BUNDLED_DATA_DIR.name not in p.relative_to(root).parts
+    ]
 
 
 def _copy_tree(source: Path, target: Path) -> None:
@@ -114,7 +121,7 @@ def _copy_distribution(distribution: metadata.Distribution, output_dir: Path) ->
             continue
         if parts[0].endswith(".dist-info") and parts[-1] in _SKIPPED_METADATA:
             continue
-        source = Path(distribution.locate_file(file))
+        source = Path(str(distribution.locate_file(file)))
         destination = output_dir / Path(*parts)
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, destination)

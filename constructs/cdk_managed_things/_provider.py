@@ -8,6 +8,7 @@ from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+
 from constructs import Construct
 
 from ._asset import HANDLER, provider_code
@@ -27,14 +28,14 @@ THING_ACTIONS = [
 ]
 
 
-_PROVIDERS: "weakref.WeakKeyDictionary[Construct, ManagedThingProvider]" = weakref.WeakKeyDictionary()
+_PROVIDERS: weakref.WeakKeyDictionary[Construct, ManagedThingProvider] = weakref.WeakKeyDictionary()
 
 
 class ManagedThingProvider(Construct):
     """The provider function, its role and its log group; use :meth:`of` to get the stack's one."""
 
     @classmethod
-    def of(cls, scope: Construct) -> "ManagedThingProvider":
+    def of(cls, scope: Construct) -> ManagedThingProvider:
         """The provider of ``scope``'s stack, created on first use."""
         # Remembered per scope: a fleet asks once per thing, and each jsii call costs.
         provider = _PROVIDERS.get(scope)
@@ -88,7 +89,7 @@ class ManagedThingProvider(Construct):
         Validations.of(self.role).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
-                reason="CreateManagedThing is authorized before the thing exists: there is no thing ARN to scope it to.",
+                reason="CreateManagedThing is authorized before the thing exists: there is no thing ARN to scope to.",
             ),
             Acknowledgment(
                 id=f"AwsSolutions-IAM5[Resource::{_THING_ARN_FINDING}]",

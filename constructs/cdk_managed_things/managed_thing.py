@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import weakref
-
 from collections.abc import Mapping, Sequence
-from typing import Any, Optional, Union
+from typing import Any
 
 import jsii
 from aws_cdk import Annotations, CfnResource, ITaggable, RemovalPolicy, TagManager, TagType, Token
 from aws_cdk import aws_secretsmanager as secretsmanager
+
 from constructs import Construct, IValidation
 from managed_thing_provider.cfn_encoding import encode_for_template
 from managed_thing_provider.properties import MATERIAL_MEMBER, SECRET_ARN_PROPERTY
@@ -100,24 +100,24 @@ class ManagedThing(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        role: Union[Role, str],
-        authentication_material_type: Union[AuthenticationMaterialType, str],
-        authentication_material: Optional[str] = None,
-        authentication_material_secret: Optional[secretsmanager.ISecret] = None,
-        owner: Optional[str] = None,
-        credential_locker_id: Optional[str] = None,
-        wifi_simple_setup_configuration: Optional[Union[WiFiSimpleSetupConfiguration, Mapping[str, Any]]] = None,
-        serial_number: Optional[str] = None,
-        brand: Optional[str] = None,
-        model: Optional[str] = None,
-        name: Optional[str] = None,
-        capability_report: Optional[Union[CapabilityReport, Mapping[str, Any]]] = None,
-        capability_schemas: Optional[Sequence[Union[CapabilitySchemaItem, Mapping[str, Any]]]] = None,
-        capabilities: Optional[str] = None,
-        classification: Optional[str] = None,
-        tags: Optional[Mapping[str, str]] = None,
-        meta_data: Optional[Mapping[str, str]] = None,
-        removal_policy: Optional[RemovalPolicy] = None,
+        role: Role | str,
+        authentication_material_type: AuthenticationMaterialType | str,
+        authentication_material: str | None = None,
+        authentication_material_secret: secretsmanager.ISecret | None = None,
+        owner: str | None = None,
+        credential_locker_id: str | None = None,
+        wifi_simple_setup_configuration: WiFiSimpleSetupConfiguration | Mapping[str, Any] | None = None,
+        serial_number: str | None = None,
+        brand: str | None = None,
+        model: str | None = None,
+        name: str | None = None,
+        capability_report: CapabilityReport | Mapping[str, Any] | None = None,
+        capability_schemas: Sequence[CapabilitySchemaItem | Mapping[str, Any]] | None = None,
+        capabilities: str | None = None,
+        classification: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        meta_data: Mapping[str, str] | None = None,
+        removal_policy: RemovalPolicy | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         arguments = {
@@ -168,7 +168,11 @@ class ManagedThing(Construct):
             self,
             "Resource",
             type=RESOURCE_TYPE,
-            properties={"ServiceToken": provider.service_token, "ServiceTimeout": SERVICE_TIMEOUT_SECONDS, **properties},
+            properties={
+                "ServiceToken": provider.service_token,
+                "ServiceTimeout": SERVICE_TIMEOUT_SECONDS,
+                **properties,
+            },
         )
         if removal_policy is not None:
             self._resource.apply_removal_policy(removal_policy)
@@ -197,7 +201,7 @@ class ManagedThing(Construct):
         return Token.as_string(self._resource.get_att("CreatedAt"))
 
     def _problems(
-        self, request: dict[str, Any], tags: dict[str, str], secret: Optional[secretsmanager.ISecret]
+        self, request: dict[str, Any], tags: dict[str, str], secret: secretsmanager.ISecret | None
     ) -> list[str]:
         found = validate(input_shape("CreateManagedThing"), request, skip=is_unresolved)
         has_material = MATERIAL_MEMBER in request
@@ -205,7 +209,9 @@ class ManagedThing(Construct):
             found = [p for p in found if p.path != MATERIAL_MEMBER]
         if has_material == (secret is not None):
             found.append(
-                Problem("authentication_material", "or authentication_material_secret is required, and only one of them")
+                Problem(
+                    "authentication_material", "or authentication_material_secret is required, and only one of them"
+                )
             )
         found += tag_problems(tags)
         return [f"{self.node.path}: {_argument_path(p.path)} {_message(p)}" for p in found]
@@ -224,13 +230,13 @@ class _TagValidation:
     One validation per stack, not per thing: each is a call from jsii back into Python.
     """
 
-    _by_provider: "weakref.WeakKeyDictionary[ManagedThingProvider, _TagValidation]" = weakref.WeakKeyDictionary()
+    _by_provider: weakref.WeakKeyDictionary[ManagedThingProvider, _TagValidation] = weakref.WeakKeyDictionary()
 
     def __init__(self) -> None:
         self.things: list[ManagedThing] = []
 
     @classmethod
-    def of(cls, provider: ManagedThingProvider) -> "_TagValidation":
+    def of(cls, provider: ManagedThingProvider) -> _TagValidation:
         validation = cls._by_provider.get(provider)
         if validation is None:
             validation = cls._by_provider[provider] = cls()

@@ -7,19 +7,20 @@ Field names are the API member names in snake_case (``nodeId`` -> ``node_id``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
-from typing import Any, Optional, Sequence, Union
+from enum import StrEnum
+from typing import Any
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """The kind of managed thing (``Role``)."""
 
     CONTROLLER = "CONTROLLER"
     DEVICE = "DEVICE"
 
 
-class AuthenticationMaterialType(str, Enum):
+class AuthenticationMaterialType(StrEnum):
     """How the device's authentication material is encoded (``AuthenticationMaterialType``)."""
 
     CUSTOM_PROTOCOL_QR_BAR_CODE = "CUSTOM_PROTOCOL_QR_BAR_CODE"
@@ -30,7 +31,7 @@ class AuthenticationMaterialType(str, Enum):
     PRE_ONBOARDED_CLOUD = "PRE_ONBOARDED_CLOUD"
 
 
-class CapabilitySchemaFormat(str, Enum):
+class CapabilitySchemaFormat(StrEnum):
     """The format of a capability schema (``CapabilitySchemas[].Format``)."""
 
     AWS = "AWS"
@@ -45,9 +46,9 @@ class WiFiSimpleSetupConfiguration:
     ``timeout_in_minutes`` must be between 5 and 15 (the service model's range).
     """
 
-    enable_as_provisioner: Optional[bool] = None
-    enable_as_provisionee: Optional[bool] = None
-    timeout_in_minutes: Optional[int] = None
+    enable_as_provisioner: bool | None = None
+    enable_as_provisionee: bool | None = None
+    timeout_in_minutes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -68,23 +69,23 @@ class CapabilityReportEndpoint:
 
     id: str
     device_types: Sequence[str] = ()
-    capabilities: Sequence[Union[CapabilityReportCapability, dict[str, Any]]] = ()
+    capabilities: Sequence[CapabilityReportCapability | dict[str, Any]] = ()
 
 
 @dataclass(frozen=True)
 class CapabilityReport:
     """The capability report; ``version`` is ``"1.0.0"`` (the only one the model accepts)."""
 
-    endpoints: Sequence[Union[CapabilityReportEndpoint, dict[str, Any]]]
+    endpoints: Sequence[CapabilityReportEndpoint | dict[str, Any]]
     version: str = "1.0.0"
-    node_id: Optional[str] = None
+    node_id: str | None = None
 
 
 @dataclass(frozen=True)
 class CapabilitySchemaItem:
     """One capability schema. ``schema`` is any JSON document and reaches the API exactly as given."""
 
-    format: Union[CapabilitySchemaFormat, str]
+    format: CapabilitySchemaFormat | str
     capability_id: str
     extrinsic_id: str
     extrinsic_version: int

@@ -21,7 +21,6 @@ CLIENT_CONFIG = Config(
 )
 
 
-
 def configure_default_session() -> None:
     """Make boto3's default session (crhelper's too) load the bundled service model.
 

@@ -75,8 +75,13 @@ def create_thing(client: Any, desired: DesiredThing, token: str, read_secret: Re
         validate_material(material)
         request[MATERIAL_MEMBER] = material
         secrets.append(material)
-    response = _call(client.create_managed_thing, "CreateManagedThing", [*desired.string_values(), *secrets],
-                     ClientToken=token, **request)
+    response = _call(
+        client.create_managed_thing,
+        "CreateManagedThing",
+        [*desired.string_values(), *secrets],
+        ClientToken=token,
+        **request,
+    )
     return ThingAttributes(response["Id"], response["Arn"], _timestamp(response.get("CreatedAt")))
 
 
@@ -126,8 +131,13 @@ def update_thing(
     if plan.changes:
         _call(client.update_managed_thing, "UpdateManagedThing", scrub, Identifier=thing_id, **plan.changes)
     if plan.tag_keys_to_remove:
-        _call(client.untag_resource, "UntagResource", scrub + list(old.tags),
-              ResourceArn=current.arn, TagKeys=plan.tag_keys_to_remove)
+        _call(
+            client.untag_resource,
+            "UntagResource",
+            scrub + list(old.tags),
+            ResourceArn=current.arn,
+            TagKeys=plan.tag_keys_to_remove,
+        )
     if plan.tags_to_set:
         _call(client.tag_resource, "TagResource", scrub, ResourceArn=current.arn, Tags=plan.tags_to_set)
     return current

@@ -51,7 +51,9 @@ def parse_properties(properties: Mapping[str, Any] | None) -> DesiredThing:
     secret_arn = members.pop(SECRET_ARN_PROPERTY, None)
     shape = input_shape("CreateManagedThing")
     unknown = [name for name in members if name not in create_members()]
-    request = {name: from_cloudformation(shape.members[name], value) for name, value in members.items() if name not in unknown}
+    request = {
+        name: from_cloudformation(shape.members[name], value) for name, value in members.items() if name not in unknown
+    }
 
     problems = [Problem(name, "is not a property of a managed thing") for name in unknown]
     problems += validate(shape, request)

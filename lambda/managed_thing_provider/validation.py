@@ -202,7 +202,7 @@ _UNICODE_CLASSES = {r"\p{L}": r"[^\W\d_]", r"\p{N}": r"\d"}
 @functools.cache
 def compile_pattern(pattern: str) -> re.Pattern[str]:
     """Compile a service-model pattern for ``fullmatch`` with Python's ``re``."""
-    translated = _CODE_POINT.sub(lambda m: "\\U%08x" % int(m.group(1), 16), pattern)
+    translated = _CODE_POINT.sub(lambda m: f"\\U{int(m.group(1), 16):08x}", pattern)
     translated = _CLASS.sub(_translate_class, translated)
     return re.compile(translated)
 

@@ -13,6 +13,7 @@ import copy
 from typing import Any
 
 import aws_cdk as cdk
+
 from cdk_managed_things import (
     AuthenticationMaterialType,
     CapabilityReport,

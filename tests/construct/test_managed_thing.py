@@ -22,9 +22,10 @@ import pytest
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Annotations, Match, Template
 from botocore import xform_name
+from conftest import REPO_ROOT
+
 from cdk_managed_things import ManagedThing
 from constructs import Construct
-from conftest import REPO_ROOT
 from managed_thing_provider.service_model import service_model
 
 from .arguments import (

@@ -29,9 +29,10 @@ import cdk_nag
 import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
-from cdk_managed_things import ManagedThing
 from cfnlint.api import lint
 from conftest import REPO_ROOT
+
+from cdk_managed_things import ManagedThing
 
 from .arguments import device, every_argument
 

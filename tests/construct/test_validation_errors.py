@@ -14,6 +14,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Template
+
 from cdk_managed_things import CapabilitySchemaItem, ManagedThing, Role, WiFiSimpleSetupConfiguration
 
 from .arguments import device

@@ -36,12 +36,14 @@ def isolated_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def run(command: Sequence[str | os.PathLike[str]], *, timeout: float = RUN_TIMEOUT,
-        **kwargs: object) -> subprocess.CompletedProcess[str]:
+def run(
+    command: Sequence[str | os.PathLike[str]], *, timeout: float = RUN_TIMEOUT, **kwargs: object
+) -> subprocess.CompletedProcess[str]:
     """Run a command, failing the test with its output when it exits non-zero."""
     kwargs.setdefault("env", isolated_env())
-    result = subprocess.run([str(part) for part in command], capture_output=True, text=True, timeout=timeout,
-                            check=False, **kwargs)  # type: ignore[call-overload]
+    result = subprocess.run(
+        [str(part) for part in command], capture_output=True, text=True, timeout=timeout, check=False, **kwargs
+    )  # type: ignore[call-overload]
     if result.returncode != 0:
         raise AssertionError(
             f"{' '.join(map(str, command))} exited {result.returncode}\n"
@@ -62,8 +64,10 @@ def create_venv(path: Path) -> Path:
 
 
 def pip_install(python: Path, *requirements: str | os.PathLike[str]) -> None:
-    run([python, "-m", "pip", "install", "--no-input", "--disable-pip-version-check", *requirements],
-        timeout=INSTALL_TIMEOUT)
+    run(
+        [python, "-m", "pip", "install", "--no-input", "--disable-pip-version-check", *requirements],
+        timeout=INSTALL_TIMEOUT,
+    )
 
 
 def site_packages(python: Path) -> Path:

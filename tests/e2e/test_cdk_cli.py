@@ -16,15 +16,22 @@ CDK = REPO_ROOT / "node_modules" / ".bin" / "cdk"
 def test_cdk_cli_synthesizes_the_example_app_offline(tmp_path: Path) -> None:
     # GIVEN the pinned CLI, this interpreter first on PATH, telemetry and notices off
     assert CDK.exists(), "run `make setup` (npm ci) first: the pinned aws-cdk CLI is missing"
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-               CDK_DISABLE_CLI_TELEMETRY="true")
+    env = dict(
+        os.environ,
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        CDK_DISABLE_CLI_TELEMETRY="true",
+    )
     for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
         env.pop(variable, None)  # with credentials the CLI looks the account up through STS
 
     # WHEN synthesizing the README's example app
     result = subprocess.run(
         [str(CDK), "synth", "--no-notices", "--quiet", "--output", str(tmp_path / "cdk.out")],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
     # THEN it succeeds, with three managed things served by one bundled provider
@@ -37,6 +44,8 @@ def test_cdk_cli_synthesizes_the_example_app_offline(tmp_path: Path) -> None:
     assert len(assets) == 1
     # and every Id and Arn is exported for other stacks
     exports = {output["Export"]["Name"] for output in template["Outputs"].values()}
-    assert exports == {f"HomeFleet-{name}{attribute}" for name in ("Hub", "Device1", "Device2") for attribute in ("Id", "Arn")}
+    assert exports == {
+        f"HomeFleet-{name}{attribute}" for name in ("Hub", "Device1", "Device2") for attribute in ("Id", "Arn")
+    }
     # and the demo's acknowledged plain-text warning does not clutter the output
     assert "plain text" not in result.stderr

@@ -19,7 +19,7 @@ import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -43,12 +43,12 @@ REGION = "eu-west-1"
 SERVICE = "iot-managed-integrations"
 THING_ID = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 THING_ARN = f"arn:aws:iotmanagedintegrations:{REGION}:123456789012:managed-thing/{THING_ID}"
-CREATED_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+CREATED_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 EVENT_FILE = REPO_ROOT / "tests" / "events" / "create.json"
 
 # The handler and its Lambda context, run by the old runtime's interpreter. It
 # prints one line of JSON (after the handler's own logs) for the test to read.
-RUNNER = r'''
+RUNNER = r"""
 import json
 import sys
 
@@ -88,11 +88,11 @@ print("E2E-REPORT " + json.dumps({
     "status": index.helper.Status,
     "reason": index.helper.Reason,
 }))
-'''
+"""
 
 # The same old runtime on its own, without the asset: what the handler would send
 # through if it used the runtime's model instead of the bundled one.
-WITHOUT_BUNDLED_MODEL = r'''
+WITHOUT_BUNDLED_MODEL = r"""
 import json
 import sys
 
@@ -114,7 +114,7 @@ try:
 except ParamValidationError as caught:
     error = {"type": type(caught).__name__, "message": str(caught)}
 print("E2E-REPORT " + json.dumps({"botocore": botocore.__version__, "members": members, "error": error}))
-'''
+"""
 
 
 # --- local servers ------------------------------------------------------------
@@ -212,8 +212,9 @@ class Server:
     recorder: Recorder
 
 
-def _serve(handler: type[BaseHTTPRequestHandler], recorder: Recorder, scheme: str,
-           ssl_context: ssl.SSLContext | None = None) -> Iterator[Server]:
+def _serve(
+    handler: type[BaseHTTPRequestHandler], recorder: Recorder, scheme: str, ssl_context: ssl.SSLContext | None = None
+) -> Iterator[Server]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     if ssl_context is not None:
@@ -322,7 +323,7 @@ def _assert_same(actual: Any, expected: Any, path: str = "$") -> None:
             _assert_same(actual[key], expected[key], f"{path}.{key}")
     elif isinstance(expected, list):
         assert len(actual) == len(expected), f"{path}: {len(actual)} items, expected {len(expected)}"
-        for index, (got, want) in enumerate(zip(actual, expected)):
+        for index, (got, want) in enumerate(zip(actual, expected, strict=False)):
             _assert_same(got, want, f"{path}[{index}]")
     else:
         assert actual == expected, f"{path}: {actual!r} != {expected!r}"
@@ -366,7 +367,11 @@ def test_old_runtime_alone_rejects_wifi_simple_setup(old_runtime: Path, api: Ser
 
 
 def test_create_event_on_old_runtime_sends_every_member(
-    asset_dir: Path, old_runtime: Path, api: Server, response_url_server: Server, test_ca: trustme.CA,
+    asset_dir: Path,
+    old_runtime: Path,
+    api: Server,
+    response_url_server: Server,
+    test_ca: trustme.CA,
     tmp_path: Path,
 ) -> None:
     event = json.loads(EVENT_FILE.read_text())

@@ -33,11 +33,20 @@ STACK = "PackagingE2E"
 
 # Never copied into the build tree: environments, outputs and caches.
 _NOT_SOURCES = shutil.ignore_patterns(
-    ".git", ".venv", "node_modules", "cdk.out", "dist", "build", "*.egg-info", ".pytest_cache", "__pycache__", "*.pyc",
+    ".git",
+    ".venv",
+    "node_modules",
+    "cdk.out",
+    "dist",
+    "build",
+    "*.egg-info",
+    ".pytest_cache",
+    "__pycache__",
+    "*.pyc",
     "botocore_data",
 )
 
-APP = r'''
+APP = r"""
 import json
 import sys
 
@@ -63,7 +72,7 @@ print("E2E-REPORT " + json.dumps({
     "files": {module.__name__: module.__file__ for module in (cdk_managed_things, managed_thing_provider, cdk)},
     "sys_path": sys.path,
 }))
-'''
+"""
 
 
 def _report(stdout: str) -> dict[str, Any]:
@@ -136,8 +145,11 @@ def test_installed_wheel_synthesizes_a_complete_asset(installed_python: Path, tm
     (workdir / "app.py").write_text(APP)
     outdir = tmp_path / "cdk.out"
     try:
-        result = run([installed_python, "app.py", outdir], cwd=workdir,
-                     env=isolated_env({"JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}))
+        result = run(
+            [installed_python, "app.py", outdir],
+            cwd=workdir,
+            env=isolated_env({"JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}),
+        )
         _check_synth(_report(result.stdout), venv, installed, outdir)
     finally:
         _remove(outdir)
@@ -153,11 +165,14 @@ def _check_synth(report: dict[str, Any], venv: Path, installed: Path, outdir: Pa
     template = json.loads((outdir / f"{STACK}.template.json").read_text())
     resources = template["Resources"]
     things = {k: r for k, r in resources.items() if r["Type"] == "Custom::ManagedThing"}
-    functions = {k: r for k, r in resources.items()
-                 if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == HANDLER}
+    functions = {
+        k: r
+        for k, r in resources.items()
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == HANDLER
+    }
     assert len(things) == 1, sorted(resources)
     assert len(functions) == 1, sorted(resources)
-    (function_id, function), = functions.items()
+    ((function_id, function),) = functions.items()
     (thing,) = things.values()
     assert thing["Properties"]["ServiceToken"] == {"Fn::GetAtt": [function_id, "Arn"]}
     assert thing["Properties"]["Role"] == "CONTROLLER"

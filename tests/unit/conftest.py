@@ -57,8 +57,9 @@ def secretsmanager(monkeypatch: pytest.MonkeyPatch) -> Iterator[SecretsManager]:
     (Powertools SecretsProvider, error mapping) runs as in Lambda.
     """
     import boto3
-    import managed_thing_provider.index  # noqa: F401 - configures the session(s) first
     from botocore.stub import Stubber
+
+    import managed_thing_provider.index  # noqa: F401 - configures the session(s) first
     from managed_thing_provider import clients
 
     # read_secret builds its client with boto3.client(), i.e. from boto3's default session,

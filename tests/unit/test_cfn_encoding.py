@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 import pytest
+
 from managed_thing_provider.cfn_encoding import encode_for_template, from_cloudformation
 from managed_thing_provider.properties import parse_properties
 from managed_thing_provider.service_model import input_shape
-
 from unit.support import SEED_PROPERTIES, SEED_REQUEST, properties, same_json
 
 CREATE = input_shape("CreateManagedThing")
@@ -32,7 +32,8 @@ def test_the_seed_event_converts_to_the_typed_request() -> None:
     members = {k: v for k, v in SEED_PROPERTIES.items() if k not in ("ServiceToken", "ServiceTimeout")}
     # WHEN they are converted with the CreateManagedThing shape
     converted = from_cloudformation(CREATE, members)
-    # THEN integers, booleans and the Schema document have their types again (true is not 1, 0.5 stays a float, null stays)
+    # THEN integers, booleans and the Schema document have their types again
+    # (true is not 1, 0.5 stays a float, null stays)
     assert same_json(converted, SEED_REQUEST)
 
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 from conftest import THING_ARN, THING_ID, load_event
+
 from managed_thing_provider.lifecycle import client_token
 from managed_thing_provider.service_model import input_shape
 from managed_thing_provider.validation import validate
-
 from unit.support import (
     CREATED_AT,
     GENERATED_ID,

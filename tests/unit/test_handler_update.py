@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 from conftest import THING_ARN, THING_ID, update_event
+
 from managed_thing_provider.lifecycle import client_token
 from managed_thing_provider.service_model import replacement_members
-
 from unit.support import (
     CREATED_AT,
     NEW_THING_ARN,
