@@ -1,0 +1,1 @@
+"""Local deploy: a cloud assembly's Custom::ManagedThing resources, through the real provider, against the emulator."""
