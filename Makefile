@@ -35,6 +35,7 @@ lint: setup
 	ruff format --check .
 	MYPYPATH=lambda mypy constructs/cdk_managed_things
 	mypy lambda/managed_thing_provider
+	MYPYPATH=lambda mypy local/managed_things_local
 
 test: lint
 	python -m pytest

@@ -14,7 +14,7 @@ from .service_model import SERVICE_NAME, botocore_session
 # worst case of one call (5 x (3 + 10) s plus backoff) well inside the Lambda
 # timeout, so crhelper still answers before Lambda ends the invocation.
 CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 5},
+    retries={"mode": "standard", "total_max_attempts": 5},
     connect_timeout=3,
     read_timeout=10,
     user_agent_extra="cdk-managed-things",

@@ -1,0 +1,106 @@
+"""HTTP requests to backend calls and back: route, parse, call, shape the answer or the error."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from botocore import xform_name
+
+from .exceptions import InternalServerException, NotImplementedByEmulator, ServiceError, UnknownOperationException
+from .faults import FaultInjector
+from .models import DEFAULT_REGION, CreateResult, ManagedThingsBackend
+from .serialization import parse_request, serialize_output
+from .urls import resolve
+
+LOG = logging.getLogger(__name__)
+
+# The operations served; each is the backend method of the same name in snake case.
+OPERATIONS = frozenset(
+    {
+        "CreateManagedThing",
+        "GetManagedThing",
+        "UpdateManagedThing",
+        "DeleteManagedThing",
+        "ListManagedThings",
+        "TagResource",
+        "UntagResource",
+        "ListTagsForResource",
+    }
+)
+# The region of a SigV4 credential scope: Credential=<key id>/<date>/<region>/<service>/aws4_request
+_CREDENTIAL_REGION = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/")
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    target: str  # the path and query, percent-encoded as received
+    headers: Mapping[str, str]
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+class ManagedThingsResponses:
+    """Answers HTTP requests with the backend, injecting the configured faults."""
+
+    def __init__(self, backend: ManagedThingsBackend, faults: FaultInjector) -> None:
+        self.backend = backend
+        self.faults = faults
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        request_id = str(uuid.uuid4())
+        try:
+            status, headers, body = self._answer(request)
+        except ServiceError as error:
+            status, headers, body = _error(error)
+        except Exception:
+            LOG.exception("%s %s failed", request.method, request.target)
+            status, headers, body = _error(InternalServerException("An internal error occurred."))
+        return HttpResponse(status, {"x-amzn-RequestId": request_id, **headers}, body)
+
+    def _answer(self, request: HttpRequest) -> tuple[int, dict[str, str], bytes]:
+        self.faults.before_request()
+        split = urlsplit(request.target)
+        query = parse_qs(split.query, keep_blank_values=True)
+        match = resolve(request.method.upper(), split.path, query)
+        if match is None:
+            raise UnknownOperationException(f"No operation for {request.method} {split.path}")
+        operation = match.operation
+        if operation.name not in OPERATIONS:
+            raise NotImplementedByEmulator(f"The emulator does not implement {operation.name}")
+        params = parse_request(operation, match.labels, query, request.headers, request.body)
+        method = getattr(self.backend, xform_name(operation.name))
+        output: Any = method(params, region=region_of(request.headers))
+        if isinstance(output, CreateResult):
+            if output.created and (error := self.faults.after_commit()) is not None:
+                raise error
+            output = output.thing
+        headers, body = serialize_output(operation, output)
+        status = int(operation.http.get("responseCode", 200))
+        if status == 204:
+            return status, headers, b""
+        return status, {"Content-Type": "application/json", **headers}, body
+
+
+def region_of(headers: Mapping[str, str]) -> str:
+    """The region a SigV4 ``Authorization`` header was signed for, else us-east-1."""
+    found = _CREDENTIAL_REGION.search(headers.get("Authorization") or "")
+    return found.group(1) if found else DEFAULT_REGION
+
+
+def _error(error: ServiceError) -> tuple[int, dict[str, str], bytes]:
+    headers = {"Content-Type": "application/json", "x-amzn-ErrorType": error.code}
+    return error.status, headers, json.dumps(error.body()).encode()
