@@ -26,7 +26,7 @@ from e2e_support import REPO_ROOT, create_venv, isolated_env, pip_install, run, 
 pytestmark = pytest.mark.slow
 
 DISTRIBUTION = "cdk_managed_things"
-PACKAGES = ("cdk_managed_things", "managed_thing_provider")
+PACKAGES = ("cdk_managed_things", "managed_thing_provider", "managed_things_local")
 HANDLER = "managed_thing_provider.index.handler"
 SERVICE = "iot-managed-integrations"
 STACK = "PackagingE2E"
@@ -117,7 +117,7 @@ def installed_python(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     _remove(venv)
 
 
-def test_wheel_has_both_packages_and_nothing_generated(wheel: Path) -> None:
+def test_wheel_has_the_three_packages_and_nothing_generated(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = [PurePosixPath(name) for name in archive.namelist()]
     top_level = {name.parts[0] for name in names}
@@ -199,3 +199,15 @@ def _check_synth(report: dict[str, Any], venv: Path, installed: Path, outdir: Pa
 
     bytecode = [p.relative_to(asset) for p in asset.rglob("*") if p.name == "__pycache__" or p.suffix == ".pyc"]
     assert not bytecode, f"the asset carries bytecode: {bytecode[:10]}"
+
+
+def test_installed_wheel_provides_the_managed_things_command(installed_python: Path, tmp_path: Path) -> None:
+    # GIVEN the wheel installed in a fresh venv outside the repository
+    command = installed_python.parent / "managed-things"
+
+    # WHEN its console script is asked for help, from a directory outside the repository
+    result = run([command, "--help"], cwd=tmp_path)
+
+    # THEN the local engine's commands are there
+    for subcommand in ("emulator", "deploy", "destroy"):
+        assert subcommand in result.stdout

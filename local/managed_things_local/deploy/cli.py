@@ -3,15 +3,163 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fnmatch
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+from .assembly import DEFAULT_OUTDIR, CloudAssembly, cdk_json, read_assembly, synthesize
+from .engine import Engine
+from .errors import DeployError
+from .invoker import Invoker
+from .progress import Progress, StackReport, json_document, print_summary
+from .responses import ResponseReceiver
+from .state import STATE_DIR_NAME, StateStore
+
+DESCRIPTIONS = {
+    "deploy": "Synthesize a CDK app and deploy its Custom::ManagedThing resources locally: the provider's own "
+    "code runs like Lambda would, with CloudFormation's events, against the Managed Integrations emulator. "
+    "Other resources are listed, not deployed.",
+    "destroy": "Delete the locally deployed Custom::ManagedThing resources of a CDK app's stacks "
+    "(DeletionPolicy Retain is honoured).",
+}
 
 
 def register(commands: Any) -> None:
     for name in ("deploy", "destroy"):
-        parser: argparse.ArgumentParser = commands.add_parser(name, help=f"{name} a CDK app's managed things locally")
-        parser.add_argument("stacks", nargs="*", metavar="STACK")
+        parser: argparse.ArgumentParser = commands.add_parser(
+            name, help=f"{name} a CDK app's managed things locally", description=DESCRIPTIONS[name]
+        )
+        parser.add_argument(
+            "stacks", nargs="*", metavar="STACK", help="stacks by name or glob (default: all stacks of the app)"
+        )
+        source = parser.add_mutually_exclusive_group()
+        source.add_argument("--app", "-a", help='the command that runs the CDK app (default: cdk.json\'s "app")')
+        source.add_argument("--cdk-out", metavar="DIR", help="use this synthesized cloud assembly instead")
+        parser.add_argument(
+            "--output", "-o", metavar="DIR", help='where the app synthesizes (default: cdk.json\'s "output" or cdk.out)'
+        )
+        parser.add_argument(
+            "--endpoint-url",
+            metavar="URL",
+            help="a running Managed Integrations emulator (default: an embedded one whose things persist in "
+            f"{STATE_DIR_NAME}/emulator.sqlite beside the cloud assembly)",
+        )
+        parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        parser.add_argument(
+            "--concurrency", type=int, default=4, metavar="N", help="resources handled at once (default: 4)"
+        )
+        if name == "deploy":
+            parser.add_argument(
+                "--parameters",
+                action="append",
+                default=[],
+                metavar="[STACK:]NAME=VALUE",
+                help="a CloudFormation parameter value (repeatable)",
+            )
         parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError("local deploy is being written")
+    command = args.command
+    progress = Progress(sys.stderr)
+    reports: list[StackReport] = []
+    error = ""
+    extra: dict[str, Any] = {}
+    try:
+        assembly = load_assembly(args)
+        store = StateStore(assembly.directory.parent / STATE_DIR_NAME)
+        extra["stateDirectory"] = str(store.directory)
+        with store.locked(), endpoint(args, store) as (url, label), ResponseReceiver(store.directory) as receiver:
+            extra["endpointUrl"] = url
+            engine = Engine(
+                assembly,
+                store,
+                Invoker(receiver, url, store.logs_dir),
+                progress,
+                endpoint_label=label,
+                concurrency=args.concurrency,
+                parameters=parse_parameters(getattr(args, "parameters", []), assembly),
+            )
+            if command == "deploy":
+                reports = engine.deploy(engine.deploy_order(assembly.select(args.stacks)))
+            else:
+                reports = engine.destroy(engine.destroy_order(destroy_selection(assembly, store, args.stacks)))
+    except DeployError as caught:
+        error = str(caught)
+    except KeyboardInterrupt:
+        error = "Interrupted by the user"
+    failed = bool(error) or any(r.failed for r in reports)
+    if args.json:
+        sys.stdout.write(json_document(reports, command, error, extra) + "\n")
+        sys.stdout.flush()
+    else:
+        print_summary(reports, command, sys.stdout)
+    if error:
+        progress.line(f"\n ❌  {error}")
+    return 1 if failed else 0
+
+
+def load_assembly(args: argparse.Namespace) -> CloudAssembly:
+    """The cloud assembly: read from --cdk-out, or synthesized by running the app like the CDK CLI."""
+    if args.cdk_out:
+        return read_assembly(Path(args.cdk_out))
+    cwd = Path.cwd()
+    settings = cdk_json(cwd)
+    app = args.app or settings.get("app")
+    if not app:
+        raise DeployError("No app to synthesize: run in a CDK app's directory (cdk.json) or pass --app or --cdk-out")
+    if os.path.isdir(app) and (Path(app) / "manifest.json").is_file():
+        return read_assembly(Path(app))  # like the CDK CLI, --app may name an assembly directory
+    outdir = (cwd / (args.output or settings.get("output") or DEFAULT_OUTDIR)).resolve()
+    synthesize(app, outdir, cwd)
+    return read_assembly(outdir)
+
+
+@contextlib.contextmanager
+def endpoint(args: argparse.Namespace, store: StateStore) -> Iterator[tuple[str, str]]:
+    """(URL, label for the state): --endpoint-url, or an embedded emulator with its things beside the assembly."""
+    if args.endpoint_url:
+        yield args.endpoint_url, args.endpoint_url
+        return
+    from ..emulator.server import EmulatorServer
+
+    store.directory.mkdir(parents=True, exist_ok=True)
+    with EmulatorServer(state=store.emulator_database) as server:
+        yield server.url, f"embedded emulator ({store.emulator_database})"
+
+
+def parse_parameters(values: list[str], assembly: CloudAssembly) -> dict[str, dict[str, str]]:
+    """``[STACK:]NAME=VALUE`` -> stack name -> {name: value}; without a stack, for every stack."""
+    parsed: dict[str, dict[str, str]] = {}
+    for item in values:
+        key, separator, value = item.partition("=")
+        if not separator or not key:
+            raise DeployError(f"--parameters {item}: expected [STACK:]NAME=VALUE")
+        stack, _, name = key.rpartition(":")
+        targets = [stack] if stack else [s.stack_name for s in assembly.stacks]
+        for target in targets:
+            parsed.setdefault(target, {})[name] = value
+    return parsed
+
+
+def destroy_selection(assembly: CloudAssembly, store: StateStore, patterns: list[str]) -> list[str]:
+    """Stack names to destroy: the app's stacks, and by name also stacks deployed locally that left the app."""
+    if not patterns:
+        return [s.stack_name for s in assembly.stacks]
+    deployed = [s.stack_name for s in store.all()]
+    names: list[str] = []
+    for pattern in patterns:
+        matches = [
+            s.stack_name
+            for s in assembly.stacks
+            if any(fnmatch.fnmatchcase(n, pattern) for n in (s.artifact_id, s.display_name, s.stack_name))
+        ]
+        matches += [n for n in deployed if fnmatch.fnmatchcase(n, pattern)]
+        if not matches:
+            raise DeployError(f"No stack matches '{pattern}' (in the app or deployed locally)")
+        names += [n for n in matches if n not in names]
+    return names

@@ -1,0 +1,133 @@
+"""What a deploy says as it goes (stderr, like ``cdk deploy``) and what it reports at the end (stdout)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+STACK_TYPE = "AWS::CloudFormation::Stack"
+
+
+@dataclass
+class ResourceReport:
+    logical_id: str
+    type: str
+    path: str
+    status: str = ""
+    physical_id: str = ""
+    action: str = "none"  # create, update, replace, delete, retain, none
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "logicalId": self.logical_id,
+            "type": self.type,
+            "path": self.path,
+            "status": self.status,
+            "physicalId": self.physical_id,
+            "action": self.action,
+            **({"reason": self.reason} if self.reason else {}),
+        }
+
+
+@dataclass
+class StackReport:
+    stack_name: str
+    stack_id: str = ""
+    region: str = ""
+    account_id: str = ""
+    status: str = ""
+    resources: dict[str, ResourceReport] = field(default_factory=dict)
+    not_deployed: list[tuple[str, str]] = field(default_factory=list)  # (logical id, type)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    exports: dict[str, Any] = field(default_factory=dict)
+    unavailable_outputs: dict[str, str] = field(default_factory=dict)
+    error: str = ""  # why the stack failed, naming the resource
+    failed_resource: str = ""
+    no_changes: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.error)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stackName": self.stack_name,
+            "stackId": self.stack_id,
+            "region": self.region,
+            "account": self.account_id,
+            "status": self.status,
+            "noChanges": self.no_changes,
+            "resources": [r.to_json() for r in self.resources.values()],
+            "notDeployedLocally": [{"logicalId": lid, "type": kind} for lid, kind in self.not_deployed],
+            "outputs": self.outputs,
+            "exports": self.exports,
+            "unavailableOutputs": self.unavailable_outputs,
+            **({"error": self.error, "failedResource": self.failed_resource} if self.error else {}),
+            "warnings": self.warnings,
+        }
+
+
+class Progress:
+    """Status lines to ``stream`` (stderr), one per event, safe to call from worker threads."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self._lock = threading.Lock()
+
+    def line(self, text: str) -> None:
+        with self._lock:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def stack(self, stack_name: str, status: str, reason: str = "") -> None:
+        self.resource(stack_name, status, STACK_TYPE, stack_name, reason)
+
+    def resource(self, stack_name: str, status: str, resource_type: str, label: str, reason: str = "") -> None:
+        self.line(f"{stack_name} | {status} | {resource_type} | {label}" + (f" | {reason}" if reason else ""))
+
+    def not_deployed(self, stack_name: str, resources: list[tuple[str, str]], note: str = "") -> None:
+        if not resources:
+            return
+        listed = ", ".join(f"{lid} ({kind})" for lid, kind in resources)
+        self.line(f"{stack_name} | not deployed locally: {listed}" + (f". {note}" if note else ""))
+
+
+def print_summary(reports: list[StackReport], command: str, stream: TextIO) -> None:
+    """The end of a ``cdk deploy``: each stack's result, its outputs and its ARN."""
+    for report in reports:
+        if report.failed:
+            stream.write(f"\n ❌  {report.stack_name} failed: {report.error}\n")
+            for warning in report.warnings:
+                stream.write(f" ⚠️  {warning}\n")
+            continue
+        note = " (destroyed)" if command == "destroy" else " (no changes)" if report.no_changes else ""
+        stream.write(f"\n ✅  {report.stack_name}{note}\n")
+        for warning in report.warnings:
+            stream.write(f" ⚠️  {warning}\n")
+        if command == "deploy":
+            if report.outputs or report.unavailable_outputs:
+                stream.write("\nOutputs:\n")
+                for key, value in report.outputs.items():
+                    stream.write(f"{report.stack_name}.{key} = {value}\n")
+                for key, reason in report.unavailable_outputs.items():
+                    stream.write(f"{report.stack_name}.{key} = (not available locally: {reason})\n")
+            stream.write(f"Stack ARN:\n{report.stack_id}\n")
+    stream.flush()
+
+
+def json_document(reports: list[StackReport], command: str, error: str, extra: dict[str, Any]) -> str:
+    return json.dumps(
+        {
+            "command": command,
+            "success": not error and not any(r.failed for r in reports),
+            **({"error": error} if error else {}),
+            **extra,
+            "stacks": [r.to_json() for r in reports],
+        },
+        indent=2,
+    )

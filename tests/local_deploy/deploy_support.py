@@ -1,0 +1,96 @@
+"""Shared by the local deploy tests: synthesize small CDK apps, run the CLI, read the emulator's things."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Before jsii starts: this machine's Node.js 20 is past jsii's support date, and says so at length.
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+import aws_cdk as cdk  # noqa: E402
+
+from cdk_managed_things import AuthenticationMaterialType, ManagedThing, Role  # noqa: E402
+from managed_things_local.cli import main  # noqa: E402
+from managed_things_local.deploy.assembly import CLI_DEFAULT_CONTEXT  # noqa: E402
+from managed_things_local.emulator.server import EmulatorServer  # noqa: E402
+
+ZIGBEE = AuthenticationMaterialType.ZIGBEE_QR_BAR_CODE
+
+
+def material(index: int) -> str:
+    return f"Z:00124B00000000{index:02d}$I:A1B2C3D4E5F6A7B8"
+
+
+def device(scope: cdk.Stack, construct_id: str, index: int, **arguments: Any) -> ManagedThing:
+    """A DEVICE with only the required members, plus ``arguments``."""
+    arguments.setdefault("role", Role.DEVICE)
+    return ManagedThing(
+        scope,
+        construct_id,
+        authentication_material_type=ZIGBEE,
+        authentication_material=material(index),
+        **arguments,
+    )
+
+
+def synth(outdir: Path, define: Callable[[cdk.App], None], *, cli_context: bool = True) -> Path:
+    """Synthesize in-process into ``outdir`` (the same directory each time, as `cdk synth` would)."""
+    app = cdk.App(outdir=str(outdir), context=dict(CLI_DEFAULT_CONTEXT) if cli_context else None)
+    define(app)
+    app.synth()
+    return outdir
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def document(self) -> dict[str, Any]:
+        return json.loads(self.stdout)
+
+    def stack(self, name: str) -> dict[str, Any]:
+        return next(s for s in self.document["stacks"] if s["stackName"] == name)
+
+    def resource(self, stack: str, path: str) -> dict[str, Any]:
+        return next(r for r in self.stack(stack)["resources"] if r["path"] == path)
+
+
+def run_cli(capsys: Any, *argv: str) -> Run:
+    """Run ``managed-things`` in this process and capture what it printed."""
+    capsys.readouterr()
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return Run(code, captured.out, captured.err)
+
+
+def state_dir(cdk_out: Path) -> Path:
+    return cdk_out.parent / ".managed-things"
+
+
+def emulator_things(cdk_out: Path) -> dict[str, dict[str, Any]]:
+    """The things the embedded emulator keeps beside ``cdk_out``, by Id."""
+    database = state_dir(cdk_out) / "emulator.sqlite"
+    if not database.exists():
+        return {}
+    server = EmulatorServer(state=database)
+    try:
+        return {thing["Id"]: thing for thing in server.backend.list_things()}
+    finally:
+        server.stop()
+
+
+def by_name(things: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {thing.get("Name", ""): thing for thing in things.values()}
+
+
+def stack_state(cdk_out: Path, stack_name: str) -> Path:
+    return state_dir(cdk_out) / "stacks" / f"{stack_name}.json"

@@ -1,0 +1,134 @@
+"""Several stacks (ordered by what they import), a running emulator, and the app command synthesized like cdk."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import textwrap
+from pathlib import Path
+
+import aws_cdk as cdk
+from deploy_support import device, emulator_things, run_cli, stack_state, state_dir, synth
+
+from managed_things_local.emulator.server import EmulatorServer
+
+
+def two_stacks(app: cdk.App) -> None:
+    # The consumer comes first in the app and imports by name: only Fn::ImportValue orders the stacks.
+    consumer = cdk.Stack(app, "Consumer")
+    device(consumer, "Lamp", 2, name="Lamp", meta_data={"hub": cdk.Fn.import_value("Producer-HubId")})
+    producer = cdk.Stack(app, "Producer")
+    hub = device(producer, "Hub", 1, role="CONTROLLER", name="Hub")
+    cdk.CfnOutput(producer, "HubId", value=hub.managed_thing_id, export_name="Producer-HubId")
+
+
+def test_an_imported_value_is_deployed_after_its_exporter_and_destroyed_before_it(tmp_path: Path, capsys) -> None:
+    # GIVEN an app whose first stack imports the second stack's export, and a running emulator
+    cdk_out = synth(tmp_path / "cdk.out", two_stacks)
+    with EmulatorServer() as emulator:
+        # WHEN every stack is deployed against it
+        run = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--endpoint-url", emulator.url, "--json")
+
+        # THEN the producer went first and the consumer's thing carries the producer's hub Id
+        assert run.code == 0, run.stderr
+        assert [s["stackName"] for s in run.document["stacks"]] == ["Producer", "Consumer"]
+        things = {t["Name"]: t for t in emulator.backend.list_things()}
+        assert things["Lamp"]["MetaData"] == {"hub": things["Hub"]["Id"]}
+        assert run.stack("Producer")["exports"] == {"Producer-HubId": things["Hub"]["Id"]}
+        # AND the embedded emulator was not used
+        assert not (state_dir(cdk_out) / "emulator.sqlite").exists()
+
+        # WHEN the producer drops the export its importer uses
+        def without_export(app: cdk.App) -> None:
+            two_stacks(app)
+            producer = app.node.find_child("Producer")
+            producer.node.try_remove_child("HubId")
+
+        synth(cdk_out, without_export)
+        refused = run_cli(capsys, "deploy", "Producer", "--cdk-out", str(cdk_out), "--endpoint-url", emulator.url)
+
+        # THEN the update is refused and rolled back, like CloudFormation's
+        assert refused.code == 1
+        assert "Cannot delete export Producer-HubId as it is in use by Consumer" in refused.stderr
+        assert "Producer | UPDATE_ROLLBACK_COMPLETE" in refused.stderr
+        assert len(emulator.backend.list_things()) == 2
+
+        # WHEN only the producer is destroyed
+        destroyed = run_cli(capsys, "destroy", "Producer", "--cdk-out", str(cdk_out), "--endpoint-url", emulator.url)
+
+        # THEN its importer goes first (CloudFormation would refuse to delete an export in use), then it
+        assert destroyed.code == 0, destroyed.stderr
+        assert destroyed.stderr.index("Consumer | DELETE_COMPLETE | AWS::CloudFormation::Stack") < (
+            destroyed.stderr.index("Producer | DELETE_IN_PROGRESS | AWS::CloudFormation::Stack")
+        )
+        assert emulator.backend.list_things() == []
+        assert not stack_state(cdk_out, "Consumer").exists() and not stack_state(cdk_out, "Producer").exists()
+
+
+def test_an_import_of_a_value_the_model_rejects_fails_the_importer(tmp_path: Path, capsys) -> None:
+    # GIVEN a producer exporting a plain value that is no valid Name (it contains '!')
+    def define(app: cdk.App) -> None:
+        producer = cdk.Stack(app, "Labels")
+        cdk.CfnOutput(producer, "Label", value="not valid!", export_name="Labels-Label")
+        consumer = cdk.Stack(app, "Labelled")
+        device(consumer, "Good", 1, name="Good")
+        device(consumer, "Named", 2, name=cdk.Fn.import_value("Labels-Label"))
+        consumer.add_dependency(producer)
+
+    cdk_out = synth(tmp_path / "cdk.out", define)
+
+    # WHEN both are deployed
+    run = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--json")
+
+    # THEN the producer stands, the consumer rolls back without a thing left, naming the resource
+    assert run.code == 1
+    assert run.stack("Labels")["status"] == "CREATE_COMPLETE"
+    consumer = run.stack("Labelled")
+    assert consumer["status"] == "ROLLBACK_COMPLETE"
+    assert consumer["failedResource"].startswith("Named") and "Name" in consumer["error"]
+    assert emulator_things(cdk_out) == {}
+
+
+APP = """
+import aws_cdk as cdk
+from cdk_managed_things import AuthenticationMaterialType, ManagedThing, Role
+
+app = cdk.App()
+stack = cdk.Stack(app, "FromApp")
+thing = ManagedThing(
+    stack,
+    "Sensor",
+    role=Role.DEVICE,
+    authentication_material_type=AuthenticationMaterialType.ZIGBEE_QR_BAR_CODE,
+    authentication_material="Z:00124B0000000001$I:A1B2C3D4E5F6A7B8",
+    name="From the app",
+)
+cdk.CfnOutput(stack, "SensorId", value=thing.managed_thing_id)
+app.synth()
+"""
+
+
+def test_the_app_command_is_synthesized_like_the_cdk_cli_does(tmp_path: Path, capsys, monkeypatch) -> None:
+    # GIVEN a CDK app in its own directory
+    (tmp_path / "app.py").write_text(textwrap.dedent(APP))
+    monkeypatch.chdir(tmp_path)
+    app = f"{shlex.quote(sys.executable)} app.py"
+
+    # WHEN it is deployed with --app
+    run = run_cli(capsys, "deploy", "--app", app)
+
+    # THEN it was synthesized into ./cdk.out (asset metadata included) and deployed from there
+    assert run.code == 0, run.stderr
+    cdk_out = tmp_path / "cdk.out"
+    assert (cdk_out / "manifest.json").is_file()
+    (thing,) = emulator_things(cdk_out).values()
+    assert thing["Name"] == "From the app"
+    assert f"FromApp.SensorId = {thing['Id']}" in run.stdout
+    assert "FromApp | CREATE_COMPLETE | Custom::ManagedThing | Sensor (" in run.stderr
+
+    # WHEN it is destroyed the same way
+    destroyed = run_cli(capsys, "destroy", "--app", app)
+
+    # THEN the thing is gone
+    assert destroyed.code == 0, destroyed.stderr
+    assert emulator_things(cdk_out) == {}
