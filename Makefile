@@ -1,6 +1,7 @@
 # Two entry points for a fresh machine (see README):
-#   make synth   set everything up, then synthesize the example app with the pinned CDK CLI
+#   make deploy  set everything up, then deploy the example app locally (embedded emulator) and print its outputs
 #   make test    set everything up, then lint and run every test
+# and: make destroy, make synth (the pinned CDK CLI), make bench, make lint
 SHELL := /bin/bash
 VENV := .venv
 PYTHON ?= python3
@@ -11,7 +12,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup synth lint test bench clean
+.PHONY: setup deploy destroy synth lint test bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -25,6 +26,12 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+deploy: setup
+	managed-things deploy
+
+destroy: setup
+	managed-things destroy
 
 synth: setup
 	cdk synth --no-notices
@@ -44,4 +51,4 @@ bench: setup
 	python -m benchmarks
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out dist build
+	rm -rf $(VENV) node_modules cdk.out .managed-things dist build
