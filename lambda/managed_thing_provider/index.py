@@ -12,7 +12,6 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from crhelper import CfnResource
 
-from .errors import ProviderError
 from .lifecycle import client_token, create_thing, delete_thing, is_thing_id, update_thing
 from .properties import parse_properties
 
@@ -100,4 +99,4 @@ def handler(event: dict[str, Any], context: Any) -> None:
         logger.info("Answered SUCCESS", extra={"PhysicalResourceId": helper.PhysicalResourceId})
 
 
-__all__ = ["handler", "ProviderError"]
+__all__ = ["handler"]

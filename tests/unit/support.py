@@ -99,26 +99,25 @@ LOGICAL_ID = SEED["LogicalResourceId"]
 GENERATED_ID = re.compile(rf"{STACK_NAME}_{LOGICAL_ID}_[A-Z0-9]{{8}}")
 
 
-def properties(**changes: Any) -> dict[str, Any]:
-    """The seed's ResourceProperties with members changed (a value of ``None`` removes the member)."""
-    result = copy.deepcopy(SEED_PROPERTIES)
+def _changed(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``base`` with members changed (a value of ``None`` removes the member)."""
+    result = copy.deepcopy(base)
     for name, value in changes.items():
         if value is None:
             result.pop(name, None)
         else:
             result[name] = copy.deepcopy(value)
     return result
+
+
+def properties(**changes: Any) -> dict[str, Any]:
+    """The seed's ResourceProperties with members changed (a value of ``None`` removes the member)."""
+    return _changed(SEED_PROPERTIES, changes)
 
 
 def request(**changes: Any) -> dict[str, Any]:
     """The seed's typed request with members changed (a value of ``None`` removes the member)."""
-    result = copy.deepcopy(SEED_REQUEST)
-    for name, value in changes.items():
-        if value is None:
-            result.pop(name, None)
-        else:
-            result[name] = copy.deepcopy(value)
-    return result
+    return _changed(SEED_REQUEST, changes)
 
 
 def created(thing_id: str = THING_ID, arn: str = THING_ARN) -> dict[str, Any]:
