@@ -36,13 +36,16 @@ destroy: setup
 synth: setup
 	cdk synth --no-notices
 
-# Each side is type-checked with its own path, as it runs: the library sees the provider package.
+# Each side is type-checked with its own path, as it runs: the library, the provider and the local engine
+# each see the shared model beside them; lint-imports checks the import rules of pyproject.toml.
 lint: setup
 	ruff check .
 	ruff format --check .
-	MYPYPATH=lambda mypy constructs/cdk_managed_things
-	mypy lambda/managed_thing_provider
-	MYPYPATH=lambda mypy local/managed_things_local
+	mypy model/managed_things_model
+	MYPYPATH=model mypy constructs/cdk_managed_things
+	MYPYPATH=model mypy lambda/managed_thing_provider
+	MYPYPATH=lambda:model mypy local/managed_things_local
+	lint-imports
 
 test: lint
 	python -m pytest

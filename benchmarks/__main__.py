@@ -96,11 +96,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as workdir:
         asset_dir = Path(workdir) / "asset"
-        sys.path[:0] = [str(REPO / "constructs"), str(REPO / "lambda")]
+        sys.path[:0] = [str(REPO / root) for root in ("constructs", "lambda", "model")]
         from cdk_managed_things._asset import build_asset
 
         build_asset(asset_dir)
-        total, model = _zipped_size(asset_dir), _zipped_size(asset_dir / "managed_thing_provider" / "botocore_data")
+        total, model = _zipped_size(asset_dir), _zipped_size(asset_dir / "managed_things_model" / "botocore_data")
         print(f"asset: {total / 1e6:.2f} MB zipped (service model {model / 1e3:.0f} KB); target <= 1.2 MB")
 
         samples: dict[str, list[float]] = {"handler": [], "floor": []}
@@ -141,7 +141,7 @@ def _run_python(
     code: str, *argv: str, env: dict[str, str] | None = None, path: list[Path] | None = None, cwd: Path | None = None
 ) -> float:
     environment = dict(os.environ, **(env or {}))
-    pythonpath = [str(p) for p in (path or [])] or [str(REPO / "constructs"), str(REPO / "lambda")]
+    pythonpath = [str(p) for p in (path or [])] or [str(REPO / root) for root in ("constructs", "lambda", "model")]
     environment["PYTHONPATH"] = os.pathsep.join(pythonpath)
     result = subprocess.run(
         [sys.executable, "-c", code, *argv],

@@ -1,10 +1,14 @@
 """Build the provider's Lambda asset locally: no Docker, no network.
 
-The asset holds the provider package, the pure-Python libraries it imports
+The asset holds the provider package and, beside it, the shared
+``managed_things_model`` package; the pure-Python libraries the provider imports
 beyond what the Lambda runtime ships (crhelper, Powertools and their
-requirements), copied from the installed, pinned distributions, and the
-service model of the installed botocore, so every request member reaches the
-API whatever botocore the runtime has.
+requirements), copied from the installed, pinned distributions; and the service
+model of the installed botocore, bundled in ``managed_things_model``, so every
+request member reaches the API whatever botocore the runtime has.
+
+The provider's modules are never imported here (they are Lambda code): its
+directory is found with ``importlib.util.find_spec``.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.metadata as metadata
+import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -23,11 +28,23 @@ import jsii
 from aws_cdk import aws_lambda as lambda_
 from packaging.requirements import Requirement
 
-import managed_thing_provider
-from managed_thing_provider.service_model import BUNDLED_DATA_DIR, SERVICE_NAME, botocore_session
+import managed_things_model
+from managed_things_model.contract import PROVIDER_PACKAGE
+from managed_things_model.service_model import BUNDLED_DATA_DIR, SERVICE_NAME, botocore_session
 
-PROVIDER_SOURCE_DIR = Path(managed_thing_provider.__file__).resolve().parent
-HANDLER = "managed_thing_provider.index.handler"
+
+def _package_dir(name: str) -> Path:
+    """The directory of an import package, found without importing it."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"{name} is not installed: the provider's asset cannot be built", name=name)
+    return Path(next(iter(spec.submodule_search_locations))).resolve()
+
+
+PROVIDER_SOURCE_DIR = _package_dir(PROVIDER_PACKAGE)
+MODEL_SOURCE_DIR = Path(managed_things_model.__file__).resolve().parent
+# The packages of ours the asset carries, each copied as a top-level package of the asset.
+SOURCE_DIRS = (PROVIDER_SOURCE_DIR, MODEL_SOURCE_DIR)
 VENDORED_DISTRIBUTIONS = ("crhelper", "aws-lambda-powertools")
 # What every Lambda Python runtime already has: boto3 and its requirements.
 RUNTIME_DISTRIBUTIONS = frozenset({"boto3", "botocore", "jmespath", "s3transfer", "urllib3", "python-dateutil", "six"})
@@ -52,10 +69,11 @@ def provider_code() -> lambda_.Code:
 
 def build_asset(output_dir: Path) -> None:
     """Write the complete asset directory (used by CDK bundling and by tests)."""
-    _copy_tree(PROVIDER_SOURCE_DIR, output_dir / PROVIDER_SOURCE_DIR.name)
+    for source in SOURCE_DIRS:
+        _copy_tree(source, output_dir / source.name)
     for distribution in vendored_distributions():
         _copy_distribution(distribution, output_dir)
-    _write_service_model(output_dir / PROVIDER_SOURCE_DIR.name / BUNDLED_DATA_DIR.name)
+    _write_service_model(output_dir / MODEL_SOURCE_DIR.name / BUNDLED_DATA_DIR.name)
 
 
 @functools.cache
@@ -80,9 +98,10 @@ def vendored_distributions() -> tuple[metadata.Distribution, ...]:
 def asset_hash() -> str:
     """A hash of everything the asset is built from, cheap enough for every synth."""
     digest = hashlib.sha256()
-    for path in sorted(_source_files(PROVIDER_SOURCE_DIR)):
-        digest.update(path.relative_to(PROVIDER_SOURCE_DIR).as_posix().encode())
-        digest.update(path.read_bytes())
+    for source in SOURCE_DIRS:
+        for path in sorted(_source_files(source)):
+            digest.update(f"{source.name}/{path.relative_to(source).as_posix()}".encode())
+            digest.update(path.read_bytes())
     for distribution in vendored_distributions():
         digest.update(f"{distribution.metadata['Name']}=={distribution.version}".encode())
     digest.update(f"botocore=={botocore.__version__}".encode())

@@ -11,10 +11,10 @@ from aws_cdk import Annotations, CfnResource, ITaggable, RemovalPolicy, TagManag
 from aws_cdk import aws_secretsmanager as secretsmanager
 
 from constructs import Construct, IValidation
-from managed_thing_provider.cfn_encoding import encode_for_template
-from managed_thing_provider.properties import MATERIAL_MEMBER, SECRET_ARN_PROPERTY
-from managed_thing_provider.service_model import input_shape
-from managed_thing_provider.validation import Problem, validate
+from managed_things_model.cfn_encoding import encode_for_template
+from managed_things_model.contract import MATERIAL_MEMBER, RESOURCE_TYPE, SECRET_ARN_PROPERTY
+from managed_things_model.service_model import input_shape
+from managed_things_model.validation import Problem, validate
 
 from ._provider import SERVICE_TIMEOUT_SECONDS, ManagedThingProvider
 from ._request import is_unresolved, to_request_value
@@ -25,8 +25,6 @@ from .request_types import (
     Role,
     WiFiSimpleSetupConfiguration,
 )
-
-RESOURCE_TYPE = "Custom::ManagedThing"
 
 # Construct argument -> CreateManagedThing member. ClientToken is not here: the
 # provider derives one per CloudFormation request, which is what makes a

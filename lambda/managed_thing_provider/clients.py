@@ -6,9 +6,10 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from managed_things_model.contract import SECRET_ARN_PROPERTY
+from managed_things_model.service_model import SERVICE_NAME, botocore_session
+
 from .errors import ProviderError
-from .properties import SECRET_ARN_PROPERTY
-from .service_model import SERVICE_NAME, botocore_session
 
 # Throttling and 5xx are retried with standard mode's backoff. Timeouts keep the
 # worst case of one call (5 x (3 + 10) s plus backoff) well inside the Lambda

@@ -17,10 +17,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from managed_things_model.contract import MATERIAL_MEMBER
+from managed_things_model.service_model import create_members, input_shape, replacement_members
+from managed_things_model.validation import validate
+
 from .errors import ProviderError, redact
-from .properties import MATERIAL_MEMBER, DesiredThing, validate_material
-from .service_model import create_members, input_shape, replacement_members
-from .validation import validate
+from .properties import DesiredThing, validate_material
 
 ReadSecret = Callable[[str], str]
 

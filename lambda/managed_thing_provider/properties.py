@@ -6,17 +6,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .cfn_encoding import from_cloudformation
-from .errors import ProviderError, join_problems
-from .service_model import create_members, input_shape
-from .validation import Problem, validate
+from managed_things_model.cfn_encoding import from_cloudformation
+from managed_things_model.contract import CLOUDFORMATION_PROPERTIES, MATERIAL_MEMBER, SECRET_ARN_PROPERTY
+from managed_things_model.service_model import create_members, input_shape
+from managed_things_model.validation import Problem, validate
 
-# The one property that is ours, not the API's: the ARN of a Secrets Manager
-# secret whose value is the AuthenticationMaterial, read at deploy time.
-SECRET_ARN_PROPERTY = "AuthenticationMaterialSecretArn"
-MATERIAL_MEMBER = "AuthenticationMaterial"
-# Properties CloudFormation and CDK add to every custom resource.
-CLOUDFORMATION_PROPERTIES = frozenset({"ServiceToken", "ServiceTimeout"})
+from .errors import ProviderError, join_problems
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from conftest import REPO_ROOT
 
 from cdk_managed_things import ManagedThing
 from constructs import Construct
-from managed_thing_provider.service_model import service_model
+from managed_things_model.service_model import service_model
 
 from .arguments import (
     EXPECTED_PROPERTIES,

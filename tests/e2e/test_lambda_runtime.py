@@ -77,13 +77,13 @@ index.handler(event, LambdaContext())
 
 import aws_lambda_powertools
 import crhelper
-import managed_thing_provider.service_model as service_model
+import managed_things_model.service_model as service_model
 
 print("E2E-REPORT " + json.dumps({
     "boto3": boto3.__version__,
     "botocore": botocore.__version__,
     "files": {module.__name__: module.__file__
-              for module in (boto3, botocore, index, crhelper, aws_lambda_powertools)},
+              for module in (boto3, botocore, index, service_model, crhelper, aws_lambda_powertools)},
     "bundled_data_dir": str(service_model.BUNDLED_DATA_DIR),
     "status": index.helper.Status,
     "reason": index.helper.Reason,
@@ -337,7 +337,7 @@ def _expected_request(event: dict[str, Any]) -> dict[str, Any]:
 
 def _bundled_create_members(asset_dir: Path) -> set[str]:
     """CreateManagedThing's members according to the model bundled in the asset."""
-    models = sorted((asset_dir / "managed_thing_provider" / "botocore_data" / SERVICE).glob("*/service-2.json"))
+    models = sorted((asset_dir / "managed_things_model" / "botocore_data" / SERVICE).glob("*/service-2.json"))
     assert len(models) == 1, f"expected one bundled service model, found {models}"
     model = json.loads(models[0].read_text())
     shape_name = model["operations"]["CreateManagedThing"]["input"]["shape"]
@@ -404,7 +404,8 @@ def test_create_event_on_old_runtime_sends_every_member(
     assert report["boto3"].startswith("1.40."), report["boto3"]
     for module in ("boto3", "botocore"):
         assert Path(report["files"][module]).is_relative_to(old_runtime.parent.parent), report["files"]
-    for module in ("managed_thing_provider.index", "crhelper", "aws_lambda_powertools"):
+    vendored = ("managed_thing_provider.index", "managed_things_model.service_model", "crhelper")
+    for module in (*vendored, "aws_lambda_powertools"):
         assert Path(report["files"][module]).is_relative_to(asset_dir), report["files"]
     assert Path(report["bundled_data_dir"]).is_dir()
     assert report["status"] == "SUCCESS", f"{report['reason']}\n{output}"

@@ -26,7 +26,7 @@ from e2e_support import REPO_ROOT, create_venv, isolated_env, pip_install, run, 
 pytestmark = pytest.mark.slow
 
 DISTRIBUTION = "cdk_managed_things"
-PACKAGES = ("cdk_managed_things", "managed_thing_provider", "managed_things_local")
+PACKAGES = ("cdk_managed_things", "managed_thing_provider", "managed_things_model", "managed_things_local")
 HANDLER = "managed_thing_provider.index.handler"
 SERVICE = "iot-managed-integrations"
 STACK = "PackagingE2E"
@@ -91,15 +91,15 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The project's wheel, built with `python -m build` from a copy of the working tree.
 
     The copy gets what a developer's tree typically has and the wheel must not:
-    a bundled service model next to the provider and compiled bytecode everywhere.
+    a bundled service model in the shared model package and compiled bytecode everywhere.
     """
     root = tmp_path_factory.mktemp("build")
     source = root / "source"
     shutil.copytree(REPO_ROOT, source, ignore=_NOT_SOURCES)
-    data = source / "lambda" / "managed_thing_provider" / "botocore_data" / SERVICE / "2025-03-03"
+    data = source / "model" / "managed_things_model" / "botocore_data" / SERVICE / "2025-03-03"
     data.mkdir(parents=True)
     (data / "service-2.json").write_text("{}")
-    assert compileall.compile_dir(source / "constructs", quiet=1) and compileall.compile_dir(source / "lambda", quiet=1)
+    assert all(compileall.compile_dir(source / root, quiet=1) for root in ("constructs", "lambda", "model"))
 
     run([sys.executable, "-m", "build", "--wheel", "--outdir", root / "dist", source], cwd=root)
     wheels = list((root / "dist").glob("*.whl"))
@@ -117,7 +117,7 @@ def installed_python(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     _remove(venv)
 
 
-def test_wheel_has_the_three_packages_and_nothing_generated(wheel: Path) -> None:
+def test_wheel_has_the_four_packages_and_nothing_generated(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = [PurePosixPath(name) for name in archive.namelist()]
     top_level = {name.parts[0] for name in names}
@@ -189,9 +189,10 @@ def _check_synth(report: dict[str, Any], venv: Path, installed: Path, outdir: Pa
     assert asset.is_dir(), asset
 
     assert (asset / "managed_thing_provider" / "index.py").is_file()
+    assert (asset / "managed_things_model" / "service_model.py").is_file()
     assert (asset / "crhelper" / "__init__.py").is_file()
     assert (asset / "aws_lambda_powertools" / "__init__.py").is_file()
-    models = list((asset / "managed_thing_provider" / "botocore_data" / SERVICE).glob("*/service-2.json"))
+    models = list((asset / "managed_things_model" / "botocore_data" / SERVICE).glob("*/service-2.json"))
     assert len(models) == 1, models
     model = json.loads(models[0].read_text())
     create_input = model["operations"]["CreateManagedThing"]["input"]["shape"]

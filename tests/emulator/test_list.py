@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from emulator.support import RawClient, thing
-from managed_thing_provider.service_model import input_shape
 from managed_things_local.emulator.models import DEFAULT_MAX_RESULTS, list_filters
+from managed_things_model.service_model import input_shape
 
 
 def ids(page: dict[str, Any]) -> list[str]:

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from emulator.support import REGION, RawClient, make_client, thing
-from managed_thing_provider.service_model import input_shape
-from managed_thing_provider.validation import validate
 from managed_things_local.emulator.server import EmulatorOptions, EmulatorServer
+from managed_things_model.service_model import input_shape
+from managed_things_model.validation import validate
 
 ARN = re.compile(rf"arn:aws:iotmanagedintegrations:{REGION}:123456789012:managed-thing/(?P<id>[0-9a-zA-Z]+)")
 

@@ -20,8 +20,8 @@ from managed_thing_provider.lifecycle import (
     update_thing,
 )
 from managed_thing_provider.properties import parse_properties
-from managed_thing_provider.service_model import create_members
 from managed_things_local.emulator.server import EmulatorOptions, EmulatorServer
+from managed_things_model.service_model import create_members
 
 SEED = load_event("create")
 

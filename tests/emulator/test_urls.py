@@ -7,8 +7,8 @@ import re
 import pytest
 from botocore.model import ServiceModel
 
-from managed_thing_provider.service_model import service_model
 from managed_things_local.emulator.urls import compile_route, resolve
+from managed_things_model.service_model import service_model
 
 _LABEL = re.compile(r"\{([A-Za-z0-9_]+)\+?\}")
 

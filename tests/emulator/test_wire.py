@@ -8,7 +8,7 @@ from urllib.parse import quote
 import pytest
 
 from emulator.support import RawClient, arn_path, thing
-from managed_thing_provider.service_model import operation
+from managed_things_model.service_model import operation
 
 
 def created(raw: RawClient, **members: Any) -> dict[str, Any]:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from managed_thing_provider.cfn_encoding import encode_for_template, from_cloudformation
 from managed_thing_provider.properties import parse_properties
-from managed_thing_provider.service_model import input_shape
+from managed_things_model.cfn_encoding import encode_for_template, from_cloudformation
+from managed_things_model.service_model import input_shape
 from unit.support import SEED_PROPERTIES, SEED_REQUEST, properties, same_json
 
 CREATE = input_shape("CreateManagedThing")
@@ -206,7 +206,7 @@ def test_absent_values_stay_absent() -> None:
 
 def test_integers_are_plain_decimal_digits_only() -> None:
     # GIVEN an integer member and strings int() would also accept
-    from managed_thing_provider.service_model import input_shape
+    from managed_things_model.service_model import input_shape
 
     shape = input_shape("CreateManagedThing").members["WiFiSimpleSetupConfiguration"].members["TimeoutInMinutes"]
 

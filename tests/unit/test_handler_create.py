@@ -9,8 +9,8 @@ import pytest
 from conftest import THING_ARN, THING_ID, load_event
 
 from managed_thing_provider.lifecycle import client_token
-from managed_thing_provider.service_model import input_shape
-from managed_thing_provider.validation import validate
+from managed_things_model.service_model import input_shape
+from managed_things_model.validation import validate
 from unit.support import (
     CREATED_AT,
     GENERATED_ID,

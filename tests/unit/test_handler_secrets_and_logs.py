@@ -13,7 +13,7 @@ from conftest import THING_ID, load_event, update_event
 from crhelper import CfnResource
 
 from managed_thing_provider.lifecycle import client_token
-from managed_thing_provider.service_model import sensitive_members
+from managed_things_model.service_model import sensitive_members
 from unit.support import (
     NEW_THING_ARN,
     NEW_THING_ID,

@@ -9,7 +9,7 @@ import pytest
 from conftest import THING_ARN, THING_ID, update_event
 
 from managed_thing_provider.lifecycle import client_token
-from managed_thing_provider.service_model import replacement_members
+from managed_things_model.service_model import replacement_members
 from unit.support import (
     CREATED_AT,
     NEW_THING_ARN,

@@ -8,8 +8,8 @@ import pytest
 
 from managed_thing_provider.errors import ProviderError
 from managed_thing_provider.properties import parse_properties, validate_material
-from managed_thing_provider.service_model import input_shape, sensitive_members, service_model
-from managed_thing_provider.validation import Problem, ValidationFailed, compile_pattern, validate
+from managed_things_model.service_model import input_shape, sensitive_members, service_model
+from managed_things_model.validation import Problem, ValidationFailed, compile_pattern, validate
 from unit.support import SEED_REQUEST, properties, request
 
 CREATE = input_shape("CreateManagedThing")

@@ -8,9 +8,10 @@ or ``server.EmulatorServer``.
 
 Modules: ``urls`` routes by each operation's ``http`` trait; ``serialization`` reads
 requests and writes responses through the operation's shapes; ``responses`` ties
-HTTP to ``models`` (the backend: validation with the provider's ``validate()``,
-ClientToken idempotency); ``store`` keeps things in SQLite; ``faults`` injects
-latency, throttling and errors; ``exceptions`` are the model's error shapes.
+HTTP to ``models`` (the backend, ClientToken idempotency); ``validation`` checks each
+request against the model on its own, never with the provider's validator, which the
+emulator exists to check; ``store`` keeps things in SQLite; ``faults`` injects latency,
+throttling and errors; ``exceptions`` are the model's error shapes.
 
 Where the emulator decides what the model leaves open:
 

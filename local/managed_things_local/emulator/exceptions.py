@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.model import OperationModel
 
-from managed_thing_provider.service_model import service_model
+from managed_things_model.service_model import service_model
 
 
 class ServiceError(Exception):

@@ -1,7 +1,8 @@
 """Managed things: the emulator's state and the rules of each operation.
 
-Requests are checked against the operation's input shape with the provider's
-``validate()``, so every constraint comes from the botocore model. Things live in
+Requests are checked against the operation's input shape by the emulator's own
+``validation`` (never the provider's, which the emulator exists to check), so every
+constraint comes from the botocore model. Things live in
 a ``ThingStore``; each operation is one transaction, which makes a ClientToken
 replay, a concurrent Create and an Update atomic. Where the service is
 asynchronous or unspecified, the choices are listed in the package docstring.
@@ -22,11 +23,11 @@ from typing import Any
 
 from botocore.model import StructureShape
 
-from managed_thing_provider.service_model import input_shape, operation, service_model
-from managed_thing_provider.validation import Problem, validate
+from managed_things_model.service_model import input_shape, operation, service_model
 
 from .exceptions import ConflictException, ResourceNotFoundException, request_error
 from .store import StoredThing, ThingStore, Transaction
+from .validation import message, violations
 
 DEFAULT_ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -165,16 +166,9 @@ def checked(operation_name: str, request: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _check_members(operation_name: str, members: Mapping[str, Any]) -> None:
-    problems = validate(input_shape(operation_name), members)
-    if problems:
-        raise request_error(operation(operation_name), describe_problems(problems))
-
-
-def describe_problems(problems: list[Problem]) -> str:
-    """A ValidationException message; values of sensitive members are never shown."""
-    count = len(problems)
-    details = "; ".join(problem.describe(echo_values=True) for problem in problems)
-    return f"{count} validation error{'s' if count > 1 else ''} detected: {details}"
+    found = violations(input_shape(operation_name), members)
+    if found:
+        raise request_error(operation(operation_name), message(found))
 
 
 @functools.cache

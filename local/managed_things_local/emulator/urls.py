@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, unquote
 
 from botocore.model import OperationModel
 
-from managed_thing_provider.service_model import service_model
+from managed_things_model.service_model import service_model
 
 _LABEL = re.compile(r"\{([A-Za-z0-9_]+)(\+?)\}")
 

@@ -1,0 +1,26 @@
+"""The names the construct writes into templates and the provider reads back.
+
+Like the provider framework's ``consts.ts`` in aws-cdk: whatever both sides of the
+custom resource must spell the same way lives here, and only here.
+"""
+
+from __future__ import annotations
+
+RESOURCE_TYPE = "Custom::ManagedThing"
+"""The CloudFormation type of every managed thing the construct declares."""
+
+SECRET_ARN_PROPERTY = "AuthenticationMaterialSecretArn"
+"""The one property that is ours, not the API's: the ARN of a Secrets Manager secret whose value
+is the ``AuthenticationMaterial``, read by the provider at deploy time."""
+
+MATERIAL_MEMBER = "AuthenticationMaterial"
+"""The API member that ``SECRET_ARN_PROPERTY`` stands in for."""
+
+CLOUDFORMATION_PROPERTIES = frozenset({"ServiceToken", "ServiceTimeout"})
+"""Properties CloudFormation and CDK add to every custom resource: not members of the thing."""
+
+PROVIDER_PACKAGE = "managed_thing_provider"
+"""The provider's import package: the directory the construct bundles as the Lambda code."""
+
+HANDLER = f"{PROVIDER_PACKAGE}.index.handler"
+"""The provider function's Lambda handler."""
