@@ -10,8 +10,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
 from constructs import Construct
+from managed_things_model.contract import HANDLER
 
-from ._asset import HANDLER, provider_code
+from ._asset import provider_code
 
 PROVIDER_ID = "CdkManagedThingsProvider"
 # Longest path through the handler: a few API calls, each bounded by the client's timeouts.

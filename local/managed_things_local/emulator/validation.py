@@ -62,7 +62,7 @@ class Violation:
 
 
 def violations(shape: Shape, value: Any, path: str = "") -> list[Violation]:
-    """Every constraint of ``shape`` that ``value`` breaks, in request order."""
+    """Every constraint of ``shape`` that ``value`` breaks: required members first, then members as given."""
     return list(_walk(shape, value, path, _sensitive(shape)))
 
 
