@@ -12,7 +12,9 @@ import pytest
 from runtime_support import LOG_NAME, create_request, function_spec, is_running, log_text, receiver, write_code
 
 from managed_things_local.deploy.invoker import FunctionSpec, LambdaRuntime, Outcome
+from managed_things_local.deploy.requests import CustomResourceRequest, RequestType
 from managed_things_local.deploy.responses import ResponseReceiver
+from managed_things_local.emulator.server import EmulatorServer
 
 __all__ = ["receiver"]  # the fixture
 
@@ -64,6 +66,23 @@ def invoke(runtime: LambdaRuntime, function: FunctionSpec, **properties: Any) ->
 def data(outcome: Outcome) -> dict[str, Any]:
     assert outcome.succeeded and outcome.answer is not None, outcome.reason
     return outcome.answer.data
+
+
+def request(
+    request_type: RequestType, properties: dict[str, Any], physical_id: str, old: dict[str, Any] | None = None
+) -> CustomResourceRequest:
+    """An Update or Delete of the thing ``create_request`` made."""
+    created = create_request(properties)
+    return CustomResourceRequest(
+        request_type,
+        stack_id=created.stack_id,
+        logical_id=created.logical_id,
+        resource_type=created.resource_type,
+        service_token=created.service_token,
+        properties=properties,
+        physical_id=physical_id,
+        old_properties=old,
+    )
 
 
 def reports(log: str) -> list[str]:
@@ -122,6 +141,25 @@ def test_a_function_runs_at_most_its_concurrency_of_environments_at_once(
     # THEN all of them are served, by exactly the limit of environments, the others waiting for one to be free
     assert len({data(outcome)["Pid"] for outcome in outcomes}) == environments
     assert sorted(int(data(outcome)["Invocations"]) for outcome in outcomes)[-1] == 6 // environments
+
+
+@pytest.mark.parametrize(("concurrency", "stays_warm"), [(1, False), (2, True)])
+def test_functions_without_reserved_concurrency_share_the_runtimes_concurrency(
+    tmp_path: Path, receiver: ResponseReceiver, counting_function: FunctionSpec, concurrency: int, stays_warm: bool
+) -> None:
+    # GIVEN two functions without ReservedConcurrentExecutions (one per nested stack, say)
+    first = counting_function
+    second = function_spec(
+        Path(first.code_dir), function_name="Other-Provider", arn=first.arn.replace("Stack", "Other")
+    )
+
+    # WHEN the first, then the second, then the first again are invoked
+    with LambdaRuntime(receiver, "http://127.0.0.1:9", tmp_path / "logs", concurrency=concurrency) as runtime:
+        before, _, after = (data(invoke(runtime, function)) for function in (first, second, first))
+
+    # THEN with room for one environment only, the second evicted the first's idle one, which then started cold
+    assert (before["Pid"] == after["Pid"]) is stays_warm
+    assert after["Invocations"] == ("2" if stays_warm else "1")
 
 
 def test_a_function_with_no_reserved_concurrency_is_throttled(
@@ -253,3 +291,71 @@ def test_each_invocation_is_logged_like_lambda_and_the_response_url_never(
     assert re.fullmatch(report.format(starts[0]) + r"\tInit Duration: [\d.]+ ms", cold)
     assert re.fullmatch(report.format(starts[1]), warm)
     assert "cloudformation-response" not in log and runtime.receiver.base_url not in log
+
+
+@pytest.fixture(scope="module")
+def provider_asset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real provider's Lambda asset, as CDK's local bundling writes it."""
+    from cdk_managed_things._asset import build_asset
+
+    directory = tmp_path_factory.mktemp("asset")
+    build_asset(directory)
+    return directory
+
+
+def test_the_real_provider_creates_updates_and_deletes_a_thing_in_one_warm_environment(
+    tmp_path: Path, receiver: ResponseReceiver, provider_asset: Path
+) -> None:
+    # GIVEN the provider's asset and the embedded emulator
+    function = function_spec(provider_asset, handler="managed_thing_provider.index.handler", timeout=60)
+    material = "Z:00124B0000000001$I:A1B2C3D4E5F6A7B8"
+    properties = {"Role": "DEVICE", "AuthenticationMaterialType": "ZIGBEE_QR_BAR_CODE"}
+    old = {**properties, "AuthenticationMaterial": material, "Name": "Kitchen sensor"}
+    new = {**old, "Name": "Pantry sensor"}
+    with (
+        EmulatorServer() as emulator,
+        LambdaRuntime(receiver, emulator.url, tmp_path / "logs", concurrency=1) as runtime,
+    ):
+        # WHEN one thing is created, renamed, and deleted, one event after the other
+        created = runtime.invoke(function, create_request(old), LOG_NAME)
+        assert created.succeeded and created.answer is not None, created.reason
+        thing_id = created.answer.physical_id
+        named_after_create = [thing.get("Name") for thing in emulator.backend.list_things()]
+        updated = runtime.invoke(function, request(RequestType.UPDATE, new, thing_id, old), LOG_NAME)
+        named_after_update = [thing.get("Name") for thing in emulator.backend.list_things()]
+        deleted = runtime.invoke(function, request(RequestType.DELETE, new, thing_id), LOG_NAME)
+        left = [thing["Id"] for thing in emulator.backend.list_things() if thing.get("ProvisioningStatus") != "DELETED"]
+
+    # THEN each step answered SUCCESS with the same thing, and one environment ran INIT once for all three
+    assert updated.succeeded and updated.answer is not None and updated.answer.physical_id == thing_id, updated.reason
+    assert deleted.succeeded, deleted.reason
+    assert (named_after_create, named_after_update, left) == (["Kitchen sensor"], ["Pantry sensor"], [])
+    log = log_text(tmp_path / "logs")
+    assert ["Init Duration" in line for line in reports(log)] == [True, False, False]
+    assert "cloudformation-response" not in log and material not in log
+
+
+def test_nothing_of_one_event_carries_over_into_the_next_answer_of_a_warm_provider(
+    tmp_path: Path, receiver: ResponseReceiver, provider_asset: Path
+) -> None:
+    # GIVEN the real provider, warm after a Create that failed validation and one that created a thing
+    function = function_spec(provider_asset, handler="managed_thing_provider.index.handler", timeout=60)
+    valid = {"Role": "DEVICE", "AuthenticationMaterialType": "ZIGBEE_QR_BAR_CODE", "AuthenticationMaterial": "Z:1$I:2"}
+    with (
+        EmulatorServer() as emulator,
+        LambdaRuntime(receiver, emulator.url, tmp_path / "logs", concurrency=1) as runtime,
+    ):
+        failed = runtime.invoke(function, create_request({**valid, "Role": "NOT_A_ROLE"}, "Bad"), LOG_NAME)
+        created = runtime.invoke(function, create_request(valid, "Good"), LOG_NAME)
+
+        # WHEN the same environment deletes the resource whose Create failed (as a rollback would)
+        assert failed.answer is not None
+        never_created = failed.answer.physical_id
+        deleted = runtime.invoke(function, request(RequestType.DELETE, valid, never_created), LOG_NAME)
+
+    # THEN each answer is its own: no Reason after the failure, no Data or id of the thing created before
+    assert not failed.succeeded and "Role must be one of" in failed.reason
+    assert created.succeeded and created.answer is not None and created.answer.reason == "", created.reason
+    assert deleted.succeeded and deleted.answer is not None, deleted.reason
+    assert (deleted.answer.physical_id, deleted.answer.data, deleted.answer.reason) == (never_created, {}, "")
+    assert ["Init Duration" in line for line in reports(log_text(tmp_path / "logs"))] == [True, False, False]

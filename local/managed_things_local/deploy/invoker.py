@@ -230,6 +230,7 @@ class LambdaRuntime:
         else:
             error = failed.error or {}
             what = f"{error.get('errorType', 'Runtime.Unknown')}: {error.get('errorMessage', '')}"
+        what = " ".join(what.split())  # one line, whatever the error's message holds
         return (
             f"The function {function.function_name} ended without answering ({what}); CloudFormation would "
             f"wait for its ServiceTimeout, then fail the resource {where}"

@@ -1,10 +1,15 @@
 """Which execution environment serves an invocation: Lambda's scaling, for one machine.
 
-Per function (by ARN) at most its reserved concurrency of environments exist
-at once, else the runtime's concurrency. An idle environment is reused (warm);
-with none idle and room for one more, a new one is made (cold, started by the
-caller); with no room the caller waits for one to be given back. A function
-whose configuration changed gets new environments, as after an update on Lambda.
+As on Lambda, a function with ReservedConcurrentExecutions has that many
+environments to itself; every other function shares the runtime's
+concurrency (the account's unreserved concurrency), so a deploy of many
+provider functions (one per nested stack, say) never has more than that many
+of their processes alive. An idle environment is reused (warm); with none
+idle and room for one more, a new one is made (cold, started by the caller),
+evicting an idle environment of another function when the shared pool is
+full; with no room at all the caller waits for an environment to be given
+back. A function whose configuration changed gets new environments, as after
+an update on Lambda.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ class PoolClosed(Exception):
 @dataclass
 class _FunctionEnvironments:
     configuration: str
-    idle: list[ExecutionEnvironment] = field(default_factory=list)
+    reserved: int | None
+    idle: list[ExecutionEnvironment] = field(default_factory=list)  # least recently used first
     count: int = 0  # alive: idle or lent
 
 
@@ -51,14 +57,7 @@ class EnvironmentPool:
                 while True:
                     if self._closed:
                         raise PoolClosed()
-                    environments = self._functions.setdefault(
-                        function.arn, _FunctionEnvironments(function.configuration)
-                    )
-                    if environments.configuration != function.configuration:
-                        discarded += environments.idle
-                        environments.count -= len(environments.idle)
-                        environments.idle.clear()
-                        environments.configuration = function.configuration
+                    environments = self._current(function, discarded)
                     while environments.idle:
                         environment = environments.idle.pop()  # the most recently used, as Lambda tends to
                         if environment.usable:
@@ -66,7 +65,7 @@ class EnvironmentPool:
                             return environment
                         environments.count -= 1
                         discarded.append(environment)
-                    if environments.count < self._limit(function):
+                    if self._room_for_one_more(environments, discarded):
                         environments.count += 1
                         environment = self._new_environment(function)
                         self._lent[environment] = environments.configuration
@@ -118,7 +117,28 @@ class EnvironmentPool:
             for environment in still_lent:  # its invocation sees the process end, and gives it back to be stopped
                 environment.stop_process()
 
-    def _limit(self, function: FunctionSpec) -> int:
-        if function.reserved_concurrency is not None:
-            return function.reserved_concurrency
-        return self._concurrency
+    def _current(self, function: FunctionSpec, discarded: list[ExecutionEnvironment]) -> _FunctionEnvironments:
+        """The function's environments, its idle ones of an older configuration discarded."""
+        environments = self._functions.setdefault(
+            function.arn, _FunctionEnvironments(function.configuration, function.reserved_concurrency)
+        )
+        if environments.configuration != function.configuration:
+            discarded += environments.idle
+            environments.count -= len(environments.idle)
+            environments.idle.clear()
+            environments.configuration = function.configuration
+            environments.reserved = function.reserved_concurrency
+        return environments
+
+    def _room_for_one_more(self, environments: _FunctionEnvironments, discarded: list[ExecutionEnvironment]) -> bool:
+        if environments.reserved is not None:
+            return environments.count < environments.reserved
+        shared = [e for e in self._functions.values() if e.reserved is None]
+        if sum(e.count for e in shared) < self._concurrency:
+            return True
+        for other in shared:  # the shared pool is full: make room by evicting another function's idle environment
+            if other is not environments and other.idle:
+                discarded.append(other.idle.pop(0))
+                other.count -= 1
+                return True
+        return False
