@@ -103,8 +103,62 @@ def direct_api_calls(endpoint: str, count: int) -> list[float]:
     return walls[1:]  # the first call pays for the connection
 
 
+# crhelper's own answer, PUT from a process of its own as the handler does it (a new HTTPS connection each time).
+_PUTS = """
+import json, sys, time
+from crhelper.utils import _send_response
+walls = []
+for url in json.loads(sys.stdin.read()):
+    start = time.perf_counter()
+    _send_response(url, {"Status": "SUCCESS", "PhysicalResourceId": "x", "RequestId": "bench", "Data": {}})
+    walls.append(time.perf_counter() - start)
+print(json.dumps(walls[1:]))
+"""
+
+
+def direct_answers(receiver: ResponseReceiver, code_dir: str, count: int) -> list[float]:
+    """crhelper's ResponseURL PUT alone, from a process with the asset on its path: the answer's cost per event."""
+    import json
+    import os
+    import subprocess
+
+    urls = [receiver.expect("bench") for _ in range(count + 1)]
+    environment = dict(os.environ, PYTHONPATH=code_dir, SSL_CERT_FILE=str(receiver.ca_file))
+    result = subprocess.run(
+        [sys.executable, "-c", _PUTS], input=json.dumps(urls), env=environment, capture_output=True, text=True
+    )
+    for url in urls:
+        receiver.forget(url)
+    return [float(v) for v in json.loads(result.stdout)]
+
+
 def ms(values: list[float]) -> str:
     return f"median {statistics.median(values) * 1e3:.1f} ms (n={len(values)})"
+
+
+def fleet(
+    receiver: ResponseReceiver,
+    url: str,
+    logs: Path,
+    function: FunctionSpec,
+    things: int,
+    concurrency: int,
+    *,
+    cold: bool,
+) -> float:
+    """Seconds to create ``things`` from ``concurrency`` workers, the runtime's start and close included."""
+    offset = 10_000 if cold else 20_000
+    start = time.perf_counter()
+    with LambdaRuntime(receiver, url, logs, concurrency=concurrency, cold=cold) as runtime:
+        with ThreadPoolExecutor(concurrency) as workers:
+            outcomes = list(
+                workers.map(lambda i: runtime.invoke(function, create(offset + i), LOG_NAME), range(things))
+            )
+    elapsed = time.perf_counter() - start
+    failed = [outcome.reason for outcome in outcomes if not outcome.succeeded]
+    if failed:
+        raise SystemExit(f"{len(failed)} invocations failed, the first: {failed[0]}")
+    return elapsed
 
 
 def main() -> None:
@@ -113,6 +167,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--cold", type=int, default=5, help="cold invocations measured")
     parser.add_argument("--warm", type=int, default=50, help="sequential warm invocations measured")
+    parser.add_argument("--cold-things", type=int, default=40, help="things created cold, for comparison")
     args = parser.parse_args()
 
     from cdk_managed_things._asset import build_asset
@@ -141,23 +196,28 @@ def main() -> None:
                 warm_walls = timed_invocations(runtime, function, range(1001, 1001 + args.warm))
             durations, _, _ = reported(logs)
             api = direct_api_calls(emulator.url, args.warm)
+            answers = direct_answers(receiver, function.code_dir, args.warm)
             warm_durations = [d / 1e3 for d in durations[1:]]
             overhead = statistics.median(warm_durations) - statistics.median(api)
+            own_code = overhead - statistics.median(answers)
             print(
                 f"warm: wall per event {ms(warm_walls)}; handler Duration {ms(warm_durations)}; "
                 f"CreateManagedThing direct {ms(api)}; handler overhead beyond its API call "
-                f"{overhead * 1e3:.1f} ms (target <= 5 ms); runtime overhead (wall - Duration) "
+                f"{overhead * 1e3:.1f} ms (target <= 5 ms), of which crhelper's answer PUT (direct {ms(answers)}) "
+                f"and {own_code * 1e3:.1f} ms the rest of the handler (crhelper, Powertools, the provider's code); "
+                f"runtime overhead (wall - Duration) "
                 f"{(statistics.median(warm_walls) - statistics.median(warm_durations)) * 1e3:.1f} ms"
             )
 
-            start = time.perf_counter()
-            with LambdaRuntime(receiver, emulator.url, logs, concurrency=args.concurrency) as runtime:
-                with ThreadPoolExecutor(args.concurrency) as workers:
-                    outcomes = list(
-                        workers.map(lambda i: runtime.invoke(function, create(i), LOG_NAME), range(args.things))
-                    )
-            elapsed = time.perf_counter() - start
-            failed = [o.reason for o in outcomes if not o.succeeded]
+            cold_fleet = fleet(receiver, emulator.url, logs, function, args.cold_things, args.concurrency, cold=True)
+            reported(logs)
+            print(
+                f"fleet, cold (one fresh environment per event, as before): {args.cold_things} things, concurrency "
+                f"{args.concurrency}: {args.cold_things / cold_fleet:.1f} things/s, "
+                f"per-thing wall {cold_fleet / args.cold_things * 1e3:.1f} ms"
+            )
+
+            elapsed = fleet(receiver, emulator.url, logs, function, args.things, args.concurrency, cold=False)
             _, _, memory = reported(logs)
             per_thing = elapsed / args.things
             cold_start = statistics.median(cold_walls)
@@ -165,7 +225,7 @@ def main() -> None:
             print(
                 f"fleet: {args.things} things, concurrency {args.concurrency}: {elapsed:.1f} s, "
                 f"{args.things / elapsed:.1f} things/s, per-thing wall {per_thing * 1e3:.1f} ms = "
-                f"{per_thing / cold_start:.3f} x the cold start (target <= 0.1); failures {len(failed)}; "
+                f"{per_thing / cold_start:.3f} x the cold start (target <= 0.1); "
                 f"peak RSS: this process (runtime + emulator) {parent_mb:.0f} MB + {args.concurrency} environments "
                 f"x {max(memory)} MB"
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -191,6 +192,7 @@ def test_a_crash_discards_the_environment_and_the_next_event_cold_starts(
     assert after["Pid"] != before["Pid"] and after["Invocations"] == "1"
     log = log_text(runtime.log_dir)
     assert "Error: Runtime exited with error: exit status 7\nRuntime.ExitError" in log
+    assert "Status: error\tError Type: Runtime.ExitError" in reports(log)[1]
     assert ["Init Duration" in line for line in reports(log)] == [True, False, True]
 
 
@@ -253,6 +255,16 @@ def test_cold_gives_every_invocation_a_new_environment(
         assert (first["Invocations"], second["Invocations"]) == ("1", "1")
         assert not is_running(int(first["Pid"]))
         assert all("Init Duration" in line for line in reports(log_text(runtime.log_dir)))
+
+
+def test_a_ctrl_c_at_the_terminal_does_not_reach_the_environments(
+    runtime: LambdaRuntime, counting_function: FunctionSpec
+) -> None:
+    # GIVEN a warm environment
+    pid = int(data(invoke(runtime, counting_function))["Pid"])
+
+    # THEN it runs in a session of its own, so the terminal's SIGINT (sent to the deploy's foreground group) misses it
+    assert os.getsid(pid) == pid != os.getsid(0)
 
 
 def test_close_leaves_no_process_running(

@@ -136,7 +136,7 @@ class LambdaRuntime:
     def _run(self, environment: ExecutionEnvironment, function: FunctionSpec, event: dict[str, Any]) -> _Invocation:
         request_id = str(uuid.uuid4())
         init: PhaseResult | None = None
-        if not environment.usable:
+        if not environment.started:
             init = environment.start()
             if init.status is not Status.SUCCESS:
                 return _Invocation(request_id, init, None, environment.take_logs(), environment.max_memory_used_mb)
@@ -170,7 +170,7 @@ class LambdaRuntime:
             error_type = _error_type(init)
             lines += [
                 invocation.logs.rstrip("\n"),
-                lambda_log.init_report(init.duration_ms, init.status.value, error_type),
+                lambda_log.init_report(init.duration_ms, _status(init), error_type),
             ]
             lines += [lambda_log.start(request_id), lambda_log.end(request_id)]
             lines.append(
@@ -180,7 +180,7 @@ class LambdaRuntime:
                     memory_size=function.memory_size,
                     max_memory_used_mb=invocation.max_memory_used_mb,
                     init_duration_ms=init.duration_ms,
-                    status="error" if init.status is not Status.TIMEOUT else "timeout",
+                    status=_status(init),
                     error_type=error_type,
                 )
             )
@@ -199,7 +199,7 @@ class LambdaRuntime:
                     memory_size=function.memory_size,
                     max_memory_used_mb=invocation.max_memory_used_mb,
                     init_duration_ms=init.duration_ms if init is not None else None,
-                    status="" if invoke.status is Status.SUCCESS else invoke.status.value,
+                    status="" if invoke.status is Status.SUCCESS else _status(invoke),
                     error_type=_error_type(invoke) if invoke.status is not Status.TIMEOUT else "",
                 )
             )
@@ -239,6 +239,11 @@ class LambdaRuntime:
 
 # The name of one release ago.
 Invoker = LambdaRuntime
+
+
+def _status(result: PhaseResult) -> str:
+    """The Status field of Lambda's REPORT and INIT_REPORT lines for a phase that did not succeed."""
+    return "timeout" if result.status is Status.TIMEOUT else "error"
 
 
 def _error_type(result: PhaseResult) -> str:

@@ -9,6 +9,7 @@ channel.
 from __future__ import annotations
 
 import enum
+import math
 import os
 import select
 import signal
@@ -66,12 +67,18 @@ class ExecutionEnvironment:
         return self._process.pid if self._process is not None else None
 
     @property
+    def started(self) -> bool:
+        return self._process is not None
+
+    @property
     def usable(self) -> bool:
         """Started, INIT done, and the process still running."""
         return self._process is not None and self._process.poll() is None and self._requests >= 0
 
     def start(self) -> PhaseResult:
-        """Start the process and wait for its INIT (the handler's import)."""
+        """Start the process and wait for its INIT (the handler's import); once only."""
+        if self._process is not None:
+            raise RuntimeError("an execution environment starts once")
         started = time.perf_counter()
         requests_read, self._requests = os.pipe()
         self._answers, answers_write = os.pipe()
@@ -170,9 +177,10 @@ class ExecutionEnvironment:
     def _read(self, size: int, deadline: float) -> bytes | None | _TimedOut:
         chunks: list[bytes] = []
         remaining = size
+        poller = select.poll()  # not select(): a fleet's deploy may hold more than FD_SETSIZE descriptors
+        poller.register(self._answers, select.POLLIN)
         while remaining:
-            ready, _, _ = select.select([self._answers], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
+            if not poller.poll(max(0, math.ceil((deadline - time.monotonic()) * 1000))):
                 return _TIMED_OUT
             chunk = os.read(self._answers, remaining)
             if not chunk:
