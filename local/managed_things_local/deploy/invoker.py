@@ -119,6 +119,8 @@ class LambdaRuntime:
         try:
             invocation = self._run(environment, function, request.to_event(url))
             answer = self.receiver.answer(url)
+        except OSError as error:  # its process could not be started (the code directory is gone, say)
+            return Outcome(None, f"Could not start the function {function.function_name}: {error}")
         finally:
             self.receiver.forget(url)
             reusable = invocation is not None and invocation.keeps_environment
