@@ -34,6 +34,9 @@ COUNTING_HANDLER = """
         if properties.get("PidFile"):
             with open(properties["PidFile"], "w") as file:
                 file.write(str(os.getpid()))
+        if properties.get("ChildPidFile"):
+            with open(properties["ChildPidFile"], "w") as file:
+                file.write(str(subprocess.Popen(["sleep", "60"]).pid))
         if action == "crash":
             os._exit(7)
         if action == "hang":
@@ -189,13 +192,14 @@ def test_a_function_whose_code_directory_is_gone_fails_with_the_reason(tmp_path:
 
 
 def test_a_crash_discards_the_environment_and_the_next_event_cold_starts(
-    runtime: LambdaRuntime, counting_function: FunctionSpec
+    tmp_path: Path, runtime: LambdaRuntime, counting_function: FunctionSpec
 ) -> None:
     # GIVEN a warm environment
     before = data(invoke(runtime, counting_function))
 
-    # WHEN its process exits in the middle of an invocation, and another event follows
-    crashed = invoke(runtime, counting_function, Action="crash")
+    # WHEN its process exits in the middle of an invocation (leaving a process it started), and another event follows
+    child_pid_file = tmp_path / "child.pid"
+    crashed = invoke(runtime, counting_function, Action="crash", ChildPidFile=str(child_pid_file))
     after = data(invoke(runtime, counting_function))
 
     # THEN the crash fails that invocation as Lambda reports it, and the next event had a new environment's INIT
@@ -203,6 +207,7 @@ def test_a_crash_discards_the_environment_and_the_next_event_cold_starts(
     assert "Runtime.ExitError" in crashed.reason and "exit status 7" in crashed.reason
     assert str(runtime.log_dir / LOG_NAME) in crashed.reason
     assert after["Pid"] != before["Pid"] and after["Invocations"] == "1"
+    assert not is_running(int(child_pid_file.read_text()))
     log = log_text(runtime.log_dir)
     assert "Error: Runtime exited with error: exit status 7\nRuntime.ExitError" in log
     assert "Status: error\tError Type: Runtime.ExitError" in reports(log)[1]

@@ -146,13 +146,14 @@ class ExecutionEnvironment:
         return PhaseResult(Status.EXIT, _elapsed_ms(started), exit_status=self._process.wait())
 
     def stop_process(self) -> None:
-        """Kill the process and whatever it started (its session), keeping its logs readable."""
-        if self._process is not None and self._process.returncode is None:
-            try:
-                os.killpg(self._process.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            self._process.wait()
+        """Kill the process and whatever it started (its process group, even once it ended), keeping its logs."""
+        if self._process is None:
+            return
+        try:
+            os.killpg(self._process.pid, signal.SIGKILL)
+        except OSError:
+            pass  # the group is empty: nothing is left of it
+        self._process.wait()
 
     def _record_peak_memory(self) -> None:
         """The peak RSS of a process about to be killed (it cannot report it any more)."""
