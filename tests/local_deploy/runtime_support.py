@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import textwrap
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -67,3 +70,11 @@ def is_running(pid: int) -> bool:
 def log_text(log_dir: Path) -> str:
     path = log_dir / LOG_NAME
     return path.read_text() if path.exists() else ""
+
+
+def kill_and_wait(pid: int) -> None:
+    """SIGKILL ``pid`` and return once it is dead (a signal is delivered asynchronously)."""
+    os.kill(pid, signal.SIGKILL)
+    give_up = time.monotonic() + 10
+    while is_running(pid) and time.monotonic() < give_up:
+        time.sleep(0.01)

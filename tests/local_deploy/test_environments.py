@@ -10,7 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from runtime_support import LOG_NAME, create_request, function_spec, is_running, log_text, receiver, write_code
+from runtime_support import (
+    LOG_NAME,
+    create_request,
+    function_spec,
+    is_running,
+    kill_and_wait,
+    log_text,
+    receiver,
+    write_code,
+)
 
 from managed_things_local.deploy.invoker import FunctionSpec, LambdaRuntime, Outcome
 from managed_things_local.deploy.requests import CustomResourceRequest, RequestType
@@ -212,6 +221,21 @@ def test_a_crash_discards_the_environment_and_the_next_event_cold_starts(
     assert "Error: Runtime exited with error: exit status 7\nRuntime.ExitError" in log
     assert "Status: error\tError Type: Runtime.ExitError" in reports(log)[1]
     assert ["Init Duration" in line for line in reports(log)] == [True, False, True]
+
+
+def test_an_environment_killed_while_idle_is_replaced_by_a_cold_start(
+    runtime: LambdaRuntime, counting_function: FunctionSpec
+) -> None:
+    # GIVEN a warm environment, killed from outside between two events
+    before = data(invoke(runtime, counting_function))
+    kill_and_wait(int(before["Pid"]))
+
+    # WHEN the next event comes
+    after = invoke(runtime, counting_function)
+
+    # THEN it is served, by a new environment that ran INIT
+    assert data(after)["Pid"] != before["Pid"] and data(after)["Invocations"] == "1"
+    assert ["Init Duration" in line for line in reports(log_text(runtime.log_dir))] == [True, True]
 
 
 def test_a_timeout_kills_the_environment(
