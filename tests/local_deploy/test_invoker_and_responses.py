@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import json
 import ssl
-import textwrap
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from runtime_support import LOG_NAME, create_request, function_spec, receiver, write_code
 
-from managed_things_local.deploy.invoker import FunctionSpec, Invoker
+from managed_things_local.deploy.invoker import LambdaRuntime
 from managed_things_local.deploy.responses import ResponseReceiver
 
-
-@pytest.fixture
-def receiver(tmp_path: Path) -> Iterator[ResponseReceiver]:
-    with ResponseReceiver(tmp_path / "state") as started:
-        yield started
+__all__ = ["receiver"]  # the fixture
 
 
 def put(url: str, body: dict, cafile: Path) -> int:
@@ -85,20 +80,10 @@ HANDLERS = {
 
 
 def invoke(tmp_path: Path, receiver: ResponseReceiver, kind: str, handler: str = "provider.handler", timeout: int = 30):
-    code = tmp_path / "code"
-    code.mkdir()
-    (code / "provider.py").write_text(textwrap.dedent(HANDLERS[kind]))
-    function = FunctionSpec(
-        logical_id="Provider",
-        function_name="Stack-Provider",
-        arn="arn:aws:lambda:us-east-1:123456789012:function:Stack-Provider",
-        code_dir=str(code),
-        handler=handler,
-        timeout=timeout,
-    )
-    event = {"RequestType": "Create", "RequestId": "request-1", "LogicalResourceId": "Thing", "ResourceProperties": {}}
-    invoker = Invoker(receiver, "http://127.0.0.1:9", tmp_path / "logs")
-    return invoker.invoke(function, event, "Stack.log")
+    code = write_code(tmp_path / "code", HANDLERS[kind])
+    function = function_spec(code, handler=handler, timeout=timeout)
+    with LambdaRuntime(receiver, "http://127.0.0.1:9", tmp_path / "logs", concurrency=1) as runtime:
+        return runtime.invoke(function, create_request(), LOG_NAME)
 
 
 def test_a_handler_answers_over_https_trusting_the_local_ca(tmp_path: Path, receiver: ResponseReceiver) -> None:
@@ -114,7 +99,7 @@ def test_a_handler_answers_over_https_trusting_the_local_ca(tmp_path: Path, rece
 @pytest.mark.parametrize(
     ("kind", "handler", "timeout", "expected"),
     [
-        ("returns", "provider.handler", 30, "ended without answering (its process exited with code 0)"),
+        ("returns", "provider.handler", 30, "ended without answering (the handler returned without answering)"),
         ("raises", "provider.handler", 30, "Runtime.HandlerError: ValueError: boom"),
         ("returns", "missing.handler", 30, "Runtime.ImportModuleError: ModuleNotFoundError"),
         ("sleeps", "provider.handler", 1, "did not answer within its Timeout of 1 s and was stopped"),
@@ -131,4 +116,4 @@ def test_a_handler_that_never_answers_fails_with_the_reason(
     assert not outcome.succeeded
     assert expected in outcome.reason
     assert "CloudFormation would" in outcome.reason
-    assert (tmp_path / "logs" / "Stack.log").read_text().startswith("=== ")
+    assert (tmp_path / "logs" / LOG_NAME).read_text().startswith("=== ")

@@ -14,7 +14,7 @@ from typing import Any
 from .assembly import DEFAULT_OUTDIR, CloudAssembly, cdk_json, read_assembly, synthesize
 from .engine import Engine
 from .errors import DeployError
-from .invoker import Invoker
+from .invoker import LambdaRuntime
 from .progress import Progress, StackReport, json_document, print_summary
 from .responses import ResponseReceiver
 from .state import STATE_DIR_NAME, StateStore
@@ -73,12 +73,17 @@ def run(args: argparse.Namespace) -> int:
         assembly = load_assembly(args)
         store = StateStore(assembly.directory.parent / STATE_DIR_NAME)
         extra["stateDirectory"] = str(store.directory)
-        with store.locked(), endpoint(args, store) as (url, label), ResponseReceiver(store.directory) as receiver:
+        with (
+            store.locked(),
+            endpoint(args, store) as (url, label),
+            ResponseReceiver(store.directory) as receiver,
+            LambdaRuntime(receiver, url, store.logs_dir, concurrency=max(1, args.concurrency)) as runtime,
+        ):
             extra["endpointUrl"] = url
             engine = Engine(
                 assembly,
                 store,
-                Invoker(receiver, url, store.logs_dir),
+                runtime,
                 progress,
                 endpoint_label=label,
                 concurrency=args.concurrency,

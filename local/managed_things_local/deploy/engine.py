@@ -23,6 +23,7 @@ from .errors import DeployError, Unresolvable
 from .functions import find_function
 from .invoker import FunctionSpec, Invoker, Outcome
 from .progress import Progress, ResourceReport, StackReport
+from .requests import CustomResourceRequest, RequestType
 from .stack_run import StackRun
 from .state import ResourceState, StackState, StateStore
 from .templates import resource_label, static_exports, static_imports
@@ -271,18 +272,17 @@ class Engine:
         physical_id: str | None = None,
         old_properties: dict[str, Any] | None = None,
     ) -> Outcome:
-        event = events.request(
-            request_type,
+        request = CustomResourceRequest(
+            RequestType(request_type),
             stack_id=stack_id,
             logical_id=resource.logical_id,
             resource_type=resource.type,
             service_token=resource.service_token or function.arn,
-            response_url="",
             properties=properties,
             physical_id=physical_id,
             old_properties=old_properties,
         )
-        return self.invoker.invoke(function, event, f"{_safe_name(stack_name)}.log")
+        return self.invoker.invoke(function, request, f"{_safe_name(stack_name)}.log")
 
     def delete_all(
         self, state: StackState, deletes: Sequence[Deletion], report: StackReport, *, stage: str

@@ -1,99 +1,37 @@
-"""Run a provider function's handler like Lambda would: its own process, its code directory, a Lambda environment.
+"""Run a provider function's handler like Lambda does: in warm execution environments, reported as Lambda reports.
 
-One process per invocation (every invocation is a cold start). The handler
-answers through the ResponseURL; a process that ends without answering, or
-runs past the function's Timeout, is a failure with its reason.
+An execution environment (``lambda_runtime.process``) is a process with the
+function's code directory first on the path and Lambda's environment; it
+imports the handler once (INIT) and serves later invocations of the same
+function one at a time, so module state carries over as it does on Lambda.
+``lambda_runtime.pool`` decides which environment serves an invocation. The
+handler answers through the ResponseURL; an invocation that ends without an
+answer is a failure with its reason. With ``cold=True`` every invocation gets
+a fresh environment, discarded afterwards, to exercise INIT each time.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .lambda_runtime import lambda_log
+from .lambda_runtime.function import FunctionSpec
+from .lambda_runtime.pool import EnvironmentPool, PoolClosed
+from .lambda_runtime.process import INIT_TIMEOUT_SECONDS, ExecutionEnvironment, PhaseResult, Status
+from .lambda_runtime.variables import lambda_variables, new_log_stream
+from .requests import CustomResourceRequest
 from .responses import Answer, ResponseReceiver
 
-# Stands in for the Lambda runtime interface: loads _HANDLER from the code
-# directory (first on sys.path, like /var/task) and calls it once with the event
-# and a context whose remaining time counts down to the real deadline.
-BOOTSTRAP = r"""
-import importlib, json, os, sys, time, traceback
+__all__ = ["FunctionSpec", "Invoker", "LambdaRuntime", "Outcome"]
 
-MARKER = "LOCAL-LAMBDA-ERROR "
-payload = json.loads(sys.stdin.read())
-details = payload["context"]
-
-
-class LambdaContext:
-    def __init__(self):
-        self.function_name = details["function_name"]
-        self.function_version = details["function_version"]
-        self.invoked_function_arn = details["invoked_function_arn"]
-        self.memory_limit_in_mb = details["memory_limit_in_mb"]
-        self.aws_request_id = details["aws_request_id"]
-        self.log_group_name = details["log_group_name"]
-        self.log_stream_name = details["log_stream_name"]
-        self.identity = None
-        self.client_context = None
-
-    def get_remaining_time_in_millis(self):
-        return max(0, int(details["deadline_ms"] - time.time() * 1000))
-
-
-def fail(kind, error):
-    sys.stdout.flush()
-    print(MARKER + json.dumps({"errorType": kind, "errorMessage": f"{type(error).__name__}: {error}",
-                               "stackTrace": traceback.format_exception(error)}), file=sys.stderr, flush=True)
-
-
-module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
-try:
-    handler = getattr(importlib.import_module(module_name.replace("/", ".")), function_name)
-except Exception as error:
-    fail("Runtime.ImportModuleError", error)
-    sys.exit(3)
-try:
-    handler(payload["event"], LambdaContext())
-except Exception as error:
-    fail("Runtime.HandlerError", error)
-    sys.exit(2)
-sys.stdout.flush()
-"""
-_ERROR_MARKER = "LOCAL-LAMBDA-ERROR "
-# A PUT still in flight when the process ends (it should not be: crhelper sends synchronously).
-_LATE_ANSWER_GRACE = 0.5
-
-
-@dataclass(frozen=True)
-class FunctionSpec:
-    """What the local deploy needs of a Lambda function to invoke it."""
-
-    logical_id: str
-    function_name: str
-    arn: str
-    code_dir: str
-    handler: str
-    timeout: int = 3
-    memory_size: int = 128
-    runtime: str = "python3.11"
-    region: str = "us-east-1"
-    environment: dict[str, str] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> FunctionSpec:
-        return cls(**data)
+# How long close() lets invocations in flight finish beyond their own deadlines.
+_CLOSE_GRACE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -114,145 +52,212 @@ class Outcome:
         return self.answer.reason or ("" if self.answer.succeeded else "The provider answered FAILED without a reason")
 
 
-class Invoker:
-    def __init__(self, receiver: ResponseReceiver, endpoint_url: str, log_dir: Path, python: str | None = None) -> None:
+@dataclass(frozen=True)
+class _Invocation:
+    """One invocation as it ran in its environment, for the log and the failure reason."""
+
+    request_id: str  # Lambda's, not CloudFormation's
+    init: PhaseResult | None  # only on a cold start
+    invoke: PhaseResult | None  # None when INIT failed
+    logs: str
+    max_memory_used_mb: int
+
+    @property
+    def keeps_environment(self) -> bool:
+        """A handler error leaves the environment warm; a failed INIT, a crash or a timeout does not."""
+        return self.invoke is not None and self.invoke.status in (Status.SUCCESS, Status.ERROR)
+
+    @property
+    def failed_result(self) -> PhaseResult | None:
+        for result in (self.init, self.invoke):
+            if result is not None and result.status is not Status.SUCCESS:
+                return result
+        return None
+
+
+class LambdaRuntime:
+    """Invokes provider functions in execution environments it starts lazily and stops at ``close()``."""
+
+    def __init__(
+        self,
+        receiver: ResponseReceiver,
+        endpoint_url: str,
+        log_dir: Path,
+        *,
+        concurrency: int,
+        cold: bool = False,
+    ) -> None:
         self.receiver = receiver
         self.endpoint_url = endpoint_url
         self.log_dir = log_dir
-        self.python = python or sys.executable
+        self.cold = cold
+        self._pool = EnvironmentPool(self._new_environment, concurrency=concurrency, reuse=not cold)
+        self._longest_timeout = 0
         self._log_lock = threading.Lock()
 
-    def invoke(self, function: FunctionSpec, event: dict[str, Any], log_name: str) -> Outcome:
-        """Invoke ``function`` with ``event`` (its ResponseURL is set here) and wait for the answer or the end."""
-        event = dict(event, ResponseURL=self.receiver.expect(event["RequestId"]))
-        request_id = str(uuid.uuid4())
-        started = time.time()
-        deadline = started + function.timeout
-        payload = {
-            "event": event,
-            "context": {
-                "function_name": function.function_name,
-                "function_version": "$LATEST",
-                "invoked_function_arn": function.arn,
-                "memory_limit_in_mb": str(function.memory_size),
-                "aws_request_id": request_id,
-                "log_group_name": f"/aws/lambda/{function.function_name}",
-                "log_stream_name": self._log_stream(),
-                "deadline_ms": deadline * 1000,
-            },
-        }
-        timed_out = False
-        with tempfile.TemporaryFile() as output:
-            try:
-                process = subprocess.Popen(
-                    [self.python, "-c", BOOTSTRAP],
-                    cwd=function.code_dir,
-                    env=self._environment(function),
-                    stdin=subprocess.PIPE,
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                    # Its own session: a Ctrl-C at the terminal stops the deploy (which then rolls back), not
-                    # the invocations in flight, just as it would not stop a Lambda function.
-                    start_new_session=True,
-                )
-            except OSError as error:
-                self.receiver.forget(event["ResponseURL"])
-                return Outcome(None, f"Could not start the function {function.function_name}: {error}")
-            try:
-                assert process.stdin is not None
-                process.stdin.write(json.dumps(payload).encode())
-                process.stdin.close()
-            except OSError:
-                pass  # it died at once; its output says why
-            try:
-                process.wait(timeout=max(0.0, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                process.kill()
-                process.wait()
-            answer = self.receiver.answer(event["ResponseURL"]) or (
-                None if timed_out else self.receiver.wait(event["ResponseURL"], _LATE_ANSWER_GRACE)
-            )
-            self.receiver.forget(event["ResponseURL"])
-            output.seek(0)
-            logs = output.read().decode(errors="replace")
-        self._append_log(log_name, event, request_id, process.returncode, timed_out, logs)
+    def __enter__(self) -> LambdaRuntime:
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop every environment, after the invocations in flight end (they end by their deadline)."""
+        self._pool.close(self._longest_timeout + INIT_TIMEOUT_SECONDS + _CLOSE_GRACE_SECONDS)
+
+    def invoke(self, function: FunctionSpec, request: CustomResourceRequest, log_name: str) -> Outcome:
+        """Deliver ``request`` to ``function`` and wait for its answer, or for the invocation to end without one."""
+        if function.reserved_concurrency == 0:
+            return Outcome(None, _throttled(function))
+        self._longest_timeout = max(self._longest_timeout, function.timeout)
+        try:
+            environment = self._pool.acquire(function)
+        except PoolClosed:
+            return Outcome(None, f"The function {function.function_name} was not invoked: the local deploy is ending")
+        url = self.receiver.expect(request.request_id)
+        invocation: _Invocation | None = None
+        try:
+            invocation = self._run(environment, function, request.to_event(url))
+            answer = self.receiver.answer(url)
+        except OSError as error:  # its process could not be started (the code directory is gone, say)
+            return Outcome(None, f"Could not start the function {function.function_name}: {error}")
+        finally:
+            self.receiver.forget(url)
+            reusable = invocation is not None and invocation.keeps_environment
+            self._pool.release(function, environment, reusable=reusable)
+        self._write_log(log_name, request, function, invocation)
         if answer is not None:
             return Outcome(answer)
-        return Outcome(None, self._no_answer(function, process.returncode, timed_out, logs, log_name))
+        return Outcome(None, self._no_answer(function, invocation, log_name))
 
-    def _no_answer(self, function: FunctionSpec, code: int, timed_out: bool, logs: str, log_name: str) -> str:
+    def _new_environment(self, function: FunctionSpec) -> ExecutionEnvironment:
+        log_stream = new_log_stream()
+        variables = lambda_variables(function, self.endpoint_url, self.receiver.ca_file, log_stream)
+        return ExecutionEnvironment(function.code_dir, variables, log_stream)
+
+    def _run(self, environment: ExecutionEnvironment, function: FunctionSpec, event: dict[str, Any]) -> _Invocation:
+        request_id = str(uuid.uuid4())
+        init: PhaseResult | None = None
+        if not environment.started:
+            init = environment.start()
+            if init.status is not Status.SUCCESS:
+                return _Invocation(request_id, init, None, environment.take_logs(), environment.max_memory_used_mb)
+        deadline = time.time() + function.timeout
+        context = {
+            "function_name": function.function_name,
+            "function_version": "$LATEST",
+            "invoked_function_arn": function.arn,
+            "memory_limit_in_mb": str(function.memory_size),
+            "aws_request_id": request_id,
+            "log_group_name": f"/aws/lambda/{function.function_name}",
+            "log_stream_name": environment.log_stream,
+            "deadline_ms": deadline * 1000,
+        }
+        invoke = environment.invoke({"event": event, "context": context}, deadline)
+        return _Invocation(request_id, init, invoke, environment.take_logs(), environment.max_memory_used_mb)
+
+    def _write_log(
+        self, log_name: str, request: CustomResourceRequest, function: FunctionSpec, invocation: _Invocation | None
+    ) -> None:
+        """One block per invocation, written at once so that concurrent invocations do not interleave."""
+        if invocation is None:
+            return
+        lines = [
+            f"=== {datetime.now(UTC).isoformat(timespec='seconds')} {request.request_type} {request.logical_id} "
+            f"RequestId {request.request_id}"
+        ]
+        init, invoke, request_id = invocation.init, invocation.invoke, invocation.request_id
+        if invoke is None:  # INIT failed: Lambda's INIT_REPORT, then the invocation it could not run
+            assert init is not None
+            error_type = _error_type(init)
+            lines += [
+                invocation.logs.rstrip("\n"),
+                lambda_log.init_report(init.duration_ms, _status(init), error_type),
+            ]
+            lines += [lambda_log.start(request_id), lambda_log.end(request_id)]
+            lines.append(
+                lambda_log.report(
+                    request_id,
+                    duration_ms=0.0,
+                    memory_size=function.memory_size,
+                    max_memory_used_mb=invocation.max_memory_used_mb,
+                    init_duration_ms=init.duration_ms,
+                    status=_status(init),
+                    error_type=error_type,
+                )
+            )
+        else:
+            lines.append(lambda_log.start(request_id))
+            lines.append(invocation.logs.rstrip("\n"))
+            if invoke.status is Status.TIMEOUT:
+                lines.append(lambda_log.timed_out(request_id, function.timeout))
+            elif invoke.status is Status.EXIT:
+                lines.append(lambda_log.runtime_exited(request_id, invoke.exit_status or 0))
+            lines.append(lambda_log.end(request_id))
+            lines.append(
+                lambda_log.report(
+                    request_id,
+                    duration_ms=invoke.duration_ms,
+                    memory_size=function.memory_size,
+                    max_memory_used_mb=invocation.max_memory_used_mb,
+                    init_duration_ms=init.duration_ms if init is not None else None,
+                    status="" if invoke.status is Status.SUCCESS else _status(invoke),
+                    error_type=_error_type(invoke) if invoke.status is not Status.TIMEOUT else "",
+                )
+            )
+        text = "\n".join(line for line in lines if line) + "\n"
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with self._log_lock, open(self.log_dir / log_name, "a", encoding="utf-8") as file:
+            file.write(text)
+
+    def _no_answer(self, function: FunctionSpec, invocation: _Invocation | None, log_name: str) -> str:
         where = f"(logs: {self.log_dir / log_name})"
-        if timed_out:
+        failed = invocation.failed_result if invocation is not None else None
+        if failed is not None and failed.status is Status.TIMEOUT:
+            if invocation is not None and invocation.invoke is None:
+                return (
+                    f"The function {function.function_name} did not finish INIT within {INIT_TIMEOUT_SECONDS:g} s "
+                    f"and was stopped; CloudFormation would fail the resource when its ServiceTimeout ends {where}"
+                )
             return (
                 f"The function {function.function_name} did not answer within its Timeout of {function.timeout} s "
                 f"and was stopped; CloudFormation would fail the resource when its ServiceTimeout ends {where}"
             )
-        error = _reported_error(logs)
-        what = f"{error['errorType']}: {error['errorMessage']}" if error else f"its process exited with code {code}"
+        if failed is None:
+            what = "the handler returned without answering"
+        elif failed.status is Status.EXIT:
+            what = (
+                f"Runtime.ExitError: Runtime exited with error: {lambda_log.exit_description(failed.exit_status or 0)}"
+            )
+        else:
+            error = failed.error or {}
+            what = f"{error.get('errorType', 'Runtime.Unknown')}: {error.get('errorMessage', '')}"
+        what = " ".join(what.split())  # one line, whatever the error's message holds
         return (
             f"The function {function.function_name} ended without answering ({what}); CloudFormation would "
             f"wait for its ServiceTimeout, then fail the resource {where}"
         )
 
-    def _environment(self, function: FunctionSpec) -> dict[str, str]:
-        env = {key: str(value) for key, value in function.environment.items()}
-        env.update(
-            {
-                "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
-                "LANG": "C.UTF-8",
-                "TZ": ":UTC",
-                "PYTHONPATH": function.code_dir,
-                "PYTHONNOUSERSITE": "1",
-                "LAMBDA_TASK_ROOT": function.code_dir,
-                "_HANDLER": function.handler,
-                "AWS_REGION": function.region,
-                "AWS_DEFAULT_REGION": function.region,
-                "AWS_ACCESS_KEY_ID": "ASIALOCALDEPLOY00000",
-                "AWS_SECRET_ACCESS_KEY": "local-deploy-fake-secret-access-key",
-                "AWS_SESSION_TOKEN": "local-deploy-fake-session-token",
-                "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
-                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.function_name}",
-                "AWS_LAMBDA_LOG_STREAM_NAME": self._log_stream(),
-                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-                "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime}",
-                # Nothing the handler does may leave the machine or read the user's AWS configuration:
-                # the service under test goes to the emulator, and so does any other AWS call (and fails there).
-                "AWS_ENDPOINT_URL_IOT_MANAGED_INTEGRATIONS": self.endpoint_url,
-                "AWS_ENDPOINT_URL": self.endpoint_url,
-                "AWS_EC2_METADATA_DISABLED": "true",
-                "AWS_CONFIG_FILE": os.devnull,
-                "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-                "SSL_CERT_FILE": str(self.receiver.ca_file),
-            }
-        )
-        return env
 
-    @staticmethod
-    def _log_stream() -> str:
-        return f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
-
-    def _append_log(
-        self, log_name: str, event: dict[str, Any], request_id: str, code: int, timed_out: bool, logs: str
-    ) -> None:
-        ending = "stopped at its Timeout" if timed_out else f"exit code {code}"
-        header = (
-            f"=== {datetime.now(UTC).isoformat(timespec='seconds')} {event['RequestType']} "
-            f"{event['LogicalResourceId']} RequestId {event['RequestId']} (Lambda request {request_id}; {ending})\n"
-        )
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        with self._log_lock, open(self.log_dir / log_name, "a", encoding="utf-8") as file:
-            file.write(header + logs + ("" if logs.endswith("\n") or not logs else "\n"))
+# The name of one release ago.
+Invoker = LambdaRuntime
 
 
-def _reported_error(logs: str) -> dict[str, Any] | None:
-    for line in reversed(logs.splitlines()):
-        if line.startswith(_ERROR_MARKER):
-            try:
-                error = json.loads(line[len(_ERROR_MARKER) :])
-            except ValueError:
-                return None
-            return error if isinstance(error, dict) else None
-    return None
+def _status(result: PhaseResult) -> str:
+    """The Status field of Lambda's REPORT and INIT_REPORT lines for a phase that did not succeed."""
+    return "timeout" if result.status is Status.TIMEOUT else "error"
+
+
+def _error_type(result: PhaseResult) -> str:
+    if result.status is Status.EXIT:
+        return "Runtime.ExitError"
+    if result.status is Status.ERROR:
+        return str((result.error or {}).get("errorType") or "Runtime.Unknown")
+    return ""
+
+
+def _throttled(function: FunctionSpec) -> str:
+    return (
+        f"The function {function.function_name} has ReservedConcurrentExecutions 0, so Lambda throttles every "
+        "invocation (TooManyRequestsException: Rate Exceeded.) and CloudFormation fails the resource"
+    )

@@ -89,6 +89,7 @@ class ResponseReceiver:
         ca.cert_pem.write_to_path(str(self.ca_file))
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         certificate.configure_cert(context)
+        context.num_tickets = 0  # crhelper makes a new SSL context per answer, so a session is never resumed
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -113,6 +114,7 @@ class ResponseReceiver:
 
             # The TLS handshake runs in the request's thread, not in the accepting loop.
             def finish_request(self, request: Any, client_address: Any) -> None:
+                request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 try:
                     tls = context.wrap_socket(request, server_side=True)
                 except (ssl.SSLError, OSError):

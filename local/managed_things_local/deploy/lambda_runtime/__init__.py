@@ -1,0 +1,1 @@
+"""The pieces of the local Lambda runtime: execution environments, their pool, their variables and log lines."""

@@ -1,0 +1,37 @@
+"""What the local deploy needs to know of a Lambda function to run it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A Python Lambda function: its code, handler and configuration, as the template declares them."""
+
+    logical_id: str
+    function_name: str
+    arn: str
+    code_dir: str
+    handler: str
+    timeout: int = 3
+    memory_size: int = 128
+    runtime: str = "python3.11"
+    region: str = "us-east-1"
+    environment: dict[str, str] = field(default_factory=dict)
+    # ReservedConcurrentExecutions: at most this many environments at once (0: every invocation is throttled).
+    reserved_concurrency: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FunctionSpec:
+        return cls(**data)
+
+    @property
+    def configuration(self) -> str:
+        """Everything an environment is started from: Lambda starts new environments when any of it changes."""
+        return json.dumps(self.to_json(), sort_keys=True)

@@ -1,0 +1,415 @@
+"""Warm execution environments: reused like Lambda's, bounded per function, discarded when they fail, all stopped."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from runtime_support import (
+    LOG_NAME,
+    create_request,
+    function_spec,
+    is_running,
+    kill_and_wait,
+    log_text,
+    receiver,
+    write_code,
+)
+
+from managed_things_local.deploy.invoker import FunctionSpec, LambdaRuntime, Outcome
+from managed_things_local.deploy.requests import CustomResourceRequest, RequestType
+from managed_things_local.deploy.responses import ResponseReceiver
+from managed_things_local.emulator.server import EmulatorServer
+
+__all__ = ["receiver"]  # the fixture
+
+# Counts its invocations in a module global; what it does is chosen by the event's properties.
+COUNTING_HANDLER = """
+    import json, os, ssl, subprocess, time, urllib.request
+
+    INVOCATIONS = 0
+
+
+    def handler(event, context):
+        global INVOCATIONS
+        INVOCATIONS += 1
+        properties = event["ResourceProperties"]
+        action = properties.get("Action", "answer")
+        if properties.get("PidFile"):
+            with open(properties["PidFile"], "w") as file:
+                file.write(str(os.getpid()))
+        if properties.get("ChildPidFile"):
+            with open(properties["ChildPidFile"], "w") as file:
+                file.write(str(subprocess.Popen(["sleep", "60"]).pid))
+        if action == "crash":
+            os._exit(7)
+        if action == "hang":
+            time.sleep(60)
+        if action == "sleep":
+            time.sleep(float(properties["Seconds"]))
+        data = {"Pid": str(os.getpid()), "Invocations": str(INVOCATIONS)}
+        if action == "spawn":
+            data["ChildPid"] = str(subprocess.Popen(["sleep", "60"]).pid)
+        body = {"Status": "SUCCESS", "PhysicalResourceId": "thing-1", "RequestId": event["RequestId"], "Data": data}
+        request = urllib.request.Request(event["ResponseURL"], data=json.dumps(body).encode(), method="PUT")
+        urllib.request.urlopen(request, context=ssl.create_default_context()).read()
+"""
+
+
+@pytest.fixture
+def counting_function(tmp_path: Path) -> FunctionSpec:
+    return function_spec(write_code(tmp_path / "code", COUNTING_HANDLER), timeout=5)
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, receiver: ResponseReceiver) -> Iterator[LambdaRuntime]:
+    with LambdaRuntime(receiver, "http://127.0.0.1:9", tmp_path / "logs", concurrency=4) as started:
+        yield started
+
+
+def invoke(runtime: LambdaRuntime, function: FunctionSpec, **properties: Any) -> Outcome:
+    return runtime.invoke(function, create_request(properties), LOG_NAME)
+
+
+def data(outcome: Outcome) -> dict[str, Any]:
+    assert outcome.succeeded and outcome.answer is not None, outcome.reason
+    return outcome.answer.data
+
+
+def request(
+    request_type: RequestType, properties: dict[str, Any], physical_id: str, old: dict[str, Any] | None = None
+) -> CustomResourceRequest:
+    """An Update or Delete of the thing ``create_request`` made."""
+    created = create_request(properties)
+    return CustomResourceRequest(
+        request_type,
+        stack_id=created.stack_id,
+        logical_id=created.logical_id,
+        resource_type=created.resource_type,
+        service_token=created.service_token,
+        properties=properties,
+        physical_id=physical_id,
+        old_properties=old,
+    )
+
+
+def reports(log: str) -> list[str]:
+    return [line for line in log.splitlines() if line.startswith("REPORT RequestId: ")]
+
+
+def invoke_at_once(runtime: LambdaRuntime, function: FunctionSpec, count: int, **properties: Any) -> list[Outcome]:
+    """``count`` invocations started together from their own threads, as the engine's workers do."""
+    barrier = threading.Barrier(count)
+    outcomes: list[Outcome] = []
+
+    def one() -> None:
+        barrier.wait()
+        outcomes.append(invoke(runtime, function, **properties))
+
+    threads = [threading.Thread(target=one) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def test_module_state_carries_over_between_invocations_of_one_function(
+    runtime: LambdaRuntime, counting_function: FunctionSpec
+) -> None:
+    # GIVEN a handler that counts its invocations in a module global
+    # WHEN the same function is invoked twice
+    first, second = data(invoke(runtime, counting_function)), data(invoke(runtime, counting_function))
+
+    # THEN the second ran in the same warm environment, its module state intact
+    assert (first["Invocations"], second["Invocations"]) == ("1", "2")
+    assert first["Pid"] == second["Pid"]
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "reserved", "environments"),
+    [(2, None, 2), (4, 1, 1)],
+    ids=["concurrency", "reserved-concurrency"],
+)
+def test_a_function_runs_at_most_its_concurrency_of_environments_at_once(
+    tmp_path: Path,
+    receiver: ResponseReceiver,
+    counting_function: FunctionSpec,
+    concurrency: int,
+    reserved: int | None,
+    environments: int,
+) -> None:
+    # GIVEN a function limited by the runtime's concurrency or by its own ReservedConcurrentExecutions
+    function = function_spec(Path(counting_function.code_dir), reserved_concurrency=reserved)
+
+    # WHEN six invocations that take a while arrive at once
+    with LambdaRuntime(receiver, "http://127.0.0.1:9", tmp_path / "logs", concurrency=concurrency) as runtime:
+        outcomes = invoke_at_once(runtime, function, 6, Action="sleep", Seconds="0.3")
+
+    # THEN all of them are served, by exactly the limit of environments, the others waiting for one to be free
+    served: dict[str, int] = {}  # pid -> invocations it counted
+    for outcome in outcomes:
+        pid, count = data(outcome)["Pid"], int(data(outcome)["Invocations"])
+        served[pid] = max(served.get(pid, 0), count)
+    assert len(served) == environments
+    assert sum(served.values()) == 6
+
+
+@pytest.mark.parametrize(("concurrency", "stays_warm"), [(1, False), (2, True)])
+def test_functions_without_reserved_concurrency_share_the_runtimes_concurrency(
+    tmp_path: Path, receiver: ResponseReceiver, counting_function: FunctionSpec, concurrency: int, stays_warm: bool
+) -> None:
+    # GIVEN two functions without ReservedConcurrentExecutions (one per nested stack, say)
+    first = counting_function
+    second = function_spec(
+        Path(first.code_dir), function_name="Other-Provider", arn=first.arn.replace("Stack", "Other")
+    )
+
+    # WHEN the first, then the second, then the first again are invoked
+    with LambdaRuntime(receiver, "http://127.0.0.1:9", tmp_path / "logs", concurrency=concurrency) as runtime:
+        before, _, after = (data(invoke(runtime, function)) for function in (first, second, first))
+
+    # THEN with room for one environment only, the second evicted the first's idle one, which then started cold
+    assert (before["Pid"] == after["Pid"]) is stays_warm
+    assert after["Invocations"] == ("2" if stays_warm else "1")
+
+
+def test_a_function_with_no_reserved_concurrency_is_throttled(
+    runtime: LambdaRuntime, counting_function: FunctionSpec
+) -> None:
+    # GIVEN ReservedConcurrentExecutions 0, WHEN invoked
+    outcome = invoke(runtime, function_spec(Path(counting_function.code_dir), reserved_concurrency=0))
+
+    # THEN Lambda throttles it, and the handler never runs
+    assert not outcome.succeeded
+    assert "Rate Exceeded" in outcome.reason
+    assert log_text(runtime.log_dir) == ""
+
+
+def test_a_function_whose_code_directory_is_gone_fails_with_the_reason(tmp_path: Path, runtime: LambdaRuntime) -> None:
+    # GIVEN a function whose staged code was removed, WHEN invoked
+    outcome = invoke(runtime, function_spec(tmp_path / "removed"))
+
+    # THEN it fails in one line saying so
+    assert not outcome.succeeded
+    assert outcome.reason.startswith("Could not start the function Stack-Provider: ") and "\n" not in outcome.reason
+
+
+def test_a_crash_discards_the_environment_and_the_next_event_cold_starts(
+    tmp_path: Path, runtime: LambdaRuntime, counting_function: FunctionSpec
+) -> None:
+    # GIVEN a warm environment
+    before = data(invoke(runtime, counting_function))
+
+    # WHEN its process exits in the middle of an invocation (leaving a process it started), and another event follows
+    child_pid_file = tmp_path / "child.pid"
+    crashed = invoke(runtime, counting_function, Action="crash", ChildPidFile=str(child_pid_file))
+    after = data(invoke(runtime, counting_function))
+
+    # THEN the crash fails that invocation as Lambda reports it, and the next event had a new environment's INIT
+    assert not crashed.succeeded
+    assert "Runtime.ExitError" in crashed.reason and "exit status 7" in crashed.reason
+    assert str(runtime.log_dir / LOG_NAME) in crashed.reason
+    assert after["Pid"] != before["Pid"] and after["Invocations"] == "1"
+    assert not is_running(int(child_pid_file.read_text()))
+    log = log_text(runtime.log_dir)
+    assert "Error: Runtime exited with error: exit status 7\nRuntime.ExitError" in log
+    assert "Status: error\tError Type: Runtime.ExitError" in reports(log)[1]
+    assert ["Init Duration" in line for line in reports(log)] == [True, False, True]
+
+
+def test_an_environment_killed_while_idle_is_replaced_by_a_cold_start(
+    runtime: LambdaRuntime, counting_function: FunctionSpec
+) -> None:
+    # GIVEN a warm environment, killed from outside between two events
+    before = data(invoke(runtime, counting_function))
+    kill_and_wait(int(before["Pid"]))
+
+    # WHEN the next event comes
+    after = invoke(runtime, counting_function)
+
+    # THEN it is served, by a new environment that ran INIT
+    assert data(after)["Pid"] != before["Pid"] and data(after)["Invocations"] == "1"
+    assert ["Init Duration" in line for line in reports(log_text(runtime.log_dir))] == [True, True]
+
+
+def test_a_timeout_kills_the_environment(
+    tmp_path: Path, runtime: LambdaRuntime, counting_function: FunctionSpec
+) -> None:
+    # GIVEN a function with a Timeout of 1 s, and a handler that runs longer
+    function = function_spec(Path(counting_function.code_dir), timeout=1)
+    pid_file = tmp_path / "hanging.pid"
+
+    # WHEN it is invoked, and then invoked again
+    outcome = invoke(runtime, function, Action="hang", PidFile=str(pid_file))
+    after = data(invoke(runtime, function))
+
+    # THEN the invocation timed out, its process is gone, and the next event got a new environment
+    assert not outcome.succeeded
+    assert "did not answer within its Timeout of 1 s and was stopped" in outcome.reason
+    assert not is_running(int(pid_file.read_text()))
+    assert after["Pid"] != pid_file.read_text() and after["Invocations"] == "1"
+    log = log_text(runtime.log_dir)
+    assert re.search(r"Task timed out after 1\.00 seconds", log)
+    assert "Status: timeout" in reports(log)[0]
+
+
+def test_an_import_error_is_reported_and_a_later_invocation_retries_init(
+    tmp_path: Path, runtime: LambdaRuntime
+) -> None:
+    # GIVEN a handler module that imports a module its code directory lacks
+    code = write_code(tmp_path / "code", "import helpers\n\ndef handler(event, context):\n    helpers.answer(event)\n")
+    function = function_spec(code)
+
+    # WHEN it is invoked, then the missing module appears, and it is invoked again
+    failed = invoke(runtime, function)
+    write_code(
+        code, COUNTING_HANDLER.replace("def handler(", "def answer(").replace("(event, context)", "(event)"), "helpers"
+    )
+    retried = invoke(runtime, function)
+
+    # THEN the first failed INIT as Lambda reports it, and the second ran INIT again and answered
+    assert not failed.succeeded
+    assert "Runtime.ImportModuleError: ModuleNotFoundError: No module named 'helpers'" in failed.reason
+    assert retried.succeeded, retried.reason
+    log = log_text(runtime.log_dir)
+    assert "[ERROR] Runtime.ImportModuleError: Unable to import module 'provider': No module named 'helpers'" in log
+    assert re.search(r"INIT_REPORT Init Duration: [\d.]+ ms\tPhase: init\tStatus: error", log)
+    assert all("Init Duration" in line for line in reports(log))
+
+
+def test_cold_gives_every_invocation_a_new_environment(
+    tmp_path: Path, receiver: ResponseReceiver, counting_function: FunctionSpec
+) -> None:
+    # GIVEN a runtime told to start cold every time
+    with LambdaRuntime(receiver, "http://127.0.0.1:9", tmp_path / "logs", concurrency=4, cold=True) as runtime:
+        # WHEN the same function is invoked twice
+        first = data(invoke(runtime, counting_function))
+        second = data(invoke(runtime, counting_function))
+
+        # THEN each ran INIT in its own process, and the first process is gone
+        assert first["Pid"] != second["Pid"]
+        assert (first["Invocations"], second["Invocations"]) == ("1", "1")
+        assert not is_running(int(first["Pid"]))
+        assert all("Init Duration" in line for line in reports(log_text(runtime.log_dir)))
+
+
+def test_a_ctrl_c_at_the_terminal_does_not_reach_the_environments(
+    runtime: LambdaRuntime, counting_function: FunctionSpec
+) -> None:
+    # GIVEN a warm environment
+    pid = int(data(invoke(runtime, counting_function))["Pid"])
+
+    # THEN it runs in a session of its own, so the terminal's SIGINT (sent to the deploy's foreground group) misses it
+    assert os.getsid(pid) == pid != os.getsid(0)
+
+
+def test_close_leaves_no_process_running(
+    tmp_path: Path, receiver: ResponseReceiver, counting_function: FunctionSpec
+) -> None:
+    # GIVEN two warm environments, each of whose handlers left a process of its own running
+    runtime = LambdaRuntime(receiver, "http://127.0.0.1:9", tmp_path / "logs", concurrency=2)
+    outcomes = invoke_at_once(runtime, counting_function, 2, Action="spawn")
+    pids = [int(data(o)[key]) for o in outcomes for key in ("Pid", "ChildPid")]
+    assert all(is_running(pid) for pid in pids)
+
+    # WHEN the runtime is closed
+    runtime.close()
+
+    # THEN none of them is left
+    assert not any(is_running(pid) for pid in pids)
+
+
+def test_each_invocation_is_logged_like_lambda_and_the_response_url_never(
+    runtime: LambdaRuntime, counting_function: FunctionSpec
+) -> None:
+    # GIVEN a cold then a warm invocation
+    invoke(runtime, counting_function)
+    invoke(runtime, counting_function)
+
+    # THEN each has START, END and REPORT lines with Lambda's fields, INIT's duration on the cold start only
+    log = log_text(runtime.log_dir)
+    starts = re.findall(r"^START RequestId: ([0-9a-f-]{36}) Version: \$LATEST$", log, re.MULTILINE)
+    ends = re.findall(r"^END RequestId: ([0-9a-f-]{36})$", log, re.MULTILINE)
+    assert len(starts) == 2 and starts == ends
+    report = (
+        r"REPORT RequestId: {}\tDuration: [\d.]+ ms\tBilled Duration: \d+ ms\tMemory Size: 128 MB"
+        r"\tMax Memory Used: \d+ MB"
+    )
+    cold, warm = reports(log)
+    assert re.fullmatch(report.format(starts[0]) + r"\tInit Duration: [\d.]+ ms", cold)
+    assert re.fullmatch(report.format(starts[1]), warm)
+    assert "cloudformation-response" not in log and runtime.receiver.base_url not in log
+
+
+@pytest.fixture(scope="module")
+def provider_asset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real provider's Lambda asset, as CDK's local bundling writes it."""
+    from cdk_managed_things._asset import build_asset
+
+    directory = tmp_path_factory.mktemp("asset")
+    build_asset(directory)
+    return directory
+
+
+def test_the_real_provider_creates_updates_and_deletes_a_thing_in_one_warm_environment(
+    tmp_path: Path, receiver: ResponseReceiver, provider_asset: Path
+) -> None:
+    # GIVEN the provider's asset and the embedded emulator
+    function = function_spec(provider_asset, handler="managed_thing_provider.index.handler", timeout=60)
+    material = "Z:00124B0000000001$I:A1B2C3D4E5F6A7B8"
+    properties = {"Role": "DEVICE", "AuthenticationMaterialType": "ZIGBEE_QR_BAR_CODE"}
+    old = {**properties, "AuthenticationMaterial": material, "Name": "Kitchen sensor"}
+    new = {**old, "Name": "Pantry sensor"}
+    with (
+        EmulatorServer() as emulator,
+        LambdaRuntime(receiver, emulator.url, tmp_path / "logs", concurrency=1) as runtime,
+    ):
+        # WHEN one thing is created, renamed, and deleted, one event after the other
+        created = runtime.invoke(function, create_request(old), LOG_NAME)
+        assert created.succeeded and created.answer is not None, created.reason
+        thing_id = created.answer.physical_id
+        named_after_create = [thing.get("Name") for thing in emulator.backend.list_things()]
+        updated = runtime.invoke(function, request(RequestType.UPDATE, new, thing_id, old), LOG_NAME)
+        named_after_update = [thing.get("Name") for thing in emulator.backend.list_things()]
+        deleted = runtime.invoke(function, request(RequestType.DELETE, new, thing_id), LOG_NAME)
+        left = [thing["Id"] for thing in emulator.backend.list_things() if thing.get("ProvisioningStatus") != "DELETED"]
+
+    # THEN each step answered SUCCESS with the same thing, and one environment ran INIT once for all three
+    assert updated.succeeded and updated.answer is not None and updated.answer.physical_id == thing_id, updated.reason
+    assert deleted.succeeded, deleted.reason
+    assert (named_after_create, named_after_update, left) == (["Kitchen sensor"], ["Pantry sensor"], [])
+    log = log_text(tmp_path / "logs")
+    assert ["Init Duration" in line for line in reports(log)] == [True, False, False]
+    assert "cloudformation-response" not in log and material not in log
+
+
+def test_nothing_of_one_event_carries_over_into_the_next_answer_of_a_warm_provider(
+    tmp_path: Path, receiver: ResponseReceiver, provider_asset: Path
+) -> None:
+    # GIVEN the real provider, warm after a Create that failed validation and one that created a thing
+    function = function_spec(provider_asset, handler="managed_thing_provider.index.handler", timeout=60)
+    valid = {"Role": "DEVICE", "AuthenticationMaterialType": "ZIGBEE_QR_BAR_CODE", "AuthenticationMaterial": "Z:1$I:2"}
+    with (
+        EmulatorServer() as emulator,
+        LambdaRuntime(receiver, emulator.url, tmp_path / "logs", concurrency=1) as runtime,
+    ):
+        failed = runtime.invoke(function, create_request({**valid, "Role": "NOT_A_ROLE"}, "Bad"), LOG_NAME)
+        created = runtime.invoke(function, create_request(valid, "Good"), LOG_NAME)
+
+        # WHEN the same environment deletes the resource whose Create failed (as a rollback would)
+        assert failed.answer is not None
+        never_created = failed.answer.physical_id
+        deleted = runtime.invoke(function, request(RequestType.DELETE, valid, never_created), LOG_NAME)
+
+    # THEN each answer is its own: no Reason after the failure, no Data or id of the thing created before
+    assert not failed.succeeded and "Role must be one of" in failed.reason
+    assert created.succeeded and created.answer is not None and created.answer.reason == "", created.reason
+    assert deleted.succeeded and deleted.answer is not None, deleted.reason
+    assert (deleted.answer.physical_id, deleted.answer.data, deleted.answer.reason) == (never_created, {}, "")
+    assert ["Init Duration" in line for line in reports(log_text(tmp_path / "logs"))] == [True, False, False]
