@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from managed_things_local.deploy.invoker import FunctionSpec, Invoker
+from managed_things_local.deploy.requests import CustomResourceRequest, RequestType
 from managed_things_local.deploy.responses import ResponseReceiver
 
 
@@ -96,9 +97,11 @@ def invoke(tmp_path: Path, receiver: ResponseReceiver, kind: str, handler: str =
         handler=handler,
         timeout=timeout,
     )
-    event = {"RequestType": "Create", "RequestId": "request-1", "LogicalResourceId": "Thing", "ResourceProperties": {}}
+    request = CustomResourceRequest(
+        RequestType.CREATE, "stack-id", "Thing", "Custom::ManagedThing", function.arn, {}, request_id="request-1"
+    )
     invoker = Invoker(receiver, "http://127.0.0.1:9", tmp_path / "logs")
-    return invoker.invoke(function, event, "Stack.log")
+    return invoker.invoke(function, request, "Stack.log")
 
 
 def test_a_handler_answers_over_https_trusting_the_local_ca(tmp_path: Path, receiver: ResponseReceiver) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from .assembly import DEFAULT_OUTDIR, CloudAssembly, cdk_json, read_assembly, synthesize
 from .engine import Engine
 from .errors import DeployError
+from .executor import Executor
 from .invoker import Invoker
 from .progress import Progress, StackReport, json_document, print_summary
 from .responses import ResponseReceiver
@@ -75,13 +76,19 @@ def run(args: argparse.Namespace) -> int:
         extra["stateDirectory"] = str(store.directory)
         with store.locked(), endpoint(args, store) as (url, label), ResponseReceiver(store.directory) as receiver:
             extra["endpointUrl"] = url
-            engine = Engine(
+            executor = Executor(
                 assembly,
                 store,
                 Invoker(receiver, url, store.logs_dir),
-                progress,
-                endpoint_label=label,
                 concurrency=args.concurrency,
+                listeners=[progress],
+                lines=progress.line,
+            )
+            engine = Engine(
+                assembly,
+                store,
+                executor,
+                endpoint_label=label,
                 parameters=parse_parameters(getattr(args, "parameters", []), assembly),
             )
             if command == "deploy":

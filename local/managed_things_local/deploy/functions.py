@@ -84,4 +84,13 @@ def function_spec(stack: StackArtifact, logical_id: str, pseudo: Pseudo, code_di
         runtime=runtime,
         region=pseudo.region,
         environment=environment,
+        reserved_concurrency=_reserved_concurrency(properties.get("ReservedConcurrentExecutions")),
     )
+
+
+def _reserved_concurrency(value: Any) -> int | None:
+    """``ReservedConcurrentExecutions`` when the template gives a number (a token has no local value: none)."""
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None

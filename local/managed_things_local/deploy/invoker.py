@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .requests import CustomResourceRequest
 from .responses import Answer, ResponseReceiver
 
 # Stands in for the Lambda runtime interface: loads _HANDLER from the code
@@ -87,6 +88,7 @@ class FunctionSpec:
     runtime: str = "python3.11"
     region: str = "us-east-1"
     environment: dict[str, str] = field(default_factory=dict)
+    reserved_concurrency: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,9 +124,9 @@ class Invoker:
         self.python = python or sys.executable
         self._log_lock = threading.Lock()
 
-    def invoke(self, function: FunctionSpec, event: dict[str, Any], log_name: str) -> Outcome:
-        """Invoke ``function`` with ``event`` (its ResponseURL is set here) and wait for the answer or the end."""
-        event = dict(event, ResponseURL=self.receiver.expect(event["RequestId"]))
+    def invoke(self, function: FunctionSpec, request: CustomResourceRequest, log_name: str) -> Outcome:
+        """Invoke ``function`` with ``request`` (its ResponseURL is made here) and wait for the answer or the end."""
+        event = request.to_event(self.receiver.expect(request.request_id))
         request_id = str(uuid.uuid4())
         started = time.time()
         deadline = started + function.timeout
@@ -180,6 +182,9 @@ class Invoker:
         if answer is not None:
             return Outcome(answer)
         return Outcome(None, self._no_answer(function, process.returncode, timed_out, logs, log_name))
+
+    def close(self) -> None:
+        """Nothing runs between invocations: each has its own process."""
 
     def _no_answer(self, function: FunctionSpec, code: int, timed_out: bool, logs: str, log_name: str) -> str:
         where = f"(logs: {self.log_dir / log_name})"

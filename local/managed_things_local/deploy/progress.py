@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-STACK_TYPE = "AWS::CloudFormation::Stack"
+from .stack_events import STACK_TYPE, DeployEvent, StackEvent
 
 
 @dataclass
@@ -84,17 +84,14 @@ class Progress:
             self.stream.write(text + "\n")
             self.stream.flush()
 
-    def stack(self, stack_name: str, status: str, reason: str = "") -> None:
-        self.resource(stack_name, status, STACK_TYPE, stack_name, reason)
-
-    def resource(self, stack_name: str, status: str, resource_type: str, label: str, reason: str = "") -> None:
-        self.line(f"{stack_name} | {status} | {resource_type} | {label}" + (f" | {reason}" if reason else ""))
-
-    def not_deployed(self, stack_name: str, resources: list[tuple[str, str]], note: str = "") -> None:
-        if not resources:
-            return
-        listed = ", ".join(f"{lid} ({kind})" for lid, kind in resources)
-        self.line(f"{stack_name} | not deployed locally: {listed}" + (f". {note}" if note else ""))
+    def __call__(self, event: DeployEvent) -> None:
+        """One line per event: ``Stack | STATUS | Type | Path (LogicalId) | reason``."""
+        if isinstance(event, StackEvent):
+            kind, label = STACK_TYPE, event.stack_name
+        else:
+            kind, label = event.resource_type, event.label
+        reason = f" | {event.reason}" if event.reason else ""
+        self.line(f"{event.stack_name} | {event.status} | {kind} | {label}{reason}")
 
 
 def print_summary(reports: list[StackReport], command: str, stream: TextIO) -> None:

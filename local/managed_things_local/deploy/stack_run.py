@@ -16,22 +16,23 @@ import time
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from . import events
+from ..environment import resolve_account, resolve_region
 from .assembly import StackArtifact
 from .changes import Change, Deletion
-from .dependencies import check_cycles, deployed_dependencies
+from .dependencies import deployed_dependencies
 from .errors import DeployError, Unresolvable
+from .executor import Executor
 from .functions import function_arn, function_name
+from .graph import check_acyclic
 from .intrinsics import Pseudo, Resolver, cfn_stringify, parameter_values, resource_dependencies
 from .invoker import Outcome
 from .progress import ResourceReport, StackReport
-from .state import OutputState, ResourceState, StackState
-from .templates import DEFAULT_ACCOUNT, DEFAULT_REGION, LAMBDA_FUNCTION, MANAGED_THING, resource_label, resource_path
-
-if TYPE_CHECKING:
-    from .engine import Engine
+from .requests import CustomResourceRequest, RequestType, made_up_physical_id, new_stack_id
+from .stack_events import Action, Phase, ResourceStatus, StackStatus
+from .state import OutputState, ResourceState, StackState, StateStore
+from .templates import LAMBDA_FUNCTION, MANAGED_THING, resource_label, resource_path
 
 
 @dataclass
@@ -41,24 +42,35 @@ class Value:
 
 
 class StackRun:
-    def __init__(self, engine: Engine, artifact: StackArtifact, previous: StackState | None, report: StackReport):
-        self.engine = engine
+    def __init__(
+        self,
+        executor: Executor,
+        store: StateStore,
+        artifact: StackArtifact,
+        previous: StackState | None,
+        report: StackReport,
+        *,
+        endpoint_label: str,
+        parameters: Mapping[str, str],
+    ):
+        self.executor = executor
+        self.store = store
+        self.endpoint_label = endpoint_label
         self.artifact = artifact
         self.previous = previous
         self.report = report
-        self.progress = engine.progress
         self.name = artifact.stack_name
         self.template = artifact.template
-        region = artifact.region or DEFAULT_REGION
-        account = artifact.account or DEFAULT_ACCOUNT
+        region = resolve_region(artifact.region)
+        account = resolve_account(artifact.account)
         if previous is not None and previous.region != region:
             raise DeployError(f"{self.name} was deployed locally to {previous.region}, not {region}: destroy it first")
-        stack_id = previous.stack_id if previous else events.new_stack_id(region, account, self.name)
+        stack_id = previous.stack_id if previous else new_stack_id(region, account, self.name)
         self.pseudo = Pseudo(region, account, self.name, stack_id)
         report.stack_id, report.region, report.account_id = stack_id, region, account
-        self.parameters = parameter_values(self.template, engine.parameters.get(self.name, {}), self.name)
+        self.parameters = parameter_values(self.template, parameters, self.name)
         self.exports: dict[str, Any] = {}
-        for other in engine.store.all():
+        for other in store.all():
             if other.stack_name == self.name:
                 continue
             for name, output in other.exports().items():
@@ -82,7 +94,7 @@ class StackRun:
                 "run: the template is deployed as synthesized"
             )
         graph = resource_dependencies({"Resources": self.active})
-        check_cycles(self.name, graph)
+        check_acyclic(list(graph), graph, f"{self.name}: the resources")
         self.depends_on = {lid: deployed_dependencies(lid, graph, self.things) for lid in self.things}
         self.changes: dict[str, Change] = {}
         self._lock = threading.Lock()
@@ -131,25 +143,26 @@ class StackRun:
             if self._announced:
                 return
             self._announced = True
-        self.progress.stack(self.name, "UPDATE_IN_PROGRESS" if self.previous else "CREATE_IN_PROGRESS")
+        self._stack_event(StackStatus.UPDATE_IN_PROGRESS if self.previous else StackStatus.CREATE_IN_PROGRESS)
 
     def deploy(self) -> StackReport:
-        self.progress.not_deployed(
-            self.name,
-            self.not_deployed,
-            "Only Custom::ManagedThing resources are deployed; their provider functions run locally.",
-        )
+        if self.not_deployed:
+            listed = ", ".join(f"{lid} ({kind})" for lid, kind in self.not_deployed)
+            self.executor.line(
+                f"{self.name} | not deployed locally: {listed}. "
+                "Only Custom::ManagedThing resources are deployed; their provider functions run locally."
+            )
         if self.previous is None:
             self._announce()
-        if self.previous and self.previous.endpoint and self.previous.endpoint != self.engine.endpoint_label:
+        if self.previous and self.previous.endpoint and self.previous.endpoint != self.endpoint_label:
             warning = (
-                f"{self.name} was deployed against {self.previous.endpoint}, now {self.engine.endpoint_label}: "
+                f"{self.name} was deployed against {self.previous.endpoint}, now {self.endpoint_label}: "
                 "its recorded things may not exist there"
             )
             self.report.warnings.append(warning)
-            self.progress.line(f"{self.name} | warning: {warning}")
+            self.executor.line(f"{self.name} | warning: {warning}")
         order = list(self.things)
-        results = self.engine.run_graph(order, self.depends_on, self._apply, stop_on_failure=True)
+        results = self.executor.run_graph(order, self.depends_on, self._apply, stop_on_failure=True)
         failed = sorted(
             (c for c in self.changes.values() if c.action != "none" and not c.succeeded), key=lambda c: c.finished
         )
@@ -160,7 +173,7 @@ class StackRun:
             failure = f"{self._label(change.logical_id)}: {change.reason}"
         elif any(v is False for v in results.values()):
             failure = "Internal error of the local deploy (traceback above)"
-        elif self.engine.interrupted or any(v is None for v in results.values()):
+        elif self.executor.interrupted or any(v is None for v in results.values()):
             failure = "Interrupted by the user"
         outputs: dict[str, OutputState] = {}
         if not failure:
@@ -172,6 +185,24 @@ class StackRun:
             return self._rollback(failure)
         self._cleanup()
         return self._finish(outputs)
+
+    def _event(
+        self,
+        logical_id: str,
+        status: ResourceStatus,
+        action: Action,
+        reason: str = "",
+        phase: Phase = Phase.DEPLOY,
+        physical_id: str = "",
+    ) -> None:
+        resource = self.resources.get(logical_id) or {}
+        state = ResourceState(
+            logical_id, str(resource.get("Type")), physical_id, {}, path=resource_path(self.artifact, resource)
+        )
+        self.executor.resource_event(self.name, state, status, action, phase, reason)
+
+    def _stack_event(self, status: StackStatus, reason: str = "") -> None:
+        self.executor.stack_event(self.name, status, reason, self.pseudo.stack_id)
 
     def _label(self, logical_id: str) -> str:
         return resource_label(resource_path(self.artifact, self.resources.get(logical_id, {})), logical_id)
@@ -226,28 +257,27 @@ class StackRun:
                 return True
             if old is not None and old.service_token != token:
                 raise Unresolvable("Modifying service token is not allowed.")
-            change.function = self.engine.function(token)
+            change.function = self.executor.function(token)
         except Unresolvable as error:
             return self._failed(change, kind, label, f"{verb}_FAILED", str(error))
         self._announce()
-        self.progress.resource(self.name, f"{verb}_IN_PROGRESS", kind, label)
-        state = self._resource_state(logical_id, physical_id="", properties=properties, service_token=token)
+        action = Action.UPDATE if old else Action.CREATE
+        self._event(logical_id, ResourceStatus(f"{verb}_IN_PROGRESS"), action)
+        state = self._resource_state(
+            logical_id, physical_id=old.physical_id if old else "", properties=properties, service_token=token
+        )
         change.invoked = True
-        if old is None:
-            outcome = self.engine.invoke(
-                self.name, self.pseudo.stack_id, events.CREATE, state, change.function, properties
-            )
-        else:
-            outcome = self.engine.invoke(
-                self.name,
-                self.pseudo.stack_id,
-                events.UPDATE,
-                state,
-                change.function,
-                properties,
-                physical_id=old.physical_id,
-                old_properties=old.properties,
-            )
+        request = CustomResourceRequest(
+            RequestType.UPDATE if old else RequestType.CREATE,
+            self.pseudo.stack_id,
+            logical_id,
+            kind,
+            token,
+            properties,
+            physical_id=old.physical_id if old else None,
+            old_properties=old.properties if old else None,
+        )
+        outcome = self.executor.invoke(self.name, state, change.function, request)
         if outcome.answer is not None:
             change.physical_id = outcome.answer.physical_id
         if not outcome.succeeded:
@@ -262,7 +292,13 @@ class StackRun:
         if change.replaced:
             assert old is not None
             note = f"replaced: {old.physical_id} -> {change.physical_id} (the old one is deleted in the cleanup)"
-        self.progress.resource(self.name, f"{verb}_COMPLETE", kind, label, note)
+        self._event(
+            logical_id,
+            ResourceStatus(f"{verb}_COMPLETE"),
+            Action.REPLACE if change.replaced else action,
+            note,
+            physical_id=change.physical_id,
+        )
         return True
 
     def _failed(self, change: Change, kind: str, label: str, status: str, reason: str) -> bool:
@@ -271,7 +307,8 @@ class StackRun:
         change.finished = time.monotonic()
         entry = self._entry(change.logical_id)
         entry.status, entry.reason = status, reason
-        self.progress.resource(self.name, status, kind, label, reason)
+        action = Action.CREATE if change.action == "create" else Action.UPDATE
+        self._event(change.logical_id, ResourceStatus(status), action, reason, physical_id=change.physical_id)
         return False
 
     def _entry(self, logical_id: str) -> ResourceReport:
@@ -312,7 +349,7 @@ class StackRun:
             return False
 
     def _export_problem(self, outputs: Mapping[str, OutputState]) -> str:
-        others = [s for s in self.engine.store.all() if s.stack_name != self.name]
+        others = [s for s in self.store.all() if s.stack_name != self.name]
         taken = {export: s.stack_name for s in others for export in s.exports()}
         new = {o.export_name: o for o in outputs.values() if o.export_name}
         for export in new:
@@ -348,9 +385,9 @@ class StackRun:
         if not deletes:
             return
         self._announce()
-        self.progress.stack(self.name, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+        self._stack_event(StackStatus.UPDATE_COMPLETE_CLEANUP_IN_PROGRESS)
         cleanup = StackReport(self.name)
-        results = self.engine.delete_all(self.previous, deletes, cleanup, stage="cleanup")
+        results = self.executor.delete_all(self.previous, deletes, cleanup, phase=Phase.CLEANUP)
         for logical_id, entry in cleanup.resources.items():
             if logical_id not in self.things:  # a replaced resource keeps its entry for its new id
                 self.report.resources[logical_id] = entry
@@ -380,7 +417,7 @@ class StackRun:
             )
             if change.service_token not in functions:
                 try:
-                    spec = self.engine.function(change.service_token)
+                    spec = self.executor.function(change.service_token)
                     functions[change.service_token] = spec.to_json()
                 except Unresolvable:
                     if self.previous and change.service_token in self.previous.functions:
@@ -406,22 +443,22 @@ class StackRun:
             region=self.pseudo.region,
             account_id=self.pseudo.account_id,
             status=status,
-            endpoint=self.engine.endpoint_label,
+            endpoint=self.endpoint_label,
             resources=resources,
             outputs=outputs,
             imports=sorted(self.resolver.imports),
             functions=functions,
             artifact_id=self.artifact.artifact_id,
         )
-        self.engine.store.save(state)
+        self.store.save(state)
         self.report.status = status
         self._order_report()
         self._report_outputs(outputs)
         if changed:
             self._announce()
-            self.progress.stack(self.name, status)
+            self._stack_event(StackStatus(status))
         else:
-            self.progress.line(f"{self.name} | no changes")
+            self.executor.line(f"{self.name} | no changes")
         return self.report
 
     def _report_outputs(self, outputs: Mapping[str, OutputState]) -> None:
@@ -440,7 +477,7 @@ class StackRun:
         first = self.previous is None
         self.report.error = failure
         stack_status = "ROLLBACK" if first else "UPDATE_ROLLBACK"
-        self.progress.stack(self.name, f"{stack_status}_IN_PROGRESS", failure)
+        self._stack_event(StackStatus(f"{stack_status}_IN_PROGRESS"), failure)
         problems: list[str] = []
         # 1. What was updated in place (or attempted) goes back to its previous properties, in dependency order.
         updates = {
@@ -449,7 +486,7 @@ class StackRun:
             if c.action == "update" and c.invoked and not c.replaced and c.old is not None
         }
         if updates:
-            results = self.engine.run_graph(
+            results = self.executor.run_graph(
                 list(updates),
                 self.depends_on,
                 lambda lid: self._rollback_update(updates[lid], problems),
@@ -464,7 +501,7 @@ class StackRun:
             if not change.invoked or change.properties is None or not (change.action == "create" or change.replaced):
                 continue
             # A Create that never answered still gets its Delete, with an id CloudFormation makes up.
-            physical_id = change.physical_id or events.made_up_physical_id(self.name, change.logical_id)
+            physical_id = change.physical_id or made_up_physical_id(self.name, change.logical_id)
             state = self._resource_state(
                 change.logical_id,
                 physical_id=physical_id,
@@ -474,7 +511,7 @@ class StackRun:
             deletes.append(Deletion(state, physical_id, change.properties, state.deletion_policy, {}))
         if deletes:
             context = StackState(self.name, self.pseudo.stack_id, self.pseudo.region, self.pseudo.account_id)
-            results = self.engine.delete_all(context, deletes, self.report, stage="rollback")
+            results = self.executor.delete_all(context, deletes, self.report, phase=Phase.ROLLBACK)
             for deletion in deletes:
                 lid = deletion.resource.logical_id
                 entry = self._entry(lid)
@@ -500,7 +537,7 @@ class StackRun:
         self.report.warnings += problems
         status = f"{stack_status}_FAILED" if problems else f"{stack_status}_COMPLETE"
         self.report.status = status
-        self.progress.stack(self.name, status, "; ".join(problems))
+        self._stack_event(StackStatus(status), "; ".join(problems))
         return self.report
 
     def _order_report(self) -> None:
@@ -512,24 +549,25 @@ class StackRun:
     def _rollback_update(self, change: Change, problems: list[str]) -> bool:
         old = change.old
         assert old is not None and change.properties is not None
-        kind, label = old.type, self._label(change.logical_id)
-        self.progress.resource(self.name, "UPDATE_IN_PROGRESS", kind, label, "rollback")
+        label = self._label(change.logical_id)
+        self._event(change.logical_id, ResourceStatus.UPDATE_IN_PROGRESS, Action.ROLLBACK, "rollback", Phase.ROLLBACK)
         try:
             # The provider as it was deployed: the rollback restores the old function too.
-            function = self.engine.function(old.service_token, self.previous.functions if self.previous else None)
+            function = self.executor.function(old.service_token, self.previous.functions if self.previous else None)
         except Unresolvable as error:
             outcome = Outcome(None, str(error))
         else:
-            outcome = self.engine.invoke(
-                self.name,
+            request = CustomResourceRequest(
+                RequestType.UPDATE,
                 self.pseudo.stack_id,
-                events.UPDATE,
-                old,
-                function,
+                old.logical_id,
+                old.type,
+                old.service_token or function.arn,
                 old.properties,
                 physical_id=old.physical_id,
                 old_properties=change.properties,
             )
+            outcome = self.executor.invoke(self.name, old, function, request)
         entry = self._entry(change.logical_id)
         entry.action = "rollback"
         if outcome.succeeded:
@@ -540,10 +578,23 @@ class StackRun:
                     f"{label}: the rollback answered a new physical id {outcome.answer.physical_id} "
                     f"instead of {old.physical_id}"
                 )
-            self.progress.resource(self.name, "UPDATE_COMPLETE", kind, label, "rollback")
+            self._event(
+                change.logical_id,
+                ResourceStatus.UPDATE_COMPLETE,
+                Action.ROLLBACK,
+                "rollback",
+                Phase.ROLLBACK,
+                outcome.answer.physical_id,
+            )
             return True
         entry.status = "UPDATE_FAILED"
         entry.reason = f"{entry.reason}; rollback update failed: {outcome.reason}" if entry.reason else outcome.reason
         problems.append(f"{label}: rollback update failed ({outcome.reason})")
-        self.progress.resource(self.name, "UPDATE_FAILED", kind, label, f"rollback: {outcome.reason}")
+        self._event(
+            change.logical_id,
+            ResourceStatus.UPDATE_FAILED,
+            Action.ROLLBACK,
+            f"rollback: {outcome.reason}",
+            Phase.ROLLBACK,
+        )
         return False
