@@ -84,11 +84,12 @@ class Engine:
     def deploy(self, stacks: Sequence[StackArtifact]) -> list[StackReport]:
         reports: list[StackReport] = []
         try:
-            for artifact in stacks:
-                report = self.deploy_stack(artifact)
-                reports.append(report)
-                if report.failed or self.interrupted:
-                    break  # like cdk deploy: later stacks are not started
+            with self.executor.interrupts_handled():
+                for artifact in stacks:
+                    report = self.deploy_stack(artifact)
+                    reports.append(report)
+                    if report.failed or self.interrupted:
+                        break  # like cdk deploy: later stacks are not started
         finally:
             self.prune_code()
         return reports
@@ -148,13 +149,14 @@ class Engine:
         return ordered(sorted(wanted), reverse(sorted(wanted), edges))
 
     def destroy(self, names: Sequence[str]) -> list[StackReport]:
-        reports = []
+        reports: list[StackReport] = []
         try:
-            for name in names:
-                report = self.destroy_stack(name)
-                reports.append(report)
-                if report.failed or self.interrupted:
-                    break
+            with self.executor.interrupts_handled():
+                for name in names:
+                    report = self.destroy_stack(name)
+                    reports.append(report)
+                    if report.failed or self.interrupted:
+                        break
         finally:
             self.prune_code()
         return reports

@@ -8,9 +8,11 @@ listeners (progress, the journal), which fold them.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,18 +121,40 @@ class Executor:
     ) -> dict[str, bool | None]:
         """``graph.run_concurrently`` with this deploy's concurrency; an interrupt stops starting new work."""
 
-        def interrupted() -> None:
-            self.interrupted = True
-            self.line("Interrupted: finishing what is in progress (Ctrl-C again to stop waiting for it)")
-
         return run_concurrently(
             nodes,
             prerequisites,
             lambda node: _guarded(work, node),
             concurrency=self.concurrency,
             stop_on_failure=stop_on_failure,
-            on_interrupt=interrupted,
+            on_interrupt=self.interrupt,
+            # An interrupt stops creates and updates; the rollback and cleanup deletes still run.
+            should_stop=(lambda: self.interrupted) if stop_on_failure else (lambda: False),
         )
+
+    def interrupt(self) -> None:
+        """Stop starting new work; what is in flight finishes, then the stack rolls back."""
+        if not self.interrupted:
+            self.interrupted = True
+            self.line("Interrupted: finishing what is in progress (Ctrl-C again to stop waiting for it)")
+
+    @contextlib.contextmanager
+    def interrupts_handled(self) -> Iterator[None]:
+        """While deploying, a first Ctrl-C interrupts (see ``interrupt``); a second one raises KeyboardInterrupt."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handle(signum: int, frame: object) -> None:
+            if self.interrupted:
+                raise KeyboardInterrupt
+            self.interrupt()
+
+        previous = signal.signal(signal.SIGINT, handle)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     # --- provider functions --------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from .errors import DeployError
 
 Graph = Mapping[str, Iterable[str]]
+_POLL_SECONDS = 0.1  # how soon an interrupt stops new work from starting
 
 
 def _sorter(nodes: Sequence[str], prerequisites: Graph, what: str) -> graphlib.TopologicalSorter[str]:
@@ -62,12 +63,14 @@ def run_concurrently(
     concurrency: int,
     stop_on_failure: bool,
     on_interrupt: Callable[[], None],
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> dict[str, bool | None]:
     """Run ``work`` on each node once all its prerequisites succeeded, up to ``concurrency`` at a time.
 
     True: succeeded; False: failed; None: not started (a prerequisite failed, or
-    the run stopped at a failure or an interrupt). A KeyboardInterrupt while
-    waiting calls ``on_interrupt`` and lets what is running finish.
+    the run stopped at a failure or an interrupt). ``should_stop`` (polled) or a
+    KeyboardInterrupt while waiting (then ``on_interrupt`` is called) stops
+    starting new work and lets what is running finish.
     """
     sorter = _sorter(nodes, prerequisites, "The resources")
     needs = {node: set(prerequisites.get(node, ())) & set(nodes) - {node} for node in nodes}
@@ -78,6 +81,7 @@ def run_concurrently(
     stopping = False
     with ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="resource") as pool:
         while True:
+            stopping = stopping or should_stop()
             if not stopping:
                 ready = sorted({*ready, *sorter.get_ready()}, key=position.__getitem__)
                 while ready and len(running) < concurrency:
@@ -93,7 +97,7 @@ def run_concurrently(
                     break
                 continue
             try:
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                done, _ = wait(running, timeout=_POLL_SECONDS, return_when=FIRST_COMPLETED)
             except KeyboardInterrupt:
                 stopping = True
                 on_interrupt()
