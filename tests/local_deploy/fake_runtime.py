@@ -20,6 +20,7 @@ from typing import Any
 from managed_things_local.deploy.engine import Engine
 from managed_things_local.deploy.executor import Executor
 from managed_things_local.deploy.invoker import FunctionSpec, Outcome
+from managed_things_local.deploy.journal import JournalWriter
 from managed_things_local.deploy.progress import Progress, StackReport
 from managed_things_local.deploy.requests import CustomResourceRequest, RequestType
 from managed_things_local.deploy.responses import Answer
@@ -153,7 +154,15 @@ class FakeApp:
             lines.append(stream.getvalue().splitlines()[-1])
 
         assembly = read_assembly(self.cdk_out)
-        executor = Executor(assembly, self.store, runtime, concurrency=2, listeners=[listen], lines=line)
+        executor = Executor(
+            assembly,
+            self.store,
+            runtime,
+            concurrency=2,
+            listeners=[listen],
+            invocation_listeners=[JournalWriter(self.store.journal)],
+            lines=line,
+        )
         return Engine(assembly, self.store, executor, endpoint_label=endpoint), lines, events
 
     def deploy(self, runtime: FakeRuntime, stacks: Sequence[str] = ()) -> Deployed:

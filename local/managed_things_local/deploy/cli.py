@@ -16,6 +16,7 @@ from .engine import Engine
 from .errors import DeployError
 from .executor import Executor
 from .invoker import Invoker
+from .journal import JournalWriter
 from .progress import Progress, StackReport, json_document, print_summary
 from .responses import ResponseReceiver
 from .state import STATE_DIR_NAME, StateStore
@@ -48,6 +49,11 @@ def register(commands: Any) -> None:
             metavar="URL",
             help="a running Managed Integrations emulator (default: an embedded one whose things persist in "
             f"{STATE_DIR_NAME}/emulator.sqlite beside the cloud assembly)",
+        )
+        parser.add_argument(
+            "--allow-endpoint-change",
+            action="store_true",
+            help="run even when a stack's things were deployed against another endpoint (they may not exist there)",
         )
         parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
         parser.add_argument(
@@ -82,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
                 Invoker(receiver, url, store.logs_dir),
                 concurrency=args.concurrency,
                 listeners=[progress],
+                invocation_listeners=[JournalWriter(store.journal)],
                 lines=progress.line,
             )
             engine = Engine(
@@ -90,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
                 executor,
                 endpoint_label=label,
                 parameters=parse_parameters(getattr(args, "parameters", []), assembly),
+                allow_endpoint_change=args.allow_endpoint_change,
             )
             if command == "deploy":
                 reports = engine.deploy(engine.deploy_order(assembly.select(args.stacks)))

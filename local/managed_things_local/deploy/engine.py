@@ -7,6 +7,7 @@ destroys stacks; invocations, scheduling and deletes are the ``Executor``'s.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 
 from .assembly import CloudAssembly, StackArtifact, prune_code
@@ -30,12 +31,14 @@ class Engine:
         *,
         endpoint_label: str,
         parameters: Mapping[str, Mapping[str, str]] | None = None,
+        allow_endpoint_change: bool = False,
     ) -> None:
         self.assembly = assembly
         self.store = store
         self.executor = executor
         self.endpoint_label = endpoint_label
         self.parameters = parameters or {}
+        self.allow_endpoint_change = allow_endpoint_change
 
     @property
     def interrupted(self) -> bool:
@@ -81,7 +84,23 @@ class Engine:
 
     # --- deploy ----------------------------------------------------------------------
 
+    def check_endpoints(self, stack_names: Sequence[str]) -> None:
+        """Refuse, before anything runs, a stack whose things live on another endpoint than this run's."""
+        if self.allow_endpoint_change:
+            return
+        for name in stack_names:
+            state = self.store.load(name)
+            recorded = {r.endpoint for r in state.resources.values() if r.endpoint} if state else set()
+            if state is not None and state.endpoint:
+                recorded.add(state.endpoint)
+            for endpoint in sorted(recorded - {self.endpoint_label}):
+                raise DeployError(
+                    f"{name} was deployed locally against {endpoint}, not {self.endpoint_label}: run against "
+                    "that endpoint, or pass --allow-endpoint-change to use this one (its things may not exist here)"
+                )
+
     def deploy(self, stacks: Sequence[StackArtifact]) -> list[StackReport]:
+        self.check_endpoints([s.stack_name for s in stacks])
         reports: list[StackReport] = []
         try:
             with self.executor.interrupts_handled():
@@ -149,6 +168,7 @@ class Engine:
         return ordered(sorted(wanted), reverse(sorted(wanted), edges))
 
     def destroy(self, names: Sequence[str]) -> list[StackReport]:
+        self.check_endpoints(names)
         reports: list[StackReport] = []
         try:
             with self.executor.interrupts_handled():
@@ -179,24 +199,28 @@ class Engine:
                 return report
         self.executor.stack_event(stack_name, StackStatus.DELETE_IN_PROGRESS, stack_id=state.stack_id)
         deletes = [
-            Deletion(r, r.physical_id, r.properties, r.deletion_policy, state.functions)
-            for r in state.resources.values()
+            Deletion(r, r.physical_id, r.properties, r.deletion_policy, state.functions, key=key)
+            for key, r in state.resources.items()
         ]
         results = self.executor.delete_all(state, deletes, report, phase=Phase.DESTROY)
-        failed = [d for d in deletes if results.get(d.resource.logical_id) is not True]
+        failed = [d for d in deletes if results.get(d.name) is not True]
         if failed:
             for deletion in deletes:
-                if results.get(deletion.resource.logical_id) is True:
-                    del state.resources[deletion.resource.logical_id]
+                if results.get(deletion.name) is True:
+                    del state.resources[deletion.name]
             state.status = report.status = StackStatus.DELETE_FAILED
-            self.store.save(state)
+            with contextlib.suppress(OSError):  # then the journal keeps what is left
+                self.store.save(state)
             first = failed[0].resource
             report.failed_resource = first.logical_id
             why = report.resources[first.logical_id].reason if first.logical_id in report.resources else ""
             report.error = f"{resource_label(first.path, first.logical_id)}: {why or 'not deleted'}"
             self.executor.stack_event(stack_name, StackStatus.DELETE_FAILED, report.error, state.stack_id)
             return report
-        self.store.delete(stack_name)
+        try:
+            self.store.delete(stack_name)
+        except OSError as error:  # everything is deleted: only the record of it stays behind
+            report.warnings.append(f"Cannot remove the local state {self.store.snapshot_path(stack_name)}: {error}")
         report.status = StackStatus.DELETE_COMPLETE
         self.executor.stack_event(stack_name, StackStatus.DELETE_COMPLETE, stack_id=state.stack_id)
         return report

@@ -9,11 +9,11 @@ listeners (progress, the journal), which fold them.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import signal
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from .errors import Unresolvable
 from .functions import find_function
 from .graph import reverse, run_concurrently
 from .invoker import FunctionSpec, Outcome
+from .journal import Invocation
 from .progress import ResourceReport, StackReport
 from .requests import CustomResourceRequest, RequestType
 from .runtime import Runtime
@@ -30,16 +31,6 @@ from .stack_events import Action, DeployEvent, Phase, ResourceEvent, ResourceSta
 from .state import ResourceState, StackState, StateStore
 
 Listener = Callable[[DeployEvent], None]
-
-
-@dataclass(frozen=True)
-class Invocation:
-    """One request about to be delivered, or just answered: what a journal needs to never lose a thing."""
-
-    stack_name: str
-    resource: ResourceState
-    request: CustomResourceRequest
-    outcome: Outcome | None = None  # None: not answered yet
 
 
 InvocationListener = Callable[[Invocation], None]
@@ -172,12 +163,30 @@ class Executor:
     def invoke(
         self, stack_name: str, resource: ResourceState, function: FunctionSpec, request: CustomResourceRequest
     ) -> Outcome:
-        """Deliver ``request``; listeners hear of it before it is sent and again with its outcome."""
-        for listener in self.invocation_listeners:
-            listener(Invocation(stack_name, resource, request))
+        """Deliver ``request``; listeners (the journal) hear of it before it is sent and again with its outcome.
+
+        A request that cannot be journaled is not sent: nothing is created that the state could lose.
+        """
+        sent = Invocation(stack_name, request.request_id, str(request.request_type), resource, function.to_json())
+        try:
+            for listener in self.invocation_listeners:
+                listener(sent)
+        except OSError as error:
+            return Outcome(None, f"Not sent: the local state journal cannot be written ({error})")
         outcome = self.runtime.invoke(function, request, f"{_safe_name(stack_name)}.log")
-        for listener in self.invocation_listeners:
-            listener(Invocation(stack_name, resource, request, outcome))
+        answer = outcome.answer
+        answered = dataclasses.replace(
+            sent,
+            answered=True,
+            succeeded=outcome.succeeded,
+            physical_id=answer.physical_id if answer else "",
+            data=dict(answer.data) if answer else {},
+        )
+        try:
+            for listener in self.invocation_listeners:
+                listener(answered)
+        except OSError as error:
+            self.line(f"{stack_name} | warning: the answer to {request.logical_id} was not journaled ({error})")
         return outcome
 
     # --- deletes -------------------------------------------------------------------------
@@ -186,8 +195,13 @@ class Executor:
         self, state: StackState, deletes: Sequence[Deletion], report: StackReport, *, phase: Phase
     ) -> dict[str, bool | None]:
         """Delete (or retain) each, dependents before what they depend on."""
-        by_id = {d.resource.logical_id: d for d in deletes}
-        prerequisites = {lid: d.resource.depends_on for lid, d in by_id.items()}
+        by_id = {d.name: d for d in deletes}
+        keys: dict[str, list[str]] = {}
+        for key, deletion in by_id.items():
+            keys.setdefault(deletion.resource.logical_id, []).append(key)
+        prerequisites = {
+            key: [k for lid in d.resource.depends_on for k in keys.get(lid, ())] for key, d in by_id.items()
+        }
         dependents_first = reverse(list(by_id), prerequisites)
 
         def delete(logical_id: str) -> bool:
@@ -196,7 +210,7 @@ class Executor:
         return self.run_graph(list(by_id), dependents_first, delete, stop_on_failure=False)
 
     def _delete_one(self, state: StackState, deletion: Deletion, report: StackReport, phase: Phase) -> bool:
-        resource = deletion.resource
+        resource = dataclasses.replace(deletion.resource, physical_id=deletion.physical_id)
         entry = report.resources.setdefault(
             resource.logical_id, ResourceReport(resource.logical_id, resource.type, resource.path)
         )

@@ -11,6 +11,7 @@ previous deployment.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import traceback
@@ -28,6 +29,7 @@ from .functions import function_arn, function_name
 from .graph import check_acyclic
 from .intrinsics import Pseudo, Resolver, cfn_stringify, parameter_values, resource_dependencies
 from .invoker import Outcome
+from .journal import stack_entry
 from .progress import ResourceReport, StackReport
 from .requests import CustomResourceRequest, RequestType, made_up_physical_id, new_stack_id
 from .stack_events import Action, Phase, ResourceStatus, StackStatus
@@ -156,11 +158,19 @@ class StackRun:
             self._announce()
         if self.previous and self.previous.endpoint and self.previous.endpoint != self.endpoint_label:
             warning = (
-                f"{self.name} was deployed against {self.previous.endpoint}, now {self.endpoint_label}: "
-                "its recorded things may not exist there"
+                f"{self.name} was deployed against {self.previous.endpoint}, now {self.endpoint_label} "
+                "(--allow-endpoint-change): its recorded things may not exist there"
             )
             self.report.warnings.append(warning)
             self.executor.line(f"{self.name} | warning: {warning}")
+        journal = self.store.journal(self.name)
+        try:
+            journal.append(stack_entry(self._stack_state(StackStatus.UPDATE_IN_PROGRESS)))
+        except OSError as error:
+            status = StackStatus.UPDATE_FAILED if self.previous else StackStatus.CREATE_FAILED
+            self.report.status, self.report.error = str(status), f"Cannot write the local state {journal.path}: {error}"
+            self._stack_event(status, self.report.error)
+            return self.report
         order = list(self.things)
         results = self.executor.run_graph(order, self.depends_on, self._apply, stop_on_failure=True)
         failed = sorted(
@@ -207,9 +217,22 @@ class StackRun:
     def _label(self, logical_id: str) -> str:
         return resource_label(resource_path(self.artifact, self.resources.get(logical_id, {})), logical_id)
 
+    def _stack_state(self, status: str, **values: Any) -> StackState:
+        return StackState(
+            stack_name=self.name,
+            stack_id=self.pseudo.stack_id,
+            region=self.pseudo.region,
+            account_id=self.pseudo.account_id,
+            status=status,
+            endpoint=self.endpoint_label,
+            artifact_id=self.artifact.artifact_id,
+            **values,
+        )
+
     def _resource_state(self, logical_id: str, **values: Any) -> ResourceState:
         resource = self.resources[logical_id]
         return ResourceState(
+            endpoint=self.endpoint_label,
             logical_id=logical_id,
             type=str(resource.get("Type")),
             path=resource_path(self.artifact, resource),
@@ -372,12 +395,11 @@ class StackRun:
         if self.previous is None:
             return
         deletes: list[Deletion] = []
-        for logical_id, old in self.previous.resources.items():
-            change = self.changes.get(logical_id)
-            if logical_id not in self.things:
-                deletes.append(
-                    Deletion(old, old.physical_id, old.properties, old.deletion_policy, self.previous.functions)
-                )
+        for key, old in self.previous.resources.items():
+            change = self.changes.get(key)
+            if key not in self.things:  # removed (or replaced by a run whose state was never written)
+                policy = old.deletion_policy if old.logical_id not in self.things else old.update_replace_policy
+                deletes.append(Deletion(old, old.physical_id, old.properties, policy, self.previous.functions, key=key))
             elif change is not None and change.replaced:
                 deletes.append(
                     Deletion(old, old.physical_id, old.properties, old.update_replace_policy, self.previous.functions)
@@ -388,14 +410,16 @@ class StackRun:
         self._stack_event(StackStatus.UPDATE_COMPLETE_CLEANUP_IN_PROGRESS)
         cleanup = StackReport(self.name)
         results = self.executor.delete_all(self.previous, deletes, cleanup, phase=Phase.CLEANUP)
-        for logical_id, entry in cleanup.resources.items():
-            if logical_id not in self.things:  # a replaced resource keeps its entry for its new id
+        for deletion in deletes:
+            logical_id = deletion.resource.logical_id
+            entry = cleanup.resources.get(logical_id)
+            if entry is not None and logical_id not in self.things:  # a replaced one keeps its entry for its new id
                 self.report.resources[logical_id] = entry
-            if results.get(logical_id) is not True:
-                physical_id = next(d.physical_id for d in deletes if d.resource.logical_id == logical_id)
+            if results.get(deletion.name) is not True:
+                why = entry.reason if entry is not None and entry.reason else "not started"
                 self.report.warnings.append(
-                    f"{resource_label(entry.path, logical_id)}: {physical_id} was not deleted "
-                    f"({entry.reason or 'not started'}); "
+                    f"{resource_label(deletion.resource.path, logical_id)}: {deletion.physical_id} was not deleted "
+                    f"({why}); "
                     "like CloudFormation, the stack update stands and the resource is no longer managed"
                 )
 
@@ -437,20 +461,17 @@ class StackRun:
             assert self.previous is not None
             status = self.previous.status
             self.report.no_changes = True
-        state = StackState(
-            stack_name=self.name,
-            stack_id=self.pseudo.stack_id,
-            region=self.pseudo.region,
-            account_id=self.pseudo.account_id,
-            status=status,
-            endpoint=self.endpoint_label,
-            resources=resources,
-            outputs=outputs,
-            imports=sorted(self.resolver.imports),
-            functions=functions,
-            artifact_id=self.artifact.artifact_id,
+        state = self._stack_state(
+            status, resources=resources, outputs=outputs, imports=sorted(self.resolver.imports), functions=functions
         )
-        self.store.save(state)
+        try:
+            self.store.save(state)
+        except OSError as error:
+            self.report.error = (
+                f"Cannot write the local state {self.store.snapshot_path(self.name)} ({error.strerror or error}); "
+                f"what was deployed is kept in {self.store.journal(self.name).path}: destroy and the next deploy "
+                "find it there"
+            )
         self.report.status = status
         self._order_report()
         self._report_outputs(outputs)
@@ -536,6 +557,8 @@ class StackRun:
         self._order_report()
         self.report.warnings += problems
         status = f"{stack_status}_FAILED" if problems else f"{stack_status}_COMPLETE"
+        with contextlib.suppress(OSError):  # what the rollback could not undo stays in the journal
+            self.store.settle(self.name)
         self.report.status = status
         self._stack_event(StackStatus(status), "; ".join(problems))
         return self.report
