@@ -134,7 +134,9 @@ class FakeApp:
             }
         (self.cdk_out / "manifest.json").write_text(json.dumps({"version": "36.0.0", "artifacts": artifacts}))
 
-    def engine(self, runtime: FakeRuntime, endpoint: str = "fake") -> tuple[Engine, list[str], list[DeployEvent]]:
+    def engine(
+        self, runtime: FakeRuntime, endpoint: str = "fake", allow_endpoint_change: bool = False
+    ) -> tuple[Engine, list[str], list[DeployEvent]]:
         from managed_things_local.deploy.assembly import read_assembly
 
         stream = io.StringIO()
@@ -163,15 +165,18 @@ class FakeApp:
             invocation_listeners=[JournalWriter(self.store.journal)],
             lines=line,
         )
-        return Engine(assembly, self.store, executor, endpoint_label=endpoint), lines, events
+        engine = Engine(
+            assembly, self.store, executor, endpoint_label=endpoint, allow_endpoint_change=allow_endpoint_change
+        )
+        return engine, lines, events
 
-    def deploy(self, runtime: FakeRuntime, stacks: Sequence[str] = ()) -> Deployed:
-        engine, lines, events = self.engine(runtime)
+    def deploy(self, runtime: FakeRuntime, stacks: Sequence[str] = (), **options: Any) -> Deployed:
+        engine, lines, events = self.engine(runtime, **options)
         selected = engine.assembly.select(list(stacks))
         return Deployed(engine.deploy(engine.deploy_order(selected)), lines, events)
 
-    def destroy(self, runtime: FakeRuntime, stacks: Sequence[str] = ()) -> Deployed:
-        engine, lines, events = self.engine(runtime)
+    def destroy(self, runtime: FakeRuntime, stacks: Sequence[str] = (), **options: Any) -> Deployed:
+        engine, lines, events = self.engine(runtime, **options)
         names = list(stacks) or [s.stack_name for s in engine.assembly.stacks]
         return Deployed(engine.destroy(engine.destroy_order(names)), lines, events)
 
