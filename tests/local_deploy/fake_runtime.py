@@ -94,6 +94,19 @@ def thing(identifier: str, **properties: Any) -> dict[str, Any]:
     return resource
 
 
+def nested_stack(file_name: str, construct_path: str, **parameters: Any) -> dict[str, Any]:
+    """An AWS::CloudFormation::Stack resource as CDK synthesizes a NestedStack's, its template an asset."""
+    return {
+        "Type": "AWS::CloudFormation::Stack",
+        "Properties": {"TemplateURL": "https://s3.example/template.json", **({"Parameters": parameters} or {})},
+        "Metadata": {
+            "aws:cdk:path": f"{construct_path}.NestedStack/{construct_path.rsplit('/', 1)[-1]}.NestedStackResource",
+            "aws:asset:path": file_name,
+            "aws:asset:property": "TemplateURL",
+        },
+    }
+
+
 @dataclass
 class Deployed:
     reports: list[StackReport]
@@ -118,11 +131,15 @@ class FakeApp:
     def store(self) -> StateStore:
         return StateStore(self.root / ".managed-things")
 
-    def write(self, stacks: Mapping[str, Mapping[str, Any]]) -> None:
-        """``stacks``: stack name -> its Resources (the provider is added) or a whole template (with "Resources")."""
+    def write(self, stacks: Mapping[str, Mapping[str, Any]], nested: Mapping[str, Mapping[str, Any]] = {}) -> None:
+        """``stacks``: stack name -> its Resources (the provider is added) or a whole template (with "Resources");
+        ``nested``: nested template file name -> its template (its own provider is added)."""
         (self.cdk_out / "asset.provider").mkdir(parents=True, exist_ok=True)
         (self.cdk_out / "asset.provider" / "provider.py").write_text("def handler(event, context): pass\n")
         artifacts: dict[str, Any] = {}
+        for file_name, content in nested.items():
+            template = {**content, "Resources": {"Provider": PROVIDER, **content["Resources"]}}
+            (self.cdk_out / file_name).write_text(json.dumps(template))
         for name, content in stacks.items():
             template = dict(content) if "Resources" in content else {"Resources": dict(content)}
             template["Resources"] = {"Provider": PROVIDER, **template["Resources"]}

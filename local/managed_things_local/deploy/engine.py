@@ -39,6 +39,7 @@ class Engine:
         self.endpoint_label = endpoint_label
         self.parameters = parameters or {}
         self.allow_endpoint_change = allow_endpoint_change
+        executor.destroy_nested = lambda stack_name: not self.destroy_stack(stack_name).failed
 
     @property
     def interrupted(self) -> bool:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .assembly import CloudAssembly
+from .assembly import CloudAssembly, StackArtifact
 from .changes import Deletion
 from .errors import Unresolvable
 from .functions import find_function
@@ -29,6 +29,7 @@ from .requests import CustomResourceRequest, RequestType
 from .runtime import Runtime
 from .stack_events import Action, DeployEvent, Phase, ResourceEvent, ResourceStatus, StackEvent, StackStatus
 from .state import ResourceState, StackState, StateStore
+from .templates import NESTED_STACK
 
 Listener = Callable[[DeployEvent], None]
 
@@ -57,6 +58,8 @@ class Executor:
         self.listeners = list(listeners)
         self.invocation_listeners = list(invocation_listeners)
         self._lines = lines or (lambda text: None)
+        self.destroy_nested: Callable[[str], bool] = lambda stack_name: False
+        self._extra_stacks: dict[str, StackArtifact] = {}  # nested stacks, whose functions are providers too
         self._functions: dict[str, FunctionSpec] = {}
         self._functions_lock = threading.Lock()
         self._emit_lock = threading.Lock()
@@ -149,11 +152,17 @@ class Executor:
 
     # --- provider functions --------------------------------------------------------------
 
+    def add_stacks(self, stacks: Iterable[StackArtifact]) -> None:
+        """Nested stacks being deployed: the functions they hold can be providers too."""
+        with self._functions_lock:
+            self._extra_stacks.update((s.artifact_id, s) for s in stacks)
+
     def function(self, token: str, fallback: Mapping[str, dict[str, Any]] | None = None) -> FunctionSpec:
         """The provider a ServiceToken names: a Python Lambda function of this cloud assembly, staged locally."""
         with self._functions_lock:  # held while staging: each function's code is copied once
             if token not in self._functions:
-                self._functions[token] = find_function(self.assembly, self.store, token, fallback)
+                stacks = [*self.assembly.stacks, *self._extra_stacks.values()]
+                self._functions[token] = find_function(stacks, self.store, token, fallback)
             return self._functions[token]
 
     @property
@@ -222,6 +231,15 @@ class Executor:
             return True
         action = Action.ROLLBACK if phase is Phase.ROLLBACK else Action.DELETE
         self.resource_event(state.stack_name, resource, ResourceStatus.DELETE_IN_PROGRESS, action, phase)
+        if resource.type == NESTED_STACK:  # deleting a nested stack is destroying it
+            deleted = self.destroy_nested(str(resource.data.get("StackName") or ""))
+            entry.physical_id, entry.action = deletion.physical_id, str(action)
+            entry.status = "DELETE_COMPLETE" if deleted else "DELETE_FAILED"
+            reason = "" if deleted else "the nested stack was not destroyed"
+            entry.reason = entry.reason or reason
+            status = ResourceStatus.DELETE_COMPLETE if deleted else ResourceStatus.DELETE_FAILED
+            self.resource_event(state.stack_name, resource, status, action, phase, reason)
+            return deleted
         try:
             recorded = deletion.functions.get(resource.service_token)
             if phase is Phase.DESTROY and recorded and Path(recorded["code_dir"]).is_dir():

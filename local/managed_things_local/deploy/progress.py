@@ -49,6 +49,7 @@ class StackReport:
     failed_resource: str = ""
     no_changes: bool = False
     warnings: list[str] = field(default_factory=list)
+    nested: list[StackReport] = field(default_factory=list)  # the nested stacks this stack deployed
 
     @property
     def failed(self) -> bool:
@@ -69,6 +70,7 @@ class StackReport:
             "unavailableOutputs": self.unavailable_outputs,
             **({"error": self.error, "failedResource": self.failed_resource} if self.error else {}),
             "warnings": self.warnings,
+            **({"nestedStacks": [n.to_json() for n in self.nested]} if self.nested else {}),
         }
 
 

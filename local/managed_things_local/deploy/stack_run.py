@@ -34,7 +34,15 @@ from .progress import ResourceReport, StackReport
 from .requests import CustomResourceRequest, RequestType, made_up_physical_id, new_stack_id
 from .stack_events import Action, Phase, ResourceStatus, StackStatus
 from .state import OutputState, ResourceState, StackState, StateStore
-from .templates import LAMBDA_FUNCTION, MANAGED_THING, resource_label, resource_path
+from .templates import (
+    LAMBDA_FUNCTION,
+    MANAGED_THING,
+    NESTED_STACK,
+    nested_artifact,
+    nested_stack_name,
+    resource_label,
+    resource_path,
+)
 
 
 @dataclass
@@ -54,7 +62,11 @@ class StackRun:
         *,
         endpoint_label: str,
         parameters: Mapping[str, str],
+        parent: StackRun | None = None,
     ):
+        self.parent = parent
+        self.children: dict[str, StackRun] = {}  # nested stacks this run deployed, by logical id
+        self.outputs: dict[str, OutputState] = {}
         self.executor = executor
         self.store = store
         self.endpoint_label = endpoint_label
@@ -87,7 +99,8 @@ class StackRun:
         self.resolver = Resolver(self.template, self.pseudo, self.parameters, self._lookup, self.exports)
         self.resources: dict[str, Any] = self.template.get("Resources") or {}
         self.active = {lid: r for lid, r in self.resources.items() if self._included(lid, r)}
-        self.things = {lid: r for lid, r in self.active.items() if r.get("Type") == MANAGED_THING}
+        # What this deploy deploys: managed things and nested stacks.
+        self.things = {lid: r for lid, r in self.active.items() if r.get("Type") in (MANAGED_THING, NESTED_STACK)}
         self.not_deployed = [(lid, str(r.get("Type"))) for lid, r in self.active.items() if lid not in self.things]
         report.not_deployed = list(self.not_deployed)
         if self.template.get("Transform"):
@@ -163,14 +176,28 @@ class StackRun:
             )
             self.report.warnings.append(warning)
             self.executor.line(f"{self.name} | warning: {warning}")
+        problem = self._begin_journal()
+        if problem:
+            status = StackStatus.UPDATE_FAILED if self.previous else StackStatus.CREATE_FAILED
+            self.report.status, self.report.error = str(status), problem
+            self._stack_event(status, problem)
+            return self.report
+        failure = self.apply()
+        if failure:
+            return self._rollback(failure)
+        return self.commit()
+
+    def _begin_journal(self) -> str:
+        """The stack's identity first in its journal, so that a replay alone can name the stack; or why not."""
         journal = self.store.journal(self.name)
         try:
             journal.append(stack_entry(self._stack_state(StackStatus.UPDATE_IN_PROGRESS)))
         except OSError as error:
-            status = StackStatus.UPDATE_FAILED if self.previous else StackStatus.CREATE_FAILED
-            self.report.status, self.report.error = str(status), f"Cannot write the local state {journal.path}: {error}"
-            self._stack_event(status, self.report.error)
-            return self.report
+            return f"Cannot write the local state {journal.path}: {error}"
+        return ""
+
+    def apply(self) -> str:
+        """Creates and updates in dependency order, then the outputs; why it failed, or ""."""
         order = list(self.things)
         results = self.executor.run_graph(order, self.depends_on, self._apply, stop_on_failure=True)
         failed = sorted(
@@ -185,16 +212,21 @@ class StackRun:
             failure = "Internal error of the local deploy (traceback above)"
         elif self.executor.interrupted or any(v is None for v in results.values()):
             failure = "Interrupted by the user"
-        outputs: dict[str, OutputState] = {}
         if not failure:
-            outputs = self._outputs()
-            problem = self._export_problem(outputs)
-            if problem:
-                failure = problem
-        if failure:
-            return self._rollback(failure)
+            self.outputs = self._outputs()
+            failure = self._export_problem(self.outputs)
+        return failure
+
+    def commit(self) -> StackReport:
+        """After every create and update of the root stack succeeded: nested stacks' cleanup, then this one's."""
+        for child in self.children.values():
+            child.commit()
         self._cleanup()
-        return self._finish(outputs)
+        return self._finish(self.outputs)
+
+    def rollback(self, failure: str) -> StackReport:
+        """Undo this run (and its nested stacks'), e.g. when a stack above it failed."""
+        return self._rollback(failure)
 
     def _event(
         self,
@@ -261,6 +293,8 @@ class StackRun:
 
     def _create_or_update(self, logical_id: str) -> bool:
         resource = self.things[logical_id]
+        if resource.get("Type") == NESTED_STACK:
+            return self._deploy_nested(logical_id)
         old = self.previous.resources.get(logical_id) if self.previous else None
         change = Change(logical_id, "update" if old else "create", old=old)
         with self._lock:
@@ -323,6 +357,72 @@ class StackRun:
             physical_id=change.physical_id,
         )
         return True
+
+    def _deploy_nested(self, logical_id: str) -> bool:
+        """A nested stack: its own run, as a resource of this one (Ref: its stack id; GetAtt Outputs.X)."""
+        resource = self.things[logical_id]
+        old = self.previous.resources.get(logical_id) if self.previous else None
+        change = Change(logical_id, "update" if old else "create", old=old)
+        with self._lock:
+            self.changes[logical_id] = change
+        verb = "UPDATE" if old else "CREATE"
+        action = Action.UPDATE if old else Action.CREATE
+        try:
+            properties = cfn_stringify(self.resolver.resolve(resource.get("Properties") or {}))
+            child_name = str(old.data.get("StackName")) if old else nested_stack_name(self.name, logical_id)
+            artifact = nested_artifact(self.artifact, logical_id, child_name, self.pseudo)
+            self.executor.add_stacks([artifact])
+            previous = self.store.load(child_name) if old else None
+            child = StackRun(
+                self.executor,
+                self.store,
+                artifact,
+                previous,
+                StackReport(child_name),
+                endpoint_label=self.endpoint_label,
+                parameters={k: str(v) for k, v in (properties.get("Parameters") or {}).items()},
+                parent=self,
+            )
+        except (DeployError, Unresolvable) as error:
+            return self._failed(change, NESTED_STACK, self._label(logical_id), f"{verb}_FAILED", str(error))
+        change.properties = properties
+        self._announce()
+        self._event(logical_id, ResourceStatus(f"{verb}_IN_PROGRESS"), action)
+        self.report.nested.append(child.report)
+        failure = child.deploy_nested()
+        change.physical_id = child.pseudo.stack_id
+        if failure:
+            reason = f"Embedded stack {child.pseudo.stack_id} was not successfully {verb.lower()}d: {failure}"
+            return self._failed(change, NESTED_STACK, self._label(logical_id), f"{verb}_FAILED", reason)
+        with self._lock:
+            self.children[logical_id] = child
+        change.succeeded = True
+        change.data = {"StackName": child_name, **child.output_attributes()}
+        change.finished = time.monotonic()
+        if old is not None and old.properties == properties and not child.changed:
+            change.action = "none"
+        with self._lock:
+            self.values[logical_id] = Value(change.physical_id, change.data)
+        if change.action != "none":
+            self._event(logical_id, ResourceStatus(f"{verb}_COMPLETE"), action, physical_id=change.physical_id)
+        return True
+
+    def deploy_nested(self) -> str:
+        """This nested stack's creates and updates (its cleanup waits for the root's); on failure, its rollback."""
+        if self.previous is None:
+            self._announce()
+        failure = self._begin_journal() or self.apply()
+        if failure:
+            self._rollback(failure)
+        return failure
+
+    @property
+    def changed(self) -> bool:
+        return self._announced or any(c.action != "none" for c in self.changes.values())
+
+    def output_attributes(self) -> dict[str, Any]:
+        """``Outputs.X`` for Fn::GetAtt on this nested stack's resource in its parent."""
+        return {f"Outputs.{k}": o.value for k, o in self.outputs.items() if not o.unavailable}
 
     def _failed(self, change: Change, kind: str, label: str, status: str, reason: str) -> bool:
         self._announce()
@@ -439,7 +539,7 @@ class StackRun:
                 status=status,
                 service_token=change.service_token,
             )
-            if change.service_token not in functions:
+            if change.service_token and change.service_token not in functions:
                 try:
                     spec = self.executor.function(change.service_token)
                     functions[change.service_token] = spec.to_json()
@@ -500,6 +600,11 @@ class StackRun:
         stack_status = "ROLLBACK" if first else "UPDATE_ROLLBACK"
         self._stack_event(StackStatus(f"{stack_status}_IN_PROGRESS"), failure)
         problems: list[str] = []
+        # 0. Nested stacks this deploy updated are rolled back with their parent (created ones are deleted below).
+        updated_children = [(lid, c) for lid, c in self.children.items() if c.previous is not None]
+        for logical_id, child in reversed(updated_children):
+            rolled = child.rollback(f"the parent stack {self.name} is rolled back")
+            problems += [f"{self._label(logical_id)}: {w}" for w in rolled.warnings if rolled.status.endswith("FAILED")]
         # 1. What was updated in place (or attempted) goes back to its previous properties, in dependency order.
         updates = {
             c.logical_id: c
@@ -519,6 +624,16 @@ class StackRun:
         # 2. What this deploy created, and the new resources of replacements, are deleted in reverse order.
         deletes: list[Deletion] = []
         for change in self.changes.values():
+            child = self.children.get(change.logical_id)
+            if child is not None and child.previous is None:  # a nested stack created by this deploy: destroyed
+                state = self._resource_state(
+                    change.logical_id,
+                    physical_id=change.physical_id,
+                    properties=change.properties or {},
+                    data={"StackName": child.name},
+                )
+                deletes.append(Deletion(state, change.physical_id, {}, "Delete", {}))
+                continue
             if not change.invoked or change.properties is None or not (change.action == "create" or change.replaced):
                 continue
             # A Create that never answered still gets its Delete, with an id CloudFormation makes up.
