@@ -624,13 +624,13 @@ class StackRun:
         # 2. What this deploy created, and the new resources of replacements, are deleted in reverse order.
         deletes: list[Deletion] = []
         for change in self.changes.values():
-            child = self.children.get(change.logical_id)
-            if child is not None and child.previous is None:  # a nested stack created by this deploy: destroyed
+            created = self.children.get(change.logical_id)
+            if created is not None and created.previous is None:  # a nested stack created by this deploy: destroyed
                 state = self._resource_state(
                     change.logical_id,
                     physical_id=change.physical_id,
                     properties=change.properties or {},
-                    data={"StackName": child.name},
+                    data={"StackName": created.name},
                 )
                 deletes.append(Deletion(state, change.physical_id, {}, "Delete", {}))
                 continue
