@@ -7,6 +7,7 @@ import contextlib
 import fnmatch
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,12 @@ def register(commands: Any) -> None:
         )
         parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
         parser.add_argument(
+            "--verbose",
+            "-v",
+            action="store_true",
+            help="one line per resource event (no progress bar) and the full list of what is not deployed locally",
+        )
+        parser.add_argument(
             "--concurrency", type=int, default=4, metavar="N", help="resources handled at once (default: 4)"
         )
         if name == "deploy":
@@ -72,7 +79,9 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     command = args.command
-    progress = Progress(sys.stderr)
+    started = time.monotonic()
+    # A progress bar on a terminal; one line per resource event otherwise, or with --verbose or --json.
+    progress = Progress(sys.stderr, bar=sys.stderr.isatty() and not args.verbose and not args.json)
     reports: list[StackReport] = []
     error = ""
     extra: dict[str, Any] = {}
@@ -98,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
                 endpoint_label=label,
                 parameters=parse_parameters(getattr(args, "parameters", []), assembly),
                 allow_endpoint_change=args.allow_endpoint_change,
+                verbose=args.verbose,
             )
             if command == "deploy":
                 reports = engine.deploy(engine.deploy_order(assembly.select(args.stacks)))
@@ -107,12 +117,14 @@ def run(args: argparse.Namespace) -> int:
         error = str(caught)
     except KeyboardInterrupt:
         error = "Interrupted by the user"
+    finally:
+        progress.close()
     failed = bool(error) or any(r.failed for r in reports)
     if args.json:
         sys.stdout.write(json_document(reports, command, error, extra) + "\n")
         sys.stdout.flush()
     else:
-        print_summary(reports, command, sys.stdout)
+        print_summary(reports, command, sys.stdout, time.monotonic() - started)
     if error:
         progress.line(f"\n ❌  {error}")
     return 1 if failed else 0

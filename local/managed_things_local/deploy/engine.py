@@ -8,6 +8,7 @@ destroys stacks; invocations, scheduling and deletes are the ``Executor``'s.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Mapping, Sequence
 
 from .assembly import CloudAssembly, StackArtifact, prune_code
@@ -32,6 +33,7 @@ class Engine:
         endpoint_label: str,
         parameters: Mapping[str, Mapping[str, str]] | None = None,
         allow_endpoint_change: bool = False,
+        verbose: bool = False,
     ) -> None:
         self.assembly = assembly
         self.store = store
@@ -39,6 +41,7 @@ class Engine:
         self.endpoint_label = endpoint_label
         self.parameters = parameters or {}
         self.allow_endpoint_change = allow_endpoint_change
+        self.verbose = verbose
         executor.destroy_nested = lambda stack_name: not self.destroy_stack(stack_name).failed
 
     @property
@@ -122,6 +125,12 @@ class Engine:
         prune_code(self.store.code_dir, keep)
 
     def deploy_stack(self, artifact: StackArtifact) -> StackReport:
+        started = time.monotonic()
+        report = self._deploy_stack(artifact)
+        report.elapsed = time.monotonic() - started
+        return report
+
+    def _deploy_stack(self, artifact: StackArtifact) -> StackReport:
         previous = self.store.load(artifact.stack_name)
         report = StackReport(artifact.stack_name)
         try:
@@ -133,6 +142,7 @@ class Engine:
                 report,
                 endpoint_label=self.endpoint_label,
                 parameters=self.parameters.get(artifact.stack_name, {}),
+                verbose=self.verbose,
             )
         except (DeployError, Unresolvable) as error:
             status = StackStatus.UPDATE_FAILED if previous else StackStatus.CREATE_FAILED
@@ -174,7 +184,9 @@ class Engine:
         try:
             with self.executor.interrupts_handled():
                 for name in names:
+                    started = time.monotonic()
                     report = self.destroy_stack(name)
+                    report.elapsed = time.monotonic() - started
                     reports.append(report)
                     if report.failed or self.interrupted:
                         break

@@ -63,8 +63,10 @@ class StackRun:
         endpoint_label: str,
         parameters: Mapping[str, str],
         parent: StackRun | None = None,
+        verbose: bool = False,
     ):
         self.parent = parent
+        self.verbose = verbose
         self.children: dict[str, StackRun] = {}  # nested stacks this run deployed, by logical id
         self.outputs: dict[str, OutputState] = {}
         self.executor = executor
@@ -158,15 +160,29 @@ class StackRun:
             if self._announced:
                 return
             self._announced = True
+        self._report_not_deployed()
         self._stack_event(StackStatus.UPDATE_IN_PROGRESS if self.previous else StackStatus.CREATE_IN_PROGRESS)
 
-    def deploy(self) -> StackReport:
-        if self.not_deployed:
+    def _report_not_deployed(self) -> None:
+        """One short line when the stack changes (the full list with --verbose; always in --json)."""
+        if not self.not_deployed:
+            return
+        if self.verbose:
             listed = ", ".join(f"{lid} ({kind})" for lid, kind in self.not_deployed)
             self.executor.line(
                 f"{self.name} | not deployed locally: {listed}. "
-                "Only Custom::ManagedThing resources are deployed; their provider functions run locally."
+                "Only Custom::ManagedThing resources and nested stacks are deployed; their provider functions run "
+                "locally."
             )
+            return
+        kinds = sorted({kind for _, kind in self.not_deployed})
+        shown = ", ".join(kinds[:3]) + (", ..." if len(kinds) > 3 else "")
+        count = len(self.not_deployed)
+        self.executor.line(
+            f"{self.name} | {count} resource{'s' if count != 1 else ''} of other types not deployed locally ({shown})"
+        )
+
+    def deploy(self) -> StackReport:
         if self.previous is None:
             self._announce()
         if self.previous and self.previous.endpoint and self.previous.endpoint != self.endpoint_label:
@@ -382,6 +398,7 @@ class StackRun:
                 endpoint_label=self.endpoint_label,
                 parameters={k: str(v) for k, v in (properties.get("Parameters") or {}).items()},
                 parent=self,
+                verbose=self.verbose,
             )
         except (DeployError, Unresolvable) as error:
             return self._failed(change, NESTED_STACK, self._label(logical_id), f"{verb}_FAILED", str(error))
