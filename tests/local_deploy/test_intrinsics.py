@@ -150,3 +150,24 @@ def test_dependencies_come_from_depends_on_and_references() -> None:
     # WHEN the graph is built, THEN each resource depends on exactly what it names
     assert resource_dependencies(template) == {"A": set(), "B": {"A"}, "C": {"A", "B"}, "D": {"C"}}
     assert references({"Fn::Sub": "${!Not} ${AWS::Region} ${X.Y}"}) == {"AWS::Region", "X"}
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ({"Fn::Length": {"Ref": "Zones"}}, 3),
+        (
+            {"Fn::ToJsonString": {"Zones": {"Ref": "Zones"}, "Env": {"Ref": "Env"}}},
+            '{"Zones":["a","b","c"],"Env":"prod"}',
+        ),
+    ],
+)
+def test_language_extensions_evaluate_where_the_template_declares_the_transform(expression: Any, expected: Any) -> None:
+    # GIVEN a template declaring AWS::LanguageExtensions, and one that does not
+    extended = {**TEMPLATE, "Transform": ["AWS::LanguageExtensions"]}
+    pseudo = Pseudo("eu-west-1", "123456789012", "Demo", STACK_ID)
+    with_transform = Resolver(extended, pseudo, parameter_values(extended, {}, "Demo"), lambda *_: None, {})
+    # WHEN the function is evaluated, THEN it has its value with the transform, and is rejected without it
+    assert with_transform.resolve(expression) == expected
+    with pytest.raises(Unresolvable, match="needs the AWS::LanguageExtensions transform"):
+        resolver().resolve(expression)

@@ -72,12 +72,6 @@ class CloudAssembly:
     directory: Path
     stacks: tuple[StackArtifact, ...]
 
-    def stack(self, artifact_id: str) -> StackArtifact:
-        for stack in self.stacks:
-            if stack.artifact_id == artifact_id:
-                return stack
-        raise KeyError(artifact_id)
-
     def select(self, patterns: Sequence[str]) -> list[StackArtifact]:
         """Stacks matching any pattern (artifact id, display name or stack name; globs allowed); all without any."""
         if not patterns:
@@ -246,20 +240,3 @@ def prune_code(cache: Path, keep: Iterable[str]) -> None:
     for entry in cache.iterdir():
         if entry.is_dir() and not entry.name.startswith(".") and entry.resolve() not in kept:
             shutil.rmtree(entry, ignore_errors=True)
-
-
-def dependency_order(stacks: Iterable[StackArtifact], edges: dict[str, set[str]]) -> list[StackArtifact]:
-    """Stacks ordered so each comes after what it depends on (``edges``: artifact id -> artifact ids)."""
-    pending = {s.artifact_id: s for s in stacks}
-    ordered: list[StackArtifact] = []
-    done: set[str] = set()
-    while pending:
-        ready = [s for name, s in pending.items() if not (edges.get(name, set()) & pending.keys())]
-        if not ready:
-            cycle = ", ".join(sorted(s.display_name for s in pending.values()))
-            raise DeployError(f"The stacks depend on each other in a cycle: {cycle}")
-        for stack in ready:
-            ordered.append(stack)
-            done.add(stack.artifact_id)
-            del pending[stack.artifact_id]
-    return ordered

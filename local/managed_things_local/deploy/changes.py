@@ -44,3 +44,8 @@ class Deletion:
     properties: dict[str, Any]
     policy: str
     functions: Mapping[str, dict[str, Any]]
+    key: str = ""  # the resource's key in the state ("<LogicalId>@<old id>" for a replaced one the state kept)
+
+    @property
+    def name(self) -> str:
+        return self.key or self.resource.logical_id

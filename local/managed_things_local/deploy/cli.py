@@ -7,6 +7,7 @@ import contextlib
 import fnmatch
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,9 @@ from typing import Any
 from .assembly import DEFAULT_OUTDIR, CloudAssembly, cdk_json, read_assembly, synthesize
 from .engine import Engine
 from .errors import DeployError
+from .executor import Executor
 from .invoker import LambdaRuntime
+from .journal import JournalWriter
 from .progress import Progress, StackReport, json_document, print_summary
 from .responses import ResponseReceiver
 from .state import STATE_DIR_NAME, StateStore
@@ -48,7 +51,24 @@ def register(commands: Any) -> None:
             help="a running Managed Integrations emulator (default: an embedded one whose things persist in "
             f"{STATE_DIR_NAME}/emulator.sqlite beside the cloud assembly)",
         )
+        parser.add_argument(
+            "--allow-endpoint-change",
+            action="store_true",
+            help="run even when a stack's things were deployed against another endpoint (they may not exist there)",
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        parser.add_argument(
+            "--verbose",
+            "-v",
+            action="store_true",
+            help="one line per resource event (no progress bar) and the full list of what is not deployed locally",
+        )
+        parser.add_argument(
+            "--cold",
+            action="store_true",
+            help="start a fresh execution environment for every event (tests the provider's init path); "
+            "by default an environment serves later events of its function, as on Lambda",
+        )
         parser.add_argument(
             "--concurrency", type=int, default=4, metavar="N", help="resources handled at once (default: 4)"
         )
@@ -65,7 +85,9 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     command = args.command
-    progress = Progress(sys.stderr)
+    started = time.monotonic()
+    # A progress bar on a terminal; one line per resource event otherwise, or with --verbose or --json.
+    progress = Progress(sys.stderr, bar=sys.stderr.isatty() and not args.verbose and not args.json)
     reports: list[StackReport] = []
     error = ""
     extra: dict[str, Any] = {}
@@ -77,17 +99,26 @@ def run(args: argparse.Namespace) -> int:
             store.locked(),
             endpoint(args, store) as (url, label),
             ResponseReceiver(store.directory) as receiver,
-            LambdaRuntime(receiver, url, store.logs_dir, concurrency=max(1, args.concurrency)) as runtime,
+            LambdaRuntime(receiver, url, store.logs_dir, concurrency=args.concurrency, cold=args.cold) as runtime,
         ):
             extra["endpointUrl"] = url
-            engine = Engine(
+            executor = Executor(
                 assembly,
                 store,
                 runtime,
-                progress,
-                endpoint_label=label,
                 concurrency=args.concurrency,
+                listeners=[progress],
+                invocation_listeners=[JournalWriter(store.journal)],
+                lines=progress.line,
+            )
+            engine = Engine(
+                assembly,
+                store,
+                executor,
+                endpoint_label=label,
                 parameters=parse_parameters(getattr(args, "parameters", []), assembly),
+                allow_endpoint_change=args.allow_endpoint_change,
+                verbose=args.verbose,
             )
             if command == "deploy":
                 reports = engine.deploy(engine.deploy_order(assembly.select(args.stacks)))
@@ -97,12 +128,14 @@ def run(args: argparse.Namespace) -> int:
         error = str(caught)
     except KeyboardInterrupt:
         error = "Interrupted by the user"
+    finally:
+        progress.close()
     failed = bool(error) or any(r.failed for r in reports)
     if args.json:
         sys.stdout.write(json_document(reports, command, error, extra) + "\n")
         sys.stdout.flush()
     else:
-        print_summary(reports, command, sys.stdout)
+        print_summary(reports, command, sys.stdout, time.monotonic() - started)
     if error:
         progress.line(f"\n ❌  {error}")
     return 1 if failed else 0

@@ -5,26 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import DeployError
-
-
-def check_cycles(stack_name: str, graph: Mapping[str, set[str]]) -> None:
-    state: dict[str, int] = {}
-
-    def visit(node: str, trail: list[str]) -> None:
-        state[node] = 1
-        for dependency in sorted(graph.get(node, ())):
-            if state.get(dependency) == 1:
-                cycle = trail[trail.index(dependency) :] if dependency in trail else [dependency]
-                raise DeployError(f"{stack_name}: circular dependency between resources: {', '.join(cycle)}")
-            if dependency not in state:
-                visit(dependency, [*trail, dependency])
-        state[node] = 2
-
-    for node in graph:
-        if node not in state:
-            visit(node, [node])
-
 
 def deployed_dependencies(logical_id: str, graph: Mapping[str, set[str]], deployed: Mapping[str, Any]) -> set[str]:
     """The deployed resources ``logical_id`` depends on, directly or through resources that are not deployed."""

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .assembly import CloudAssembly, StackArtifact, stage_code
+from .assembly import StackArtifact, stage_code
 from .errors import DeployError, Unresolvable
 from .intrinsics import Pseudo, Resolver, cfn_stringify
 from .invoker import FunctionSpec
@@ -33,10 +33,10 @@ def pseudo_for(stack: StackArtifact, store: StateStore) -> Pseudo:
 
 
 def find_function(
-    assembly: CloudAssembly, store: StateStore, token: str, fallback: Mapping[str, dict[str, Any]] | None
+    stacks: Iterable[StackArtifact], store: StateStore, token: str, fallback: Mapping[str, dict[str, Any]] | None
 ) -> FunctionSpec:
-    """The provider a ServiceToken names: a Lambda function of the assembly, else one a deployed stack recorded."""
-    for stack in assembly.stacks:
+    """The provider a ServiceToken names: a Lambda function of ``stacks``, else one a deployed stack recorded."""
+    for stack in stacks:
         pseudo = pseudo_for(stack, store)
         for logical_id, resource in (stack.template.get("Resources") or {}).items():
             if resource.get("Type") == LAMBDA_FUNCTION and function_arn(stack, logical_id, pseudo) == token:
@@ -84,4 +84,13 @@ def function_spec(stack: StackArtifact, logical_id: str, pseudo: Pseudo, code_di
         runtime=runtime,
         region=pseudo.region,
         environment=environment,
+        reserved_concurrency=_reserved_concurrency(properties.get("ReservedConcurrentExecutions")),
     )
+
+
+def _reserved_concurrency(value: Any) -> int | None:
+    """``ReservedConcurrentExecutions`` when the template gives a number (a token has no local value: none)."""
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None

@@ -63,6 +63,15 @@ class Pseudo:
         }
 
 
+LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
+_LANGUAGE_EXTENSION_FUNCTIONS = ("Fn::Length", "Fn::ToJsonString")
+
+
+def _transforms(template: Mapping[str, Any]) -> list[Any]:
+    transform = template.get("Transform")
+    return transform if isinstance(transform, list) else [transform] if transform else []
+
+
 class Resolver:
     """Evaluates template values of one stack."""
 
@@ -82,6 +91,8 @@ class Resolver:
         self.imports: set[str] = set()  # export names this resolver read
         self._pseudo_values = pseudo.values()
         self._conditions: dict[str, bool] = {}
+        # Fn::Length and Fn::ToJsonString exist only where the template declares the LanguageExtensions transform.
+        self._language_extensions = LANGUAGE_EXTENSIONS in _transforms(template)
 
     # --- public -------------------------------------------------------------
 
@@ -205,6 +216,8 @@ class Resolver:
                 raise Unresolvable("Fn::If needs [condition, value if true, value if false]")
             chosen = argument[1] if self.condition(argument[0]) else argument[2]
             return self._resolve(chosen, in_condition)
+        if name in _LANGUAGE_EXTENSION_FUNCTIONS and not self._language_extensions:
+            raise Unresolvable(f"{name} needs the {LANGUAGE_EXTENSIONS} transform, which the template does not declare")
         if name == "Fn::Length":
             items = self._resolve(argument)
             if not isinstance(items, list):

@@ -8,7 +8,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-STACK_TYPE = "AWS::CloudFormation::Stack"
+from tqdm import tqdm
+
+from .stack_events import STACK_TYPE, DeployEvent, ResourceEvent, StackEvent
 
 
 @dataclass
@@ -49,6 +51,17 @@ class StackReport:
     failed_resource: str = ""
     no_changes: bool = False
     warnings: list[str] = field(default_factory=list)
+    nested: list[StackReport] = field(default_factory=list)  # the nested stacks this stack deployed
+    elapsed: float = 0.0  # seconds this stack's deploy or destroy took
+
+    def action_counts(self) -> dict[str, int]:
+        """How many resources each action touched, nested stacks' resources included."""
+        counts: dict[str, int] = {}
+        for report in (self, *self.nested):
+            for resource in report.resources.values():
+                if resource.action != "none":
+                    counts[resource.action] = counts.get(resource.action, 0) + 1
+        return counts
 
     @property
     def failed(self) -> bool:
@@ -69,36 +82,65 @@ class StackReport:
             "unavailableOutputs": self.unavailable_outputs,
             **({"error": self.error, "failedResource": self.failed_resource} if self.error else {}),
             "warnings": self.warnings,
+            **({"nestedStacks": [n.to_json() for n in self.nested]} if self.nested else {}),
         }
 
 
 class Progress:
-    """Status lines to ``stream`` (stderr), one per event, safe to call from worker threads."""
+    """Status lines to ``stream`` (stderr), safe to call from worker threads.
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    One line per event; or, with ``bar`` (a terminal, neither --verbose nor --json), a progress bar of the
+    resources (done/total, rate, elapsed, failures) with the stacks' lines and the notes printed above it.
+    """
+
+    def __init__(self, stream: TextIO | None = None, *, bar: bool = False) -> None:
         self.stream = stream or sys.stderr
         self._lock = threading.Lock()
+        self._failures = 0
+        self._bar: tqdm[Any] | None = None
+        if bar:
+            self._bar = tqdm(total=0, file=self.stream, unit=" resources", dynamic_ncols=True, leave=False)
+            self._bar.set_postfix_str("failures: 0")
 
     def line(self, text: str) -> None:
         with self._lock:
+            if self._bar is not None:
+                self._bar.write(text, file=self.stream)
+                return
             self.stream.write(text + "\n")
             self.stream.flush()
 
-    def stack(self, stack_name: str, status: str, reason: str = "") -> None:
-        self.resource(stack_name, status, STACK_TYPE, stack_name, reason)
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
 
-    def resource(self, stack_name: str, status: str, resource_type: str, label: str, reason: str = "") -> None:
-        self.line(f"{stack_name} | {status} | {resource_type} | {label}" + (f" | {reason}" if reason else ""))
+    def __call__(self, event: DeployEvent) -> None:
+        """One line per event: ``Stack | STATUS | Type | Path (LogicalId) | reason`` (or a step of the bar)."""
+        if self._bar is not None and isinstance(event, ResourceEvent):
+            with self._lock:
+                if event.status.in_progress:
+                    self._bar.total += 1
+                    self._bar.refresh()
+                    return
+                if self._bar.n >= self._bar.total:  # finished without an IN_PROGRESS (a retained resource)
+                    self._bar.total += 1
+                if event.status.failed:
+                    self._failures += 1
+                    self._bar.set_postfix_str(f"failures: {self._failures}", refresh=False)
+                self._bar.update(1)
+            if not event.status.failed:
+                return  # a failure keeps its line: it says why
+        if isinstance(event, StackEvent):
+            kind, label = STACK_TYPE, event.stack_name
+        else:
+            kind, label = event.resource_type, event.label
+        reason = f" | {event.reason}" if event.reason else ""
+        self.line(f"{event.stack_name} | {event.status} | {kind} | {label}{reason}")
 
-    def not_deployed(self, stack_name: str, resources: list[tuple[str, str]], note: str = "") -> None:
-        if not resources:
-            return
-        listed = ", ".join(f"{lid} ({kind})" for lid, kind in resources)
-        self.line(f"{stack_name} | not deployed locally: {listed}" + (f". {note}" if note else ""))
 
-
-def print_summary(reports: list[StackReport], command: str, stream: TextIO) -> None:
-    """The end of a ``cdk deploy``: each stack's result, its outputs and its ARN."""
+def print_summary(reports: list[StackReport], command: str, stream: TextIO, total_seconds: float | None = None) -> None:
+    """The end of a ``cdk deploy``: each stack's result, what it did, its time, its outputs and its ARN."""
     for report in reports:
         if report.failed:
             stream.write(f"\n ❌  {report.stack_name} failed: {report.error}\n")
@@ -107,6 +149,11 @@ def print_summary(reports: list[StackReport], command: str, stream: TextIO) -> N
             continue
         note = " (destroyed)" if command == "destroy" else " (no changes)" if report.no_changes else ""
         stream.write(f"\n ✅  {report.stack_name}{note}\n")
+        counts = report.action_counts()
+        if counts:
+            stream.write(" " + ", ".join(f"{n} {_PAST.get(a, a)}" for a, n in sorted(counts.items())) + "\n")
+        if report.elapsed:
+            stream.write(f"\n✨  {'Destroy' if command == 'destroy' else 'Deployment'} time: {report.elapsed:.2f}s\n")
         for warning in report.warnings:
             stream.write(f" ⚠️  {warning}\n")
         if command == "deploy":
@@ -117,7 +164,19 @@ def print_summary(reports: list[StackReport], command: str, stream: TextIO) -> N
                 for key, reason in report.unavailable_outputs.items():
                     stream.write(f"{report.stack_name}.{key} = (not available locally: {reason})\n")
             stream.write(f"Stack ARN:\n{report.stack_id}\n")
+    if total_seconds is not None:
+        stream.write(f"\n✨  Total time: {total_seconds:.2f}s\n")
     stream.flush()
+
+
+_PAST = {
+    "create": "created",
+    "update": "updated",
+    "replace": "replaced",
+    "delete": "deleted",
+    "retain": "retained",
+    "rollback": "rolled back",
+}
 
 
 def json_document(reports: list[StackReport], command: str, error: str, extra: dict[str, Any]) -> str:

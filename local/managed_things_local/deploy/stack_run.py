@@ -11,27 +11,38 @@ previous deployment.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from . import events
+from ..environment import resolve_account, resolve_region
 from .assembly import StackArtifact
 from .changes import Change, Deletion
-from .dependencies import check_cycles, deployed_dependencies
+from .dependencies import deployed_dependencies
 from .errors import DeployError, Unresolvable
+from .executor import Executor
 from .functions import function_arn, function_name
+from .graph import check_acyclic
 from .intrinsics import Pseudo, Resolver, cfn_stringify, parameter_values, resource_dependencies
 from .invoker import Outcome
+from .journal import stack_entry
 from .progress import ResourceReport, StackReport
-from .state import OutputState, ResourceState, StackState
-from .templates import DEFAULT_ACCOUNT, DEFAULT_REGION, LAMBDA_FUNCTION, MANAGED_THING, resource_label, resource_path
-
-if TYPE_CHECKING:
-    from .engine import Engine
+from .requests import CustomResourceRequest, RequestType, made_up_physical_id, new_stack_id
+from .stack_events import Action, Phase, ResourceStatus, StackStatus
+from .state import OutputState, ResourceState, StackState, StateStore
+from .templates import (
+    LAMBDA_FUNCTION,
+    MANAGED_THING,
+    NESTED_STACK,
+    nested_artifact,
+    nested_stack_name,
+    resource_label,
+    resource_path,
+)
 
 
 @dataclass
@@ -41,24 +52,41 @@ class Value:
 
 
 class StackRun:
-    def __init__(self, engine: Engine, artifact: StackArtifact, previous: StackState | None, report: StackReport):
-        self.engine = engine
+    def __init__(
+        self,
+        executor: Executor,
+        store: StateStore,
+        artifact: StackArtifact,
+        previous: StackState | None,
+        report: StackReport,
+        *,
+        endpoint_label: str,
+        parameters: Mapping[str, str],
+        parent: StackRun | None = None,
+        verbose: bool = False,
+    ):
+        self.parent = parent
+        self.verbose = verbose
+        self.children: dict[str, StackRun] = {}  # nested stacks this run deployed, by logical id
+        self.outputs: dict[str, OutputState] = {}
+        self.executor = executor
+        self.store = store
+        self.endpoint_label = endpoint_label
         self.artifact = artifact
         self.previous = previous
         self.report = report
-        self.progress = engine.progress
         self.name = artifact.stack_name
         self.template = artifact.template
-        region = artifact.region or DEFAULT_REGION
-        account = artifact.account or DEFAULT_ACCOUNT
+        region = resolve_region(artifact.region)
+        account = resolve_account(artifact.account)
         if previous is not None and previous.region != region:
             raise DeployError(f"{self.name} was deployed locally to {previous.region}, not {region}: destroy it first")
-        stack_id = previous.stack_id if previous else events.new_stack_id(region, account, self.name)
+        stack_id = previous.stack_id if previous else new_stack_id(region, account, self.name)
         self.pseudo = Pseudo(region, account, self.name, stack_id)
         report.stack_id, report.region, report.account_id = stack_id, region, account
-        self.parameters = parameter_values(self.template, engine.parameters.get(self.name, {}), self.name)
+        self.parameters = parameter_values(self.template, parameters, self.name)
         self.exports: dict[str, Any] = {}
-        for other in engine.store.all():
+        for other in store.all():
             if other.stack_name == self.name:
                 continue
             for name, output in other.exports().items():
@@ -73,7 +101,8 @@ class StackRun:
         self.resolver = Resolver(self.template, self.pseudo, self.parameters, self._lookup, self.exports)
         self.resources: dict[str, Any] = self.template.get("Resources") or {}
         self.active = {lid: r for lid, r in self.resources.items() if self._included(lid, r)}
-        self.things = {lid: r for lid, r in self.active.items() if r.get("Type") == MANAGED_THING}
+        # What this deploy deploys: managed things and nested stacks.
+        self.things = {lid: r for lid, r in self.active.items() if r.get("Type") in (MANAGED_THING, NESTED_STACK)}
         self.not_deployed = [(lid, str(r.get("Type"))) for lid, r in self.active.items() if lid not in self.things]
         report.not_deployed = list(self.not_deployed)
         if self.template.get("Transform"):
@@ -82,7 +111,7 @@ class StackRun:
                 "run: the template is deployed as synthesized"
             )
         graph = resource_dependencies({"Resources": self.active})
-        check_cycles(self.name, graph)
+        check_acyclic(list(graph), graph, f"{self.name}: the resources")
         self.depends_on = {lid: deployed_dependencies(lid, graph, self.things) for lid in self.things}
         self.changes: dict[str, Change] = {}
         self._lock = threading.Lock()
@@ -131,25 +160,62 @@ class StackRun:
             if self._announced:
                 return
             self._announced = True
-        self.progress.stack(self.name, "UPDATE_IN_PROGRESS" if self.previous else "CREATE_IN_PROGRESS")
+        self._report_not_deployed()
+        self._stack_event(StackStatus.UPDATE_IN_PROGRESS if self.previous else StackStatus.CREATE_IN_PROGRESS)
+
+    def _report_not_deployed(self) -> None:
+        """One short line when the stack changes (the full list with --verbose; always in --json)."""
+        if not self.not_deployed:
+            return
+        if self.verbose:
+            listed = ", ".join(f"{lid} ({kind})" for lid, kind in self.not_deployed)
+            self.executor.line(
+                f"{self.name} | not deployed locally: {listed}. "
+                "Only Custom::ManagedThing resources and nested stacks are deployed; their provider functions run "
+                "locally."
+            )
+            return
+        kinds = sorted({kind for _, kind in self.not_deployed})
+        shown = ", ".join(kinds[:3]) + (", ..." if len(kinds) > 3 else "")
+        count = len(self.not_deployed)
+        self.executor.line(
+            f"{self.name} | {count} resource{'s' if count != 1 else ''} of other types not deployed locally ({shown})"
+        )
 
     def deploy(self) -> StackReport:
-        self.progress.not_deployed(
-            self.name,
-            self.not_deployed,
-            "Only Custom::ManagedThing resources are deployed; their provider functions run locally.",
-        )
         if self.previous is None:
             self._announce()
-        if self.previous and self.previous.endpoint and self.previous.endpoint != self.engine.endpoint_label:
+        if self.previous and self.previous.endpoint and self.previous.endpoint != self.endpoint_label:
             warning = (
-                f"{self.name} was deployed against {self.previous.endpoint}, now {self.engine.endpoint_label}: "
-                "its recorded things may not exist there"
+                f"{self.name} was deployed against {self.previous.endpoint}, now {self.endpoint_label} "
+                "(--allow-endpoint-change): its recorded things may not exist there"
             )
             self.report.warnings.append(warning)
-            self.progress.line(f"{self.name} | warning: {warning}")
+            self.executor.line(f"{self.name} | warning: {warning}")
+        problem = self._begin_journal()
+        if problem:
+            status = StackStatus.UPDATE_FAILED if self.previous else StackStatus.CREATE_FAILED
+            self.report.status, self.report.error = str(status), problem
+            self._stack_event(status, problem)
+            return self.report
+        failure = self.apply()
+        if failure:
+            return self._rollback(failure)
+        return self.commit()
+
+    def _begin_journal(self) -> str:
+        """The stack's identity first in its journal, so that a replay alone can name the stack; or why not."""
+        journal = self.store.journal(self.name)
+        try:
+            journal.append(stack_entry(self._stack_state(StackStatus.UPDATE_IN_PROGRESS)))
+        except OSError as error:
+            return f"Cannot write the local state {journal.path}: {error}"
+        return ""
+
+    def apply(self) -> str:
+        """Creates and updates in dependency order, then the outputs; why it failed, or ""."""
         order = list(self.things)
-        results = self.engine.run_graph(order, self.depends_on, self._apply, stop_on_failure=True)
+        results = self.executor.run_graph(order, self.depends_on, self._apply, stop_on_failure=True)
         failed = sorted(
             (c for c in self.changes.values() if c.action != "none" and not c.succeeded), key=lambda c: c.finished
         )
@@ -160,25 +226,61 @@ class StackRun:
             failure = f"{self._label(change.logical_id)}: {change.reason}"
         elif any(v is False for v in results.values()):
             failure = "Internal error of the local deploy (traceback above)"
-        elif self.engine.interrupted or any(v is None for v in results.values()):
+        elif self.executor.interrupted or any(v is None for v in results.values()):
             failure = "Interrupted by the user"
-        outputs: dict[str, OutputState] = {}
         if not failure:
-            outputs = self._outputs()
-            problem = self._export_problem(outputs)
-            if problem:
-                failure = problem
-        if failure:
-            return self._rollback(failure)
+            self.outputs = self._outputs()
+            failure = self._export_problem(self.outputs)
+        return failure
+
+    def commit(self) -> StackReport:
+        """After every create and update of the root stack succeeded: nested stacks' cleanup, then this one's."""
+        for child in self.children.values():
+            child.commit()
         self._cleanup()
-        return self._finish(outputs)
+        return self._finish(self.outputs)
+
+    def rollback(self, failure: str) -> StackReport:
+        """Undo this run (and its nested stacks'), e.g. when a stack above it failed."""
+        return self._rollback(failure)
+
+    def _event(
+        self,
+        logical_id: str,
+        status: ResourceStatus,
+        action: Action,
+        reason: str = "",
+        phase: Phase = Phase.DEPLOY,
+        physical_id: str = "",
+    ) -> None:
+        resource = self.resources.get(logical_id) or {}
+        state = ResourceState(
+            logical_id, str(resource.get("Type")), physical_id, {}, path=resource_path(self.artifact, resource)
+        )
+        self.executor.resource_event(self.name, state, status, action, phase, reason)
+
+    def _stack_event(self, status: StackStatus, reason: str = "") -> None:
+        self.executor.stack_event(self.name, status, reason, self.pseudo.stack_id)
 
     def _label(self, logical_id: str) -> str:
         return resource_label(resource_path(self.artifact, self.resources.get(logical_id, {})), logical_id)
 
+    def _stack_state(self, status: str, **values: Any) -> StackState:
+        return StackState(
+            stack_name=self.name,
+            stack_id=self.pseudo.stack_id,
+            region=self.pseudo.region,
+            account_id=self.pseudo.account_id,
+            status=status,
+            endpoint=self.endpoint_label,
+            artifact_id=self.artifact.artifact_id,
+            **values,
+        )
+
     def _resource_state(self, logical_id: str, **values: Any) -> ResourceState:
         resource = self.resources[logical_id]
         return ResourceState(
+            endpoint=self.endpoint_label,
             logical_id=logical_id,
             type=str(resource.get("Type")),
             path=resource_path(self.artifact, resource),
@@ -207,6 +309,8 @@ class StackRun:
 
     def _create_or_update(self, logical_id: str) -> bool:
         resource = self.things[logical_id]
+        if resource.get("Type") == NESTED_STACK:
+            return self._deploy_nested(logical_id)
         old = self.previous.resources.get(logical_id) if self.previous else None
         change = Change(logical_id, "update" if old else "create", old=old)
         with self._lock:
@@ -226,28 +330,27 @@ class StackRun:
                 return True
             if old is not None and old.service_token != token:
                 raise Unresolvable("Modifying service token is not allowed.")
-            change.function = self.engine.function(token)
+            change.function = self.executor.function(token)
         except Unresolvable as error:
             return self._failed(change, kind, label, f"{verb}_FAILED", str(error))
         self._announce()
-        self.progress.resource(self.name, f"{verb}_IN_PROGRESS", kind, label)
-        state = self._resource_state(logical_id, physical_id="", properties=properties, service_token=token)
+        action = Action.UPDATE if old else Action.CREATE
+        self._event(logical_id, ResourceStatus(f"{verb}_IN_PROGRESS"), action)
+        state = self._resource_state(
+            logical_id, physical_id=old.physical_id if old else "", properties=properties, service_token=token
+        )
         change.invoked = True
-        if old is None:
-            outcome = self.engine.invoke(
-                self.name, self.pseudo.stack_id, events.CREATE, state, change.function, properties
-            )
-        else:
-            outcome = self.engine.invoke(
-                self.name,
-                self.pseudo.stack_id,
-                events.UPDATE,
-                state,
-                change.function,
-                properties,
-                physical_id=old.physical_id,
-                old_properties=old.properties,
-            )
+        request = CustomResourceRequest(
+            RequestType.UPDATE if old else RequestType.CREATE,
+            self.pseudo.stack_id,
+            logical_id,
+            kind,
+            token,
+            properties,
+            physical_id=old.physical_id if old else None,
+            old_properties=old.properties if old else None,
+        )
+        outcome = self.executor.invoke(self.name, state, change.function, request)
         if outcome.answer is not None:
             change.physical_id = outcome.answer.physical_id
         if not outcome.succeeded:
@@ -262,8 +365,81 @@ class StackRun:
         if change.replaced:
             assert old is not None
             note = f"replaced: {old.physical_id} -> {change.physical_id} (the old one is deleted in the cleanup)"
-        self.progress.resource(self.name, f"{verb}_COMPLETE", kind, label, note)
+        self._event(
+            logical_id,
+            ResourceStatus(f"{verb}_COMPLETE"),
+            Action.REPLACE if change.replaced else action,
+            note,
+            physical_id=change.physical_id,
+        )
         return True
+
+    def _deploy_nested(self, logical_id: str) -> bool:
+        """A nested stack: its own run, as a resource of this one (Ref: its stack id; GetAtt Outputs.X)."""
+        resource = self.things[logical_id]
+        old = self.previous.resources.get(logical_id) if self.previous else None
+        change = Change(logical_id, "update" if old else "create", old=old)
+        with self._lock:
+            self.changes[logical_id] = change
+        verb = "UPDATE" if old else "CREATE"
+        action = Action.UPDATE if old else Action.CREATE
+        try:
+            properties = cfn_stringify(self.resolver.resolve(resource.get("Properties") or {}))
+            child_name = str(old.data.get("StackName")) if old else nested_stack_name(self.name, logical_id)
+            artifact = nested_artifact(self.artifact, logical_id, child_name, self.pseudo)
+            self.executor.add_stacks([artifact])
+            previous = self.store.load(child_name) if old else None
+            child = StackRun(
+                self.executor,
+                self.store,
+                artifact,
+                previous,
+                StackReport(child_name),
+                endpoint_label=self.endpoint_label,
+                parameters={k: str(v) for k, v in (properties.get("Parameters") or {}).items()},
+                parent=self,
+                verbose=self.verbose,
+            )
+        except (DeployError, Unresolvable) as error:
+            return self._failed(change, NESTED_STACK, self._label(logical_id), f"{verb}_FAILED", str(error))
+        change.properties = properties
+        self._announce()
+        self._event(logical_id, ResourceStatus(f"{verb}_IN_PROGRESS"), action)
+        self.report.nested.append(child.report)
+        failure = child.deploy_nested()
+        change.physical_id = child.pseudo.stack_id
+        if failure:
+            reason = f"Embedded stack {child.pseudo.stack_id} was not successfully {verb.lower()}d: {failure}"
+            return self._failed(change, NESTED_STACK, self._label(logical_id), f"{verb}_FAILED", reason)
+        with self._lock:
+            self.children[logical_id] = child
+        change.succeeded = True
+        change.data = {"StackName": child_name, **child.output_attributes()}
+        change.finished = time.monotonic()
+        if old is not None and old.properties == properties and not child.changed:
+            change.action = "none"
+        with self._lock:
+            self.values[logical_id] = Value(change.physical_id, change.data)
+        if change.action != "none":
+            self._event(logical_id, ResourceStatus(f"{verb}_COMPLETE"), action, physical_id=change.physical_id)
+        return True
+
+    def deploy_nested(self) -> str:
+        """This nested stack's creates and updates (its cleanup waits for the root's); on failure, its rollback."""
+        if self.previous is None:
+            self._announce()
+        failure = self._begin_journal() or self.apply()
+        if failure:
+            self._rollback(failure)
+        return failure
+
+    @property
+    def changed(self) -> bool:
+        return self._announced or any(c.action != "none" for c in self.changes.values())
+
+    def output_attributes(self) -> dict[str, Any]:
+        """``Outputs.X`` for Fn::GetAtt on this nested stack's resource in its parent."""
+        return {f"Outputs.{k}": o.value for k, o in self.outputs.items() if not o.unavailable}
 
     def _failed(self, change: Change, kind: str, label: str, status: str, reason: str) -> bool:
         self._announce()
@@ -271,7 +447,8 @@ class StackRun:
         change.finished = time.monotonic()
         entry = self._entry(change.logical_id)
         entry.status, entry.reason = status, reason
-        self.progress.resource(self.name, status, kind, label, reason)
+        action = Action.CREATE if change.action == "create" else Action.UPDATE
+        self._event(change.logical_id, ResourceStatus(status), action, reason, physical_id=change.physical_id)
         return False
 
     def _entry(self, logical_id: str) -> ResourceReport:
@@ -312,7 +489,7 @@ class StackRun:
             return False
 
     def _export_problem(self, outputs: Mapping[str, OutputState]) -> str:
-        others = [s for s in self.engine.store.all() if s.stack_name != self.name]
+        others = [s for s in self.store.all() if s.stack_name != self.name]
         taken = {export: s.stack_name for s in others for export in s.exports()}
         new = {o.export_name: o for o in outputs.values() if o.export_name}
         for export in new:
@@ -335,12 +512,11 @@ class StackRun:
         if self.previous is None:
             return
         deletes: list[Deletion] = []
-        for logical_id, old in self.previous.resources.items():
-            change = self.changes.get(logical_id)
-            if logical_id not in self.things:
-                deletes.append(
-                    Deletion(old, old.physical_id, old.properties, old.deletion_policy, self.previous.functions)
-                )
+        for key, old in self.previous.resources.items():
+            change = self.changes.get(key)
+            if key not in self.things:  # removed (or replaced by a run whose state was never written)
+                policy = old.deletion_policy if old.logical_id not in self.things else old.update_replace_policy
+                deletes.append(Deletion(old, old.physical_id, old.properties, policy, self.previous.functions, key=key))
             elif change is not None and change.replaced:
                 deletes.append(
                     Deletion(old, old.physical_id, old.properties, old.update_replace_policy, self.previous.functions)
@@ -348,17 +524,19 @@ class StackRun:
         if not deletes:
             return
         self._announce()
-        self.progress.stack(self.name, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+        self._stack_event(StackStatus.UPDATE_COMPLETE_CLEANUP_IN_PROGRESS)
         cleanup = StackReport(self.name)
-        results = self.engine.delete_all(self.previous, deletes, cleanup, stage="cleanup")
-        for logical_id, entry in cleanup.resources.items():
-            if logical_id not in self.things:  # a replaced resource keeps its entry for its new id
+        results = self.executor.delete_all(self.previous, deletes, cleanup, phase=Phase.CLEANUP)
+        for deletion in deletes:
+            logical_id = deletion.resource.logical_id
+            entry = cleanup.resources.get(logical_id)
+            if entry is not None and logical_id not in self.things:  # a replaced one keeps its entry for its new id
                 self.report.resources[logical_id] = entry
-            if results.get(logical_id) is not True:
-                physical_id = next(d.physical_id for d in deletes if d.resource.logical_id == logical_id)
+            if results.get(deletion.name) is not True:
+                why = entry.reason if entry is not None and entry.reason else "not started"
                 self.report.warnings.append(
-                    f"{resource_label(entry.path, logical_id)}: {physical_id} was not deleted "
-                    f"({entry.reason or 'not started'}); "
+                    f"{resource_label(deletion.resource.path, logical_id)}: {deletion.physical_id} was not deleted "
+                    f"({why}); "
                     "like CloudFormation, the stack update stands and the resource is no longer managed"
                 )
 
@@ -378,9 +556,9 @@ class StackRun:
                 status=status,
                 service_token=change.service_token,
             )
-            if change.service_token not in functions:
+            if change.service_token and change.service_token not in functions:
                 try:
-                    spec = self.engine.function(change.service_token)
+                    spec = self.executor.function(change.service_token)
                     functions[change.service_token] = spec.to_json()
                 except Unresolvable:
                     if self.previous and change.service_token in self.previous.functions:
@@ -400,28 +578,25 @@ class StackRun:
             assert self.previous is not None
             status = self.previous.status
             self.report.no_changes = True
-        state = StackState(
-            stack_name=self.name,
-            stack_id=self.pseudo.stack_id,
-            region=self.pseudo.region,
-            account_id=self.pseudo.account_id,
-            status=status,
-            endpoint=self.engine.endpoint_label,
-            resources=resources,
-            outputs=outputs,
-            imports=sorted(self.resolver.imports),
-            functions=functions,
-            artifact_id=self.artifact.artifact_id,
+        state = self._stack_state(
+            status, resources=resources, outputs=outputs, imports=sorted(self.resolver.imports), functions=functions
         )
-        self.engine.store.save(state)
+        try:
+            self.store.save(state)
+        except OSError as error:
+            self.report.error = (
+                f"Cannot write the local state {self.store.snapshot_path(self.name)} ({error.strerror or error}); "
+                f"what was deployed is kept in {self.store.journal(self.name).path}: destroy and the next deploy "
+                "find it there"
+            )
         self.report.status = status
         self._order_report()
         self._report_outputs(outputs)
         if changed:
             self._announce()
-            self.progress.stack(self.name, status)
+            self._stack_event(StackStatus(status))
         else:
-            self.progress.line(f"{self.name} | no changes")
+            self.executor.line(f"{self.name} | no changes")
         return self.report
 
     def _report_outputs(self, outputs: Mapping[str, OutputState]) -> None:
@@ -440,8 +615,13 @@ class StackRun:
         first = self.previous is None
         self.report.error = failure
         stack_status = "ROLLBACK" if first else "UPDATE_ROLLBACK"
-        self.progress.stack(self.name, f"{stack_status}_IN_PROGRESS", failure)
+        self._stack_event(StackStatus(f"{stack_status}_IN_PROGRESS"), failure)
         problems: list[str] = []
+        # 0. Nested stacks this deploy updated are rolled back with their parent (created ones are deleted below).
+        updated_children = [(lid, c) for lid, c in self.children.items() if c.previous is not None]
+        for logical_id, child in reversed(updated_children):
+            rolled = child.rollback(f"the parent stack {self.name} is rolled back")
+            problems += [f"{self._label(logical_id)}: {w}" for w in rolled.warnings if rolled.status.endswith("FAILED")]
         # 1. What was updated in place (or attempted) goes back to its previous properties, in dependency order.
         updates = {
             c.logical_id: c
@@ -449,7 +629,7 @@ class StackRun:
             if c.action == "update" and c.invoked and not c.replaced and c.old is not None
         }
         if updates:
-            results = self.engine.run_graph(
+            results = self.executor.run_graph(
                 list(updates),
                 self.depends_on,
                 lambda lid: self._rollback_update(updates[lid], problems),
@@ -461,10 +641,20 @@ class StackRun:
         # 2. What this deploy created, and the new resources of replacements, are deleted in reverse order.
         deletes: list[Deletion] = []
         for change in self.changes.values():
+            created = self.children.get(change.logical_id)
+            if created is not None and created.previous is None:  # a nested stack created by this deploy: destroyed
+                state = self._resource_state(
+                    change.logical_id,
+                    physical_id=change.physical_id,
+                    properties=change.properties or {},
+                    data={"StackName": created.name},
+                )
+                deletes.append(Deletion(state, change.physical_id, {}, "Delete", {}))
+                continue
             if not change.invoked or change.properties is None or not (change.action == "create" or change.replaced):
                 continue
             # A Create that never answered still gets its Delete, with an id CloudFormation makes up.
-            physical_id = change.physical_id or events.made_up_physical_id(self.name, change.logical_id)
+            physical_id = change.physical_id or made_up_physical_id(self.name, change.logical_id)
             state = self._resource_state(
                 change.logical_id,
                 physical_id=physical_id,
@@ -474,7 +664,7 @@ class StackRun:
             deletes.append(Deletion(state, physical_id, change.properties, state.deletion_policy, {}))
         if deletes:
             context = StackState(self.name, self.pseudo.stack_id, self.pseudo.region, self.pseudo.account_id)
-            results = self.engine.delete_all(context, deletes, self.report, stage="rollback")
+            results = self.executor.delete_all(context, deletes, self.report, phase=Phase.ROLLBACK)
             for deletion in deletes:
                 lid = deletion.resource.logical_id
                 entry = self._entry(lid)
@@ -499,8 +689,10 @@ class StackRun:
         self._order_report()
         self.report.warnings += problems
         status = f"{stack_status}_FAILED" if problems else f"{stack_status}_COMPLETE"
+        with contextlib.suppress(OSError):  # what the rollback could not undo stays in the journal
+            self.store.settle(self.name)
         self.report.status = status
-        self.progress.stack(self.name, status, "; ".join(problems))
+        self._stack_event(StackStatus(status), "; ".join(problems))
         return self.report
 
     def _order_report(self) -> None:
@@ -512,24 +704,25 @@ class StackRun:
     def _rollback_update(self, change: Change, problems: list[str]) -> bool:
         old = change.old
         assert old is not None and change.properties is not None
-        kind, label = old.type, self._label(change.logical_id)
-        self.progress.resource(self.name, "UPDATE_IN_PROGRESS", kind, label, "rollback")
+        label = self._label(change.logical_id)
+        self._event(change.logical_id, ResourceStatus.UPDATE_IN_PROGRESS, Action.ROLLBACK, "rollback", Phase.ROLLBACK)
         try:
             # The provider as it was deployed: the rollback restores the old function too.
-            function = self.engine.function(old.service_token, self.previous.functions if self.previous else None)
+            function = self.executor.function(old.service_token, self.previous.functions if self.previous else None)
         except Unresolvable as error:
             outcome = Outcome(None, str(error))
         else:
-            outcome = self.engine.invoke(
-                self.name,
+            request = CustomResourceRequest(
+                RequestType.UPDATE,
                 self.pseudo.stack_id,
-                events.UPDATE,
-                old,
-                function,
+                old.logical_id,
+                old.type,
+                old.service_token or function.arn,
                 old.properties,
                 physical_id=old.physical_id,
                 old_properties=change.properties,
             )
+            outcome = self.executor.invoke(self.name, old, function, request)
         entry = self._entry(change.logical_id)
         entry.action = "rollback"
         if outcome.succeeded:
@@ -540,10 +733,23 @@ class StackRun:
                     f"{label}: the rollback answered a new physical id {outcome.answer.physical_id} "
                     f"instead of {old.physical_id}"
                 )
-            self.progress.resource(self.name, "UPDATE_COMPLETE", kind, label, "rollback")
+            self._event(
+                change.logical_id,
+                ResourceStatus.UPDATE_COMPLETE,
+                Action.ROLLBACK,
+                "rollback",
+                Phase.ROLLBACK,
+                outcome.answer.physical_id,
+            )
             return True
         entry.status = "UPDATE_FAILED"
         entry.reason = f"{entry.reason}; rollback update failed: {outcome.reason}" if entry.reason else outcome.reason
         problems.append(f"{label}: rollback update failed ({outcome.reason})")
-        self.progress.resource(self.name, "UPDATE_FAILED", kind, label, f"rollback: {outcome.reason}")
+        self._event(
+            change.logical_id,
+            ResourceStatus.UPDATE_FAILED,
+            Action.ROLLBACK,
+            f"rollback: {outcome.reason}",
+            Phase.ROLLBACK,
+        )
         return False

@@ -14,66 +14,15 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .errors import DeployError
+from .journal import Journal, replay
+from .records import OutputState, ResourceState, StackState
+
+__all__ = ["STATE_DIR_NAME", "OutputState", "ResourceState", "StackState", "StateStore"]
 
 STATE_DIR_NAME = ".managed-things"
-_FORMAT = 1
-
-
-@dataclass
-class ResourceState:
-    logical_id: str
-    type: str
-    physical_id: str
-    properties: dict[str, Any]
-    data: dict[str, Any] = field(default_factory=dict)
-    status: str = "CREATE_COMPLETE"
-    service_token: str = ""
-    path: str = ""
-    deletion_policy: str = "Delete"
-    update_replace_policy: str = "Delete"
-    # Other deployed resources of the stack this one depends on, directly or through undeployed ones.
-    depends_on: list[str] = field(default_factory=list)
-
-
-@dataclass
-class OutputState:
-    value: Any = None
-    export_name: str | None = None
-    description: str | None = None
-    unavailable: str | None = None  # why the value cannot be computed locally
-
-
-@dataclass
-class StackState:
-    stack_name: str
-    stack_id: str
-    region: str
-    account_id: str
-    status: str = "CREATE_COMPLETE"
-    endpoint: str = ""
-    resources: dict[str, ResourceState] = field(default_factory=dict)
-    outputs: dict[str, OutputState] = field(default_factory=dict)
-    imports: list[str] = field(default_factory=list)
-    functions: dict[str, dict[str, Any]] = field(default_factory=dict)  # service token -> FunctionSpec json
-    artifact_id: str = ""
-
-    def exports(self) -> dict[str, OutputState]:
-        return {o.export_name: o for o in self.outputs.values() if o.export_name}
-
-    def to_json(self) -> dict[str, Any]:
-        return {"format": _FORMAT, **asdict(self)}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> StackState:
-        data = {k: v for k, v in data.items() if k != "format"}
-        data["resources"] = {k: ResourceState(**v) for k, v in (data.get("resources") or {}).items()}
-        data["outputs"] = {k: OutputState(**v) for k, v in (data.get("outputs") or {}).items()}
-        return cls(**data)
 
 
 class StateStore:
@@ -103,11 +52,15 @@ class StateStore:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def _path(self, stack_name: str) -> Path:
+    def snapshot_path(self, stack_name: str) -> Path:
         return self.stacks_dir / f"{_safe(stack_name)}.json"
 
-    def load(self, stack_name: str) -> StackState | None:
-        path = self._path(stack_name)
+    def journal(self, stack_name: str) -> Journal:
+        return Journal(self.stacks_dir / f"{_safe(stack_name)}.journal.jsonl")
+
+    def load_snapshot(self, stack_name: str) -> StackState | None:
+        """The stack as the last finished run left it (without the journal of a run that did not finish)."""
+        path = self.snapshot_path(stack_name)
         if not path.is_file():
             return None
         try:
@@ -115,26 +68,57 @@ class StateStore:
         except (OSError, ValueError, TypeError) as error:
             raise DeployError(f"The local state {path} is unreadable ({error}); remove it to start over") from None
 
+    def load(self, stack_name: str) -> StackState | None:
+        """The stack's snapshot with its journal replayed: everything the provider answered it created."""
+        return replay(self.load_snapshot(stack_name), self.journal(stack_name).entries())
+
     def save(self, state: StackState) -> None:
+        """Write the snapshot, then drop the journal it now contains; an OSError leaves the journal in place."""
         self.stacks_dir.mkdir(parents=True, exist_ok=True)
-        path = self._path(state.stack_name)
+        path = self.snapshot_path(state.stack_name)
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(state.to_json(), indent=1, sort_keys=True))
-        os.replace(temporary, path)
+        try:
+            temporary.write_text(json.dumps(state.to_json(), indent=1, sort_keys=True))
+            os.replace(temporary, path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
+            raise
+        self.journal(state.stack_name).clear()
+
+    def settle(self, stack_name: str) -> None:
+        """After a rollback: keep the snapshot if the journal changed nothing, else compact what remains."""
+        snapshot = self.load_snapshot(stack_name)
+        replayed = self.load(stack_name)
+        if replayed is None or (snapshot is None and not replayed.resources):
+            self.journal(stack_name).clear()
+        elif snapshot is not None and _identities(snapshot) == _identities(replayed):
+            self.journal(stack_name).clear()
+        else:
+            with contextlib.suppress(OSError):  # the journal keeps it
+                self.save(replayed)
 
     def delete(self, stack_name: str) -> None:
-        self._path(stack_name).unlink(missing_ok=True)
+        self.journal(stack_name).clear()
+        self.snapshot_path(stack_name).unlink(missing_ok=True)
 
     def all(self) -> list[StackState]:
         if not self.stacks_dir.is_dir():
             return []
-        states = []
-        for path in sorted(self.stacks_dir.glob("*.json")):
-            try:
-                states.append(StackState.from_json(json.loads(path.read_text())))
-            except (OSError, ValueError, TypeError) as error:
-                raise DeployError(f"The local state {path} is unreadable ({error}); remove it to start over") from None
-        return states
+        names: dict[str, str] = {}  # safe file name -> stack name
+        for path in sorted(self.stacks_dir.glob("*.json")) + sorted(self.stacks_dir.glob("*.journal.jsonl")):
+            safe = path.name.removesuffix(".journal.jsonl").removesuffix(".json")
+            if safe in names or not path.is_file():
+                continue
+            state = self.load_snapshot(safe) if path.suffix == ".json" else replay(None, Journal(path).entries())
+            if state is not None:
+                names[safe] = state.stack_name
+        states = [self.load(name) for name in names.values()]
+        return [s for s in states if s is not None]
+
+
+def _identities(state: StackState) -> set[tuple[str, str]]:
+    return {(key, r.physical_id) for key, r in state.resources.items()}
 
 
 def _safe(name: str) -> str:

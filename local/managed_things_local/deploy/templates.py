@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import random
+import string
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..environment import resolve_account, resolve_region
 from .assembly import StackArtifact
 from .errors import Unresolvable
 from .intrinsics import Pseudo, Resolver, import_arguments
 
 MANAGED_THING = "Custom::ManagedThing"
+NESTED_STACK = "AWS::CloudFormation::Stack"
 LAMBDA_FUNCTION = "AWS::Lambda::Function"
-DEFAULT_REGION = "us-east-1"
-DEFAULT_ACCOUNT = "123456789012"
 
 
 def no_resources(stack: StackArtifact) -> Callable[[str, str | None], Any]:
@@ -25,8 +28,8 @@ def no_resources(stack: StackArtifact) -> Callable[[str, str | None], Any]:
 
 
 def stack_pseudo(stack: StackArtifact, stack_id: str = "") -> Pseudo:
-    """The stack's pseudo parameters, with the local defaults where it names no environment."""
-    return Pseudo(stack.region or DEFAULT_REGION, stack.account or DEFAULT_ACCOUNT, stack.stack_name, stack_id)
+    """The stack's pseudo parameters: its own environment, else the configured region and the default account."""
+    return Pseudo(resolve_region(stack.region), resolve_account(stack.account), stack.stack_name, stack_id)
 
 
 def static_resolver(stack: StackArtifact) -> Resolver:
@@ -80,3 +83,37 @@ def resource_path(stack: StackArtifact, resource: Mapping[str, Any]) -> str:
 
 def resource_label(path: str, logical_id: str) -> str:
     return f"{path} ({logical_id})" if path and path != logical_id else logical_id
+
+
+def nested_stack_name(parent: str, logical_id: str) -> str:
+    """A nested stack's name as CloudFormation makes it: ``<parent>-<LogicalId>-<12 random characters>``."""
+    suffix = "".join(random.choices(string.ascii_uppercase + string.digits, k=12))
+    return f"{parent[:64]}-{logical_id[:50]}-{suffix}"
+
+
+def nested_artifact(parent: StackArtifact, logical_id: str, stack_name: str, pseudo: Pseudo) -> StackArtifact:
+    """The nested stack ``logical_id`` of ``parent``: its template found through the asset metadata."""
+    resource = parent.template["Resources"][logical_id]
+    metadata = resource.get("Metadata") or {}
+    path = metadata.get("aws:asset:path")
+    if not isinstance(path, str) or metadata.get("aws:asset:property") != "TemplateURL":
+        raise Unresolvable(
+            f"the template of nested stack {logical_id} is not in the cloud assembly: it needs aws:asset:path "
+            "metadata (the CDK CLI's context enables it; synthesize with aws:cdk:enable-asset-metadata)"
+        )
+    template_file = parent.assembly_dir / path
+    try:
+        template = json.loads(template_file.read_text())
+    except (OSError, ValueError) as error:
+        raise Unresolvable(f"cannot read the template of nested stack {logical_id}: {error}") from None
+    construct_path = str(metadata.get("aws:cdk:path") or f"{parent.display_name}/{logical_id}")
+    return StackArtifact(
+        artifact_id=f"{parent.artifact_id}/{logical_id}",
+        stack_name=stack_name,
+        display_name=construct_path.split(".NestedStack/", 1)[0],
+        template=template,
+        assembly_dir=parent.assembly_dir,
+        region=pseudo.region,
+        account=pseudo.account_id,
+        asset_files=parent.asset_files,
+    )

@@ -1,0 +1,283 @@
+"""The impure part of the local deploy: it drives a ``Runtime`` and is where every status is born.
+
+Stack runs and destroys ask it to invoke a provider, to run resources
+concurrently in dependency order, and to delete (or retain) resources; it
+yields each status change as a typed ``ResourceEvent`` or ``StackEvent`` to its
+listeners (progress, the journal), which fold them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import signal
+import threading
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .assembly import CloudAssembly, StackArtifact
+from .changes import Deletion
+from .errors import Unresolvable
+from .functions import find_function
+from .graph import reverse, run_concurrently
+from .invoker import FunctionSpec, Outcome
+from .journal import Invocation
+from .progress import ResourceReport, StackReport
+from .requests import CustomResourceRequest, RequestType
+from .runtime import Runtime
+from .stack_events import Action, DeployEvent, Phase, ResourceEvent, ResourceStatus, StackEvent, StackStatus
+from .state import ResourceState, StackState, StateStore
+from .templates import NESTED_STACK
+
+Listener = Callable[[DeployEvent], None]
+
+
+InvocationListener = Callable[[Invocation], None]
+
+
+class Executor:
+    """Runs provider functions through a runtime and reports every status change as an event."""
+
+    def __init__(
+        self,
+        assembly: CloudAssembly,
+        store: StateStore,
+        runtime: Runtime,
+        *,
+        concurrency: int = 4,
+        listeners: Sequence[Listener] = (),
+        invocation_listeners: Sequence[InvocationListener] = (),
+        lines: Callable[[str], None] | None = None,
+    ) -> None:
+        self.assembly = assembly
+        self.store = store
+        self.runtime = runtime
+        self.concurrency = max(1, concurrency)
+        self.listeners = list(listeners)
+        self.invocation_listeners = list(invocation_listeners)
+        self._lines = lines or (lambda text: None)
+        self.destroy_nested: Callable[[str], bool] = lambda stack_name: False
+        self._extra_stacks: dict[str, StackArtifact] = {}  # nested stacks, whose functions are providers too
+        self._functions: dict[str, FunctionSpec] = {}
+        self._functions_lock = threading.Lock()
+        self._emit_lock = threading.Lock()
+        self.interrupted = False
+
+    # --- events ------------------------------------------------------------------------
+
+    def emit(self, event: DeployEvent) -> None:
+        with self._emit_lock:
+            for listener in self.listeners:
+                listener(event)
+
+    def resource_event(
+        self,
+        stack_name: str,
+        resource: ResourceState,
+        status: ResourceStatus,
+        action: Action,
+        phase: Phase,
+        reason: str = "",
+        physical_id: str = "",
+    ) -> None:
+        self.emit(
+            ResourceEvent(
+                stack_name,
+                resource.logical_id,
+                resource.type,
+                resource.path,
+                status,
+                action,
+                phase,
+                physical_id=physical_id or resource.physical_id,
+                reason=reason,
+            )
+        )
+
+    def stack_event(self, stack_name: str, status: StackStatus, reason: str = "", stack_id: str = "") -> None:
+        self.emit(StackEvent(stack_name, status, stack_id=stack_id, reason=reason))
+
+    def line(self, text: str) -> None:
+        """A note that is not a status change (e.g. what is not deployed locally)."""
+        self._lines(text)
+
+    # --- scheduling ----------------------------------------------------------------------
+
+    def run_graph(
+        self,
+        nodes: Sequence[str],
+        prerequisites: Mapping[str, Iterable[str]],
+        work: Callable[[str], bool],
+        *,
+        stop_on_failure: bool,
+    ) -> dict[str, bool | None]:
+        """``graph.run_concurrently`` with this deploy's concurrency; an interrupt stops starting new work."""
+
+        return run_concurrently(
+            nodes,
+            prerequisites,
+            lambda node: _guarded(work, node),
+            concurrency=self.concurrency,
+            stop_on_failure=stop_on_failure,
+            on_interrupt=self.interrupt,
+            # An interrupt stops creates and updates; the rollback and cleanup deletes still run.
+            should_stop=(lambda: self.interrupted) if stop_on_failure else (lambda: False),
+        )
+
+    def interrupt(self) -> None:
+        """Stop starting new work; what is in flight finishes, then the stack rolls back."""
+        if not self.interrupted:
+            self.interrupted = True
+            self.line("Interrupted: finishing what is in progress (Ctrl-C again to stop waiting for it)")
+
+    @contextlib.contextmanager
+    def interrupts_handled(self) -> Iterator[None]:
+        """While deploying, a first Ctrl-C interrupts (see ``interrupt``); a second one raises KeyboardInterrupt."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handle(signum: int, frame: object) -> None:
+            if self.interrupted:
+                raise KeyboardInterrupt
+            self.interrupt()
+
+        previous = signal.signal(signal.SIGINT, handle)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    # --- provider functions --------------------------------------------------------------
+
+    def add_stacks(self, stacks: Iterable[StackArtifact]) -> None:
+        """Nested stacks being deployed: the functions they hold can be providers too."""
+        with self._functions_lock:
+            self._extra_stacks.update((s.artifact_id, s) for s in stacks)
+
+    def function(self, token: str, fallback: Mapping[str, dict[str, Any]] | None = None) -> FunctionSpec:
+        """The provider a ServiceToken names: a Python Lambda function of this cloud assembly, staged locally."""
+        with self._functions_lock:  # held while staging: each function's code is copied once
+            if token not in self._functions:
+                stacks = [*self.assembly.stacks, *self._extra_stacks.values()]
+                self._functions[token] = find_function(stacks, self.store, token, fallback)
+            return self._functions[token]
+
+    @property
+    def functions_used(self) -> list[FunctionSpec]:
+        return list(self._functions.values())
+
+    def invoke(
+        self, stack_name: str, resource: ResourceState, function: FunctionSpec, request: CustomResourceRequest
+    ) -> Outcome:
+        """Deliver ``request``; listeners (the journal) hear of it before it is sent and again with its outcome.
+
+        A request that cannot be journaled is not sent: nothing is created that the state could lose.
+        """
+        sent = Invocation(stack_name, request.request_id, str(request.request_type), resource, function.to_json())
+        try:
+            for listener in self.invocation_listeners:
+                listener(sent)
+        except OSError as error:
+            return Outcome(None, f"Not sent: the local state journal cannot be written ({error})")
+        outcome = self.runtime.invoke(function, request, f"{_safe_name(stack_name)}.log")
+        answer = outcome.answer
+        answered = dataclasses.replace(
+            sent,
+            answered=True,
+            succeeded=outcome.succeeded,
+            physical_id=answer.physical_id if answer else "",
+            data=dict(answer.data) if answer else {},
+        )
+        try:
+            for listener in self.invocation_listeners:
+                listener(answered)
+        except OSError as error:
+            self.line(f"{stack_name} | warning: the answer to {request.logical_id} was not journaled ({error})")
+        return outcome
+
+    # --- deletes -------------------------------------------------------------------------
+
+    def delete_all(
+        self, state: StackState, deletes: Sequence[Deletion], report: StackReport, *, phase: Phase
+    ) -> dict[str, bool | None]:
+        """Delete (or retain) each, dependents before what they depend on."""
+        by_id = {d.name: d for d in deletes}
+        keys: dict[str, list[str]] = {}
+        for key, deletion in by_id.items():
+            keys.setdefault(deletion.resource.logical_id, []).append(key)
+        prerequisites = {
+            key: [k for lid in d.resource.depends_on for k in keys.get(lid, ())] for key, d in by_id.items()
+        }
+        dependents_first = reverse(list(by_id), prerequisites)
+
+        def delete(logical_id: str) -> bool:
+            return self._delete_one(state, by_id[logical_id], report, phase)
+
+        return self.run_graph(list(by_id), dependents_first, delete, stop_on_failure=False)
+
+    def _delete_one(self, state: StackState, deletion: Deletion, report: StackReport, phase: Phase) -> bool:
+        resource = dataclasses.replace(deletion.resource, physical_id=deletion.physical_id)
+        entry = report.resources.setdefault(
+            resource.logical_id, ResourceReport(resource.logical_id, resource.type, resource.path)
+        )
+        if deletion.policy == "Retain" or (deletion.policy == "RetainExceptOnCreate" and phase is not Phase.ROLLBACK):
+            note = f"retained ({deletion.policy}): {deletion.physical_id} is kept and no longer managed"
+            entry.status, entry.action, entry.physical_id = "DELETE_SKIPPED", "retain", deletion.physical_id
+            entry.reason = f"{entry.reason}; {note}" if entry.reason else note
+            self.resource_event(state.stack_name, resource, ResourceStatus.DELETE_SKIPPED, Action.RETAIN, phase, note)
+            return True
+        action = Action.ROLLBACK if phase is Phase.ROLLBACK else Action.DELETE
+        self.resource_event(state.stack_name, resource, ResourceStatus.DELETE_IN_PROGRESS, action, phase)
+        if resource.type == NESTED_STACK:  # deleting a nested stack is destroying it
+            deleted = self.destroy_nested(str(resource.data.get("StackName") or ""))
+            entry.physical_id, entry.action = deletion.physical_id, str(action)
+            entry.status = "DELETE_COMPLETE" if deleted else "DELETE_FAILED"
+            reason = "" if deleted else "the nested stack was not destroyed"
+            entry.reason = entry.reason or reason
+            status = ResourceStatus.DELETE_COMPLETE if deleted else ResourceStatus.DELETE_FAILED
+            self.resource_event(state.stack_name, resource, status, action, phase, reason)
+            return deleted
+        try:
+            recorded = deletion.functions.get(resource.service_token)
+            if phase is Phase.DESTROY and recorded and Path(recorded["code_dir"]).is_dir():
+                function = FunctionSpec.from_json(recorded)  # the code deployed last, as Lambda still has it
+            else:
+                function = self.function(resource.service_token, deletion.functions)
+        except Unresolvable as error:
+            outcome = Outcome(None, str(error))
+        else:
+            request = CustomResourceRequest(
+                RequestType.DELETE,
+                state.stack_id,
+                resource.logical_id,
+                resource.type,
+                resource.service_token or function.arn,
+                deletion.properties,
+                physical_id=deletion.physical_id,
+            )
+            outcome = self.invoke(state.stack_name, resource, function, request)
+        entry.physical_id = deletion.physical_id
+        entry.action = str(action)
+        if outcome.succeeded:
+            entry.status = "DELETE_COMPLETE"
+            self.resource_event(state.stack_name, resource, ResourceStatus.DELETE_COMPLETE, action, phase)
+            return True
+        entry.status = "DELETE_FAILED"
+        entry.reason = f"{entry.reason}; rollback delete failed: {outcome.reason}" if entry.reason else outcome.reason
+        self.resource_event(state.stack_name, resource, ResourceStatus.DELETE_FAILED, action, phase, outcome.reason)
+        return False
+
+
+def _guarded(work: Callable[[str], bool], node: str) -> bool:
+    try:
+        return work(node)
+    except Exception:  # a bug must not hang the scheduler: the node fails, with the traceback on stderr
+        traceback.print_exc()
+        return False
+
+
+def _safe_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)

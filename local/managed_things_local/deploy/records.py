@@ -1,0 +1,61 @@
+"""The records of what the local deploy has deployed: a stack, its resources and its outputs."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+_FORMAT = 1
+
+
+@dataclass
+class ResourceState:
+    logical_id: str
+    type: str
+    physical_id: str
+    properties: dict[str, Any]
+    data: dict[str, Any] = field(default_factory=dict)
+    status: str = "CREATE_COMPLETE"
+    service_token: str = ""
+    path: str = ""
+    deletion_policy: str = "Delete"
+    update_replace_policy: str = "Delete"
+    # Other deployed resources of the stack this one depends on, directly or through undeployed ones.
+    depends_on: list[str] = field(default_factory=list)
+    endpoint: str = ""  # the Managed Integrations endpoint the resource lives on
+
+
+@dataclass
+class OutputState:
+    value: Any = None
+    export_name: str | None = None
+    description: str | None = None
+    unavailable: str | None = None  # why the value cannot be computed locally
+
+
+@dataclass
+class StackState:
+    stack_name: str
+    stack_id: str
+    region: str
+    account_id: str
+    status: str = "CREATE_COMPLETE"
+    endpoint: str = ""
+    resources: dict[str, ResourceState] = field(default_factory=dict)
+    outputs: dict[str, OutputState] = field(default_factory=dict)
+    imports: list[str] = field(default_factory=list)
+    functions: dict[str, dict[str, Any]] = field(default_factory=dict)  # service token -> FunctionSpec json
+    artifact_id: str = ""
+
+    def exports(self) -> dict[str, OutputState]:
+        return {o.export_name: o for o in self.outputs.values() if o.export_name}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": _FORMAT, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StackState:
+        data = {k: v for k, v in data.items() if k != "format"}
+        data["resources"] = {k: ResourceState(**v) for k, v in (data.get("resources") or {}).items()}
+        data["outputs"] = {k: OutputState(**v) for k, v in (data.get("outputs") or {}).items()}
+        return cls(**data)

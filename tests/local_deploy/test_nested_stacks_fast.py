@@ -1,0 +1,126 @@
+"""Nested stacks (AWS::CloudFormation::Stack) through the fake runtime: deployed, updated, rolled back, destroyed."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fake_runtime import FakeApp, FakeRuntime, nested_stack, thing
+
+from managed_things_local.deploy.requests import RequestType
+
+FLOOR = "Floor.nested.template.json"
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> FakeApp:
+    return FakeApp(tmp_path)
+
+
+def home(app: FakeApp, lamp_name: str = "lamp", *, fail_root: bool = False) -> None:
+    """Root stack Fake: the nested stack Floor (two lamps, an output), and a hub using Floor's output."""
+    floor: dict[str, Any] = {
+        "Parameters": {"Prefix": {"Type": "String"}},
+        "Resources": {
+            "Lamp1": thing("l1", Name={"Fn::Sub": "${Prefix}-" + lamp_name}),
+            "Lamp2": thing("l2", Upstream={"Ref": "Lamp1"}),
+        },
+        "Outputs": {"LampId": {"Value": {"Ref": "Lamp1"}}},
+    }
+    hub = thing("h1", Lamp={"Fn::GetAtt": ["Floor", "Outputs.LampId"]}, Floor={"Ref": "Floor"})
+    if fail_root:
+        hub["Properties"]["Note"] = "fail"
+    app.write({"Fake": {"Floor": nested_stack(FLOOR, "Fake/Floor", Prefix="home"), "Hub": hub}}, nested={FLOOR: floor})
+
+
+def nested_name(app: FakeApp) -> str:
+    state = app.store.load("Fake")
+    assert state is not None
+    return str(state.resources["Floor"].data["StackName"])
+
+
+def test_a_nested_stack_is_deployed_before_what_uses_its_outputs(app: FakeApp) -> None:
+    # GIVEN a root stack whose hub uses a nested stack's output
+    home(app)
+    runtime = FakeRuntime()
+    # WHEN deployed
+    deployed = app.deploy(runtime)
+    # THEN the nested things come first, the hub gets the output and the nested stack's id
+    assert runtime.calls() == [("Create", "Lamp1", "l1"), ("Create", "Lamp2", "l2"), ("Create", "Hub", "h1")]
+    assert runtime.requests[0].properties["Name"] == "home-lamp"  # the nested stack's Parameters
+    name = nested_name(app)
+    assert re.fullmatch(r"Fake-Floor-[A-Z0-9]{12}", name)
+    hub = runtime.requests[2].properties
+    assert hub["Lamp"] == "l1"
+    assert re.fullmatch(rf"arn:aws:cloudformation:[a-z0-9-]+:123456789012:stack/{name}/[0-9a-f-]{{36}}", hub["Floor"])
+    assert app.state(name) == {"Lamp1": "l1", "Lamp2": "l2"}
+    # AND progress shows the nested stack as a resource of its parent and as a stack of its own
+    assert f"{name} | CREATE_COMPLETE | AWS::CloudFormation::Stack | {name}" in deployed.lines
+    assert (
+        "Fake | CREATE_COMPLETE | AWS::CloudFormation::Stack | Floor.NestedStack/Floor.NestedStackResource (Floor)"
+        in (deployed.lines)
+    )
+    assert [n.stack_name for n in deployed.report().nested] == [name]
+
+
+def test_a_redeploy_without_changes_sends_nothing_and_an_update_inside_updates_only_it(app: FakeApp) -> None:
+    # GIVEN a deployed root with a nested stack
+    home(app)
+    app.deploy(FakeRuntime())
+    name = nested_name(app)
+    # WHEN deployed again unchanged, THEN nothing is sent and the nested stack keeps its name
+    unchanged = FakeRuntime()
+    app.deploy(unchanged)
+    assert unchanged.calls() == [] and nested_name(app) == name
+    # WHEN a nested thing changes, THEN only it is updated, in place
+    home(app, lamp_name="bright")
+    updated = FakeRuntime()
+    app.deploy(updated)
+    assert updated.calls() == [("Update", "Lamp1", "l1")]
+    assert updated.requests[0].properties["Name"] == "home-bright"
+
+
+def test_a_failure_in_the_root_rolls_back_its_nested_stack(app: FakeApp) -> None:
+    # GIVEN a root whose hub fails after the nested stack was created
+    home(app)
+    runtime = FakeRuntime(fail={("Hub", RequestType.CREATE): "told to fail"})
+    # WHEN deployed
+    deployed = app.deploy(runtime)
+    # THEN the hub is deleted, then the nested stack with its things (dependents first), and nothing is recorded
+    deletes = [(lid, pid) for kind, lid, pid in runtime.calls() if kind == "Delete"]
+    assert deletes == [("Hub", "Hub-failed"), ("Lamp2", "l2"), ("Lamp1", "l1")]
+    assert deployed.report().status == "ROLLBACK_COMPLETE"
+    assert app.store.all() == []
+
+
+def test_a_failure_inside_a_nested_stack_rolls_back_the_nested_stack_and_the_root(app: FakeApp) -> None:
+    # GIVEN a deployed home, then an update whose nested Lamp1 update fails
+    home(app)
+    app.deploy(FakeRuntime())
+    name = nested_name(app)
+    home(app, lamp_name="bright")
+    runtime = FakeRuntime(fail={("Lamp1", RequestType.UPDATE): "told to fail"})
+    # WHEN deployed
+    deployed = app.deploy(runtime)
+    # THEN the nested stack rolls back (Lamp1 back to its old name), the root fails naming the nested stack
+    assert runtime.calls() == [("Update", "Lamp1", "l1"), ("Update", "Lamp1", "l1")]
+    assert runtime.requests[1].properties["Name"] == "home-lamp"
+    report = deployed.report()
+    assert report.status == "UPDATE_ROLLBACK_COMPLETE" and report.failed_resource == "Floor"
+    assert "was not successfully updated" in report.error and "told to fail" in report.error
+    assert app.state(name) == {"Lamp1": "l1", "Lamp2": "l2"}
+
+
+def test_destroy_deletes_the_nested_stack_and_its_things(app: FakeApp) -> None:
+    # GIVEN a deployed home
+    home(app)
+    app.deploy(FakeRuntime())
+    # WHEN destroyed
+    runtime = FakeRuntime()
+    destroyed = app.destroy(runtime)
+    # THEN the hub goes first (it uses the nested stack), then the nested things, dependents first
+    assert runtime.calls() == [("Delete", "Hub", "h1"), ("Delete", "Lamp2", "l2"), ("Delete", "Lamp1", "l1")]
+    assert not destroyed.report().failed
+    assert app.store.all() == []
