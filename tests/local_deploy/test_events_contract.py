@@ -146,12 +146,12 @@ def test_events_are_shaped_and_ordered_like_cloudformation(tmp_path: Path, capsy
     by_id = {r["event"]["LogicalResourceId"]: r for r in first}
     event = by_id["A"]["event"]
     stack_id = event["StackId"]
-    assert re.fullmatch(r"arn:aws:cloudformation:us-east-1:123456789012:stack/Events/[0-9a-f-]{36}", stack_id)
+    assert re.fullmatch(r"arn:aws:cloudformation:eu-west-1:123456789012:stack/Events/[0-9a-f-]{36}", stack_id)
     assert re.fullmatch(r"[0-9a-f-]{36}", event["RequestId"])
     assert event["ResponseURL"].startswith("https://127.0.0.1:")
     assert event["ResourceType"] == "Custom::ManagedThing"
     token = event["ServiceToken"]
-    assert token.startswith("arn:aws:lambda:us-east-1:123456789012:function:")
+    assert token.startswith("arn:aws:lambda:eu-west-1:123456789012:function:")
     assert "PhysicalResourceId" not in event and "OldResourceProperties" not in event
     # every scalar a string, nested structure kept
     assert event["ResourceProperties"] == {
@@ -162,13 +162,13 @@ def test_events_are_shaped_and_ordered_like_cloudformation(tmp_path: Path, capsy
         "Nested": {"N": "1", "L": ["true", "2.5", "x"]},
     }
     b = by_id["B"]["event"]["ResourceProperties"]
-    assert (b["Upstream"], b["Label"], b["Echo"]) == ("a1", "us-east-1-a1-x", "a1/123456789012")
+    assert (b["Upstream"], b["Label"], b["Echo"]) == ("a1", "eu-west-1-a1-x", "a1/123456789012")
     context, env = by_id["A"]["context"], by_id["A"]["env"]
     assert context["invoked_function_arn"] == token
     assert context["function_name"] == token.rsplit(":", 1)[1] == env["AWS_LAMBDA_FUNCTION_NAME"]
     assert context["memory_limit_in_mb"] == "512" == env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]
     assert 0 < context["remaining_ms"] <= 30_000
-    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-west-1"  # the configured region (conftest)
     assert env["_HANDLER"] == "recorder.handler"
     assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.12"
     assert env["RECORD_FILE"] == str(record_file)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fnmatch
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .assembly import DEFAULT_OUTDIR, CloudAssembly, cdk_json, read_assembly, synthesize
+from . import annotations, preflight
+from .assembly import CloudAssembly, read_assembly, synthesize
 from .engine import Engine
 from .errors import DeployError
 from .invoker import Invoker
@@ -50,7 +50,7 @@ def register(commands: Any) -> None:
         )
         parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
         parser.add_argument(
-            "--concurrency", type=int, default=4, metavar="N", help="resources handled at once (default: 4)"
+            "--concurrency", type=positive_int, default=4, metavar="N", help="resources handled at once (default: 4)"
         )
         if name == "deploy":
             parser.add_argument(
@@ -70,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
     error = ""
     extra: dict[str, Any] = {}
     try:
-        assembly = load_assembly(args)
+        assembly = load_assembly(preflight.check(args, Path.cwd()))
+        if command == "deploy":
+            annotations.report((a for s in assembly.select(args.stacks) for a in s.annotations), sys.stderr)
         store = StateStore(assembly.directory.parent / STATE_DIR_NAME)
         extra["stateDirectory"] = str(store.directory)
         with store.locked(), endpoint(args, store) as (url, label), ResponseReceiver(store.directory) as receiver:
@@ -103,20 +105,22 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def load_assembly(args: argparse.Namespace) -> CloudAssembly:
-    """The cloud assembly: read from --cdk-out, or synthesized by running the app like the CDK CLI."""
-    if args.cdk_out:
-        return read_assembly(Path(args.cdk_out))
-    cwd = Path.cwd()
-    settings = cdk_json(cwd)
-    app = args.app or settings.get("app")
-    if not app:
-        raise DeployError("No app to synthesize: run in a CDK app's directory (cdk.json) or pass --app or --cdk-out")
-    if os.path.isdir(app) and (Path(app) / "manifest.json").is_file():
-        return read_assembly(Path(app))  # like the CDK CLI, --app may name an assembly directory
-    outdir = (cwd / (args.output or settings.get("output") or DEFAULT_OUTDIR)).resolve()
-    synthesize(app, outdir, cwd)
-    return read_assembly(outdir)
+def load_assembly(source: preflight.AssemblySource) -> CloudAssembly:
+    """The cloud assembly: read as it is, or synthesized first by running the app like the CDK CLI."""
+    if source.app is not None:
+        synthesize(source.app, source.directory, Path.cwd())
+    return read_assembly(source.directory)
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is less than 1")
+    return value
 
 
 @contextlib.contextmanager

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..environment import resolve_account, resolve_region
 from . import events
 from .assembly import StackArtifact
 from .changes import Change, Deletion
@@ -28,7 +29,7 @@ from .intrinsics import Pseudo, Resolver, cfn_stringify, parameter_values, resou
 from .invoker import Outcome
 from .progress import ResourceReport, StackReport
 from .state import OutputState, ResourceState, StackState
-from .templates import DEFAULT_ACCOUNT, DEFAULT_REGION, LAMBDA_FUNCTION, MANAGED_THING, resource_label, resource_path
+from .templates import LAMBDA_FUNCTION, MANAGED_THING, resource_label, resource_path
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -49,8 +50,8 @@ class StackRun:
         self.progress = engine.progress
         self.name = artifact.stack_name
         self.template = artifact.template
-        region = artifact.region or DEFAULT_REGION
-        account = artifact.account or DEFAULT_ACCOUNT
+        region = resolve_region(artifact.region)
+        account = resolve_account(artifact.account)
         if previous is not None and previous.region != region:
             raise DeployError(f"{self.name} was deployed locally to {previous.region}, not {region}: destroy it first")
         stack_id = previous.stack_id if previous else events.new_stack_id(region, account, self.name)

@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..environment import resolve_account, resolve_region
 from .assembly import StackArtifact
 from .errors import Unresolvable
 from .intrinsics import Pseudo, Resolver, import_arguments
 
 MANAGED_THING = "Custom::ManagedThing"
 LAMBDA_FUNCTION = "AWS::Lambda::Function"
-DEFAULT_REGION = "us-east-1"
-DEFAULT_ACCOUNT = "123456789012"
 
 
 def no_resources(stack: StackArtifact) -> Callable[[str, str | None], Any]:
@@ -25,8 +24,8 @@ def no_resources(stack: StackArtifact) -> Callable[[str, str | None], Any]:
 
 
 def stack_pseudo(stack: StackArtifact, stack_id: str = "") -> Pseudo:
-    """The stack's pseudo parameters, with the local defaults where it names no environment."""
-    return Pseudo(stack.region or DEFAULT_REGION, stack.account or DEFAULT_ACCOUNT, stack.stack_name, stack_id)
+    """The stack's pseudo parameters: its own environment, else the configured region and the default account."""
+    return Pseudo(resolve_region(stack.region), resolve_account(stack.account), stack.stack_name, stack_id)
 
 
 def static_resolver(stack: StackArtifact) -> Resolver:

@@ -25,11 +25,13 @@ from botocore.model import StructureShape
 from managed_thing_provider.service_model import input_shape, operation, service_model
 from managed_thing_provider.validation import Problem, validate
 
+from .. import environment
 from .exceptions import ConflictException, ResourceNotFoundException, request_error
 from .store import StoredThing, ThingStore, Transaction
 
-DEFAULT_ACCOUNT_ID = "123456789012"
-DEFAULT_REGION = "us-east-1"
+# A request without a SigV4 region (a raw HTTP client) lands where the local deploy defaults to.
+DEFAULT_ACCOUNT_ID = environment.DEFAULT_ACCOUNT
+DEFAULT_REGION = environment.DEFAULT_REGION
 DEFAULT_MAX_RESULTS = 100
 INITIAL_STATUS = "UNASSOCIATED"
 RESOURCE_TYPE = "managed-thing"
