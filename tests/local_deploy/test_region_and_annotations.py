@@ -124,6 +124,7 @@ def test_an_environment_agnostic_stack_deploys_to_the_configured_region(
 
     # THEN boto3 in ca-central-1 finds the thing, with an ARN of that region, and eu-west-1 has none
     assert run.code == 0, run.stderr
+    monkeypatch.delenv("AWS_PROFILE", raising=False)  # the test's own boto3 session caches another config file
     url = emulator_of(cdk_out)
     [thing] = things_in(url, "ca-central-1")
     assert thing["Name"] == "Sensor"
@@ -287,7 +288,8 @@ def test_the_blocks_are_the_pinned_cdk_clis_own(tmp_path: Path, capsys: Any) -> 
     # THEN both print the same blocks (the CLI's source-location lines aside) and stop with the same line
     assert cli.returncode == run.code == 1
     cli_lines = [line for line in cli.stderr.splitlines() if "program.js:" not in line]
-    blocks = cli_lines[: cli_lines.index("Synthesis finished with errors")]
+    first = next(index for index, line in enumerate(cli_lines) if line.startswith("ERROR "))  # after Node's notices
+    blocks = cli_lines[first : cli_lines.index("Synthesis finished with errors")]
     assert "\n".join(blocks).strip() in run.stderr
     assert "WARNING the topic is untested (Construct Annotations)" in blocks
     assert run.stderr.rstrip().endswith("Synthesis finished with errors")
