@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from . import annotations, preflight
+from . import preflight
+from .annotations import report as report_annotations
 from .assembly import CloudAssembly, read_assembly, synthesize
 from .engine import Engine
 from .errors import DeployError
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         assembly = load_assembly(preflight.check(args, Path.cwd()))
         if command == "deploy":
-            annotations.report((a for s in assembly.select(args.stacks) for a in s.annotations), sys.stderr)
+            report_annotations((a for s in assembly.select(args.stacks) for a in s.annotations), sys.stderr)
         store = StateStore(assembly.directory.parent / STATE_DIR_NAME)
         extra["stateDirectory"] = str(store.directory)
         with store.locked(), endpoint(args, store) as (url, label), ResponseReceiver(store.directory) as receiver:
