@@ -46,7 +46,7 @@ def register(commands: Any) -> None:
         parser.add_argument(
             "--endpoint-url",
             metavar="URL",
-            help="a running Managed Integrations emulator (default: an embedded one whose things persist in "
+            help="the URL of a running Managed Integrations emulator (default: an embedded one whose things persist in "
             f"{STATE_DIR_NAME}/emulator.sqlite beside the cloud assembly)",
         )
         parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
