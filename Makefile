@@ -29,6 +29,7 @@ node_modules/.installed: package.json package-lock.json
 
 deploy: setup
 	managed-things deploy
+	@echo "Outside make: source $(VENV)/bin/activate, then managed-things deploy|destroy|emulator or npx cdk synth" >&2
 
 destroy: setup
 	managed-things destroy

@@ -7,6 +7,7 @@ import os
 import re
 import selectors
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -210,7 +211,16 @@ def test_fault_flags_become_emulator_options() -> None:
 
 
 @pytest.mark.parametrize(
-    "flag", [["--error-fraction", "1.5"], ["--throttle-fraction", "-1"], ["--rate-limit", "0"], ["--latency", "-2"]]
+    "flag",
+    [
+        ["--error-fraction", "1.5"],
+        ["--throttle-fraction", "-1"],
+        ["--rate-limit", "0"],
+        ["--latency", "-2"],
+        ["--port", "99999"],
+        ["--port", "-1"],
+        ["--port", "http"],
+    ],
 )
 def test_out_of_range_flags_are_usage_errors(flag: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     # GIVEN a knob outside its range
@@ -220,3 +230,41 @@ def test_out_of_range_flags_are_usage_errors(flag: list[str], capsys: pytest.Cap
         build_parser().parse_args(["emulator", *flag])
     assert exited.value.code == 2
     assert flag[0] in capsys.readouterr().err
+
+
+def run_script(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    script = Path(sys.executable).parent / "managed-things"
+    return subprocess.run(
+        [str(script), *args], capture_output=True, text=True, env=cli_env(tmp_path), timeout=TIMEOUT, check=False
+    )
+
+
+def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(tmp_path: Path) -> None:
+    # GIVEN the console script
+    # WHEN the emulator is asked for port 99999
+    result = run_script(tmp_path, "emulator", "--port", "99999")
+
+    # THEN argparse says the range, without a traceback
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "managed-things emulator: error: argument --port: 99999 is not between 0 and 65535"
+    )
+
+
+def test_an_occupied_port_is_one_line_with_what_to_do(tmp_path: Path) -> None:
+    # GIVEN a port something already listens on
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        # WHEN the emulator is started on it
+        result = run_script(tmp_path, "emulator", "--port", str(port))
+
+    # THEN it exits 1 with one line that names the address and the way out
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"managed-things emulator: cannot listen on 127.0.0.1:{port}: the port is in use; "
+        "pick another --port, or 0 for a free one\n"
+    )

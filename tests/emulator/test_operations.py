@@ -173,11 +173,12 @@ def test_things_belong_to_the_region_the_request_was_signed_for(emulator: Emulat
     virginia = make_client(emulator.url, region="us-east-1")
     unsigned = RawClient(emulator.url).request("POST", "/managed-things", thing(), headers={"Authorization": ""})
 
-    # THEN the other region does not see it, and the unsigned request lands in us-east-1
+    # THEN the other region does not see it, and the unsigned request lands in the default region, eu-west-1
     with pytest.raises(virginia.exceptions.ResourceNotFoundException):
         virginia.get_managed_thing(Identifier=created["Id"])
-    assert virginia.list_managed_things()["Items"][0]["Id"] == unsigned.json["Id"]
-    assert ":us-east-1:" in unsigned.json["Arn"]
+    assert virginia.list_managed_things()["Items"] == []
+    assert [item["Id"] for item in ireland.list_managed_things()["Items"]] == [created["Id"], unsigned.json["Id"]]
+    assert ":eu-west-1:" in unsigned.json["Arn"]
 
 
 def test_account_id_is_configurable() -> None:

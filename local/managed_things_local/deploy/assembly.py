@@ -11,17 +11,23 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .annotations import Annotation, read_annotations
 from .errors import DeployError
 
 STACK_ARTIFACT = "aws:cloudformation:stack"
 NESTED_ASSEMBLY_ARTIFACT = "cdk:cloud-assembly"
 ASSET_MANIFEST_ARTIFACT = "cdk:asset-manifest"
 DEFAULT_OUTDIR = "cdk.out"
+# jsii's Node.js support warnings: any value silences the deprecation box; the end-of-life one takes major versions.
+JSII_QUIET = {
+    "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+}
 _STAGED_ASSET = re.compile(r"asset\.[0-9a-f]{64}")
 # What the CDK CLI always puts in the app's context: asset metadata is what
 # names a function's code directory in the template.
@@ -45,6 +51,7 @@ class StackArtifact:
     account: str | None
     dependencies: tuple[str, ...] = ()
     asset_files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    annotations: tuple[Annotation, ...] = ()
 
     def code_directory(self, logical_id: str) -> Path:
         """The synthesized code directory of a Lambda function of this stack (zips are extracted by the caller)."""
@@ -93,21 +100,49 @@ def _matches(stack: StackArtifact, pattern: str) -> bool:
 def synthesize(app: str, outdir: Path, cwd: Path) -> None:
     """Run the app command the way the CDK CLI does: a shell command with CDK_OUTDIR and CDK_CONTEXT_JSON set."""
     outdir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
+    env = app_environment(os.environ)
     env["CDK_OUTDIR"] = str(outdir)
     env["CDK_CONTEXT_JSON"] = json.dumps(app_context(cwd))
     # The app's own output goes to stderr: stdout stays free for the --json document.
-    process = subprocess.Popen(
-        app, shell=True, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-    )
+    try:
+        process = subprocess.Popen(
+            app,
+            shell=True,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    except OSError as error:
+        raise DeployError(f"Cannot run the app `{app}` in {cwd}: {error.strerror or error}") from None
     assert process.stdout is not None
     for line in process.stdout:
         sys.stderr.write(line.decode(errors="replace"))
     sys.stderr.flush()
     if process.wait() != 0:
-        raise DeployError(f"The app failed: `{app}` exited with code {process.returncode}")
+        hint = ": the shell found no such command" if process.returncode == 127 else ""
+        raise DeployError(f"The app failed: `{app}` exited with code {process.returncode}{hint}")
     if not (outdir / "manifest.json").is_file():
         raise DeployError(f"The app `{app}` wrote no cloud assembly to {outdir} (does it call app.synth()?)")
+
+
+def app_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The app process's environment: this interpreter's scripts first on PATH, and jsii's Node banner off.
+
+    With this Python's bin directory first, cdk.json's ``python3 app.py`` runs the
+    interpreter ``managed-things`` runs under (the one with aws_cdk), also when it
+    is started as ``.venv/bin/managed-things`` without activating the venv. jsii
+    prints a box on every synth when Node.js is past its support date (Node 20 on
+    this project's machine); the user's own setting of either variable wins.
+    """
+    env = dict(environ)
+    scripts = str(Path(sys.executable).parent)
+    path = env.get("PATH", os.defpath).split(os.pathsep)
+    env["PATH"] = os.pathsep.join([scripts, *(entry for entry in path if entry != scripts)])
+    for variable, value in JSII_QUIET.items():
+        env.setdefault(variable, value)
+    return env
 
 
 def app_context(cwd: Path) -> dict[str, Any]:
@@ -165,6 +200,7 @@ def _read_manifest(directory: Path, prefix: str, stacks: list[StackArtifact]) ->
                 account=account,
                 dependencies=tuple(prefix + d for d in artifact.get("dependencies") or () if d in stack_ids),
                 asset_files=asset_files,
+                annotations=read_annotations(artifact, directory),
             )
         )
 

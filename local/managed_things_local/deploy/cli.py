@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fnmatch
-import os
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .assembly import DEFAULT_OUTDIR, CloudAssembly, cdk_json, read_assembly, synthesize
+from . import preflight
+from .annotations import report as report_annotations
+from .assembly import CloudAssembly, read_assembly, synthesize
 from .engine import Engine
 from .errors import DeployError
 from .executor import Executor
@@ -48,7 +49,7 @@ def register(commands: Any) -> None:
         parser.add_argument(
             "--endpoint-url",
             metavar="URL",
-            help="a running Managed Integrations emulator (default: an embedded one whose things persist in "
+            help="the URL of a running Managed Integrations emulator (default: an embedded one whose things persist in "
             f"{STATE_DIR_NAME}/emulator.sqlite beside the cloud assembly)",
         )
         parser.add_argument(
@@ -70,7 +71,7 @@ def register(commands: Any) -> None:
             "by default an environment serves later events of its function, as on Lambda",
         )
         parser.add_argument(
-            "--concurrency", type=int, default=4, metavar="N", help="resources handled at once (default: 4)"
+            "--concurrency", type=positive_int, default=4, metavar="N", help="resources handled at once (default: 4)"
         )
         if name == "deploy":
             parser.add_argument(
@@ -92,7 +93,9 @@ def run(args: argparse.Namespace) -> int:
     error = ""
     extra: dict[str, Any] = {}
     try:
-        assembly = load_assembly(args)
+        assembly = load_assembly(preflight.check(args, Path.cwd()))
+        if command == "deploy":
+            report_annotations((a for s in assembly.select(args.stacks) for a in s.annotations), sys.stderr)
         store = StateStore(assembly.directory.parent / STATE_DIR_NAME)
         extra["stateDirectory"] = str(store.directory)
         with (
@@ -141,20 +144,22 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def load_assembly(args: argparse.Namespace) -> CloudAssembly:
-    """The cloud assembly: read from --cdk-out, or synthesized by running the app like the CDK CLI."""
-    if args.cdk_out:
-        return read_assembly(Path(args.cdk_out))
-    cwd = Path.cwd()
-    settings = cdk_json(cwd)
-    app = args.app or settings.get("app")
-    if not app:
-        raise DeployError("No app to synthesize: run in a CDK app's directory (cdk.json) or pass --app or --cdk-out")
-    if os.path.isdir(app) and (Path(app) / "manifest.json").is_file():
-        return read_assembly(Path(app))  # like the CDK CLI, --app may name an assembly directory
-    outdir = (cwd / (args.output or settings.get("output") or DEFAULT_OUTDIR)).resolve()
-    synthesize(app, outdir, cwd)
-    return read_assembly(outdir)
+def load_assembly(source: preflight.AssemblySource) -> CloudAssembly:
+    """The cloud assembly: read as it is, or synthesized first by running the app like the CDK CLI."""
+    if source.app is not None:
+        synthesize(source.app, source.directory, Path.cwd())
+    return read_assembly(source.directory)
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is less than 1")
+    return value
 
 
 @contextlib.contextmanager

@@ -16,7 +16,8 @@ throttling and errors; ``exceptions`` are the model's error shapes.
 Where the emulator decides what the model leaves open:
 
 * Delete is immediate: no DELETE_IN_PROGRESS; Get then answers ResourceNotFoundException.
-* A thing belongs to the region of the request's SigV4 credential scope (default us-east-1).
+* A thing belongs to the region of the request's SigV4 credential scope (without one: eu-west-1,
+  the local engine's default region).
 * A ClientToken lives as long as its thing; same token and same members replay the first
   answer, other members answer ConflictException.
 * ListManagedThings pages in creation order, 100 things unless MaxResults says otherwise;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import signal
 import sys
 import threading
@@ -23,7 +24,9 @@ def register(commands: Any) -> None:
         "and the AWS CLI call them) until SIGINT or SIGTERM. Prints one line with its URL once it is ready.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=0, metavar="PORT", help="0 (the default) picks a free port")
+    parser.add_argument(
+        "--port", type=_port, default=0, metavar="PORT", help="0 to 65535; 0 (the default) picks a free port"
+    )
     parser.add_argument(
         "--state", default=None, metavar="FILE", help="SQLite file to keep things in (default: in memory)"
     )
@@ -71,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         url = emulator.start()
     except OSError as error:
         emulator.stop()
-        print(f"managed-things emulator: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        print(f"managed-things emulator: {listen_failure(args.host, args.port, error)}", file=sys.stderr)
         return 1
     try:
         print(READY_LINE.format(url=url), flush=True)
@@ -79,6 +82,25 @@ def run(args: argparse.Namespace) -> int:
     finally:
         emulator.stop()
     return 0
+
+
+def listen_failure(host: str, port: int, error: OSError) -> str:
+    """One line for a failed bind: what failed, and what to do."""
+    if error.errno == errno.EADDRINUSE:
+        return f"cannot listen on {host}:{port}: the port is in use; pick another --port, or 0 for a free one"
+    if error.errno == errno.EACCES:
+        return f"cannot listen on {host}:{port}: permission denied; ports below 1024 need privileges, pick another"
+    return f"cannot listen on {host}:{port}: {error.strerror or error}; check --host and --port"
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 65535")
+    return value
 
 
 def _fraction(text: str) -> float:

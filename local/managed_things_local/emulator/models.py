@@ -25,12 +25,14 @@ from botocore.model import StructureShape
 
 from managed_things_model.service_model import input_shape, operation, service_model
 
+from .. import environment
 from .exceptions import ConflictException, ResourceNotFoundException, request_error
 from .store import StoredThing, ThingStore, Transaction
 from .validation import message, violations
 
-DEFAULT_ACCOUNT_ID = "123456789012"
-DEFAULT_REGION = "us-east-1"
+# A request without a SigV4 region (a raw HTTP client) lands where the local deploy defaults to.
+DEFAULT_ACCOUNT_ID = environment.DEFAULT_ACCOUNT
+DEFAULT_REGION = environment.DEFAULT_REGION
 DEFAULT_MAX_RESULTS = 100
 INITIAL_STATUS = "UNASSOCIATED"
 RESOURCE_TYPE = "managed-thing"

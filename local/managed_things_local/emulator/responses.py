@@ -96,7 +96,7 @@ class ManagedThingsResponses:
 
 
 def region_of(headers: Mapping[str, str]) -> str:
-    """The region a SigV4 ``Authorization`` header was signed for, else us-east-1."""
+    """The region a SigV4 ``Authorization`` header was signed for, else the default region (eu-west-1)."""
     found = _CREDENTIAL_REGION.search(headers.get("Authorization") or "")
     return found.group(1) if found else DEFAULT_REGION
 
