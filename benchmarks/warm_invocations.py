@@ -4,7 +4,7 @@
 
 Run with the asset first on the path and Lambda's environment (the endpoint of an emulator, the CA of the
 ResponseURL's server). The handler is imported once; each event's wall time is split into the time inside
-the API calls (botocore's ``before-call``/``after-call`` hooks on the provider's client), the time crhelper
+the API calls (botocore's ``provide-client-params`` to ``after-call`` on the provider's client), the time crhelper
 spends answering on the ResponseURL, and the rest. Lives outside the package: only the asset is importable here.
 """
 
@@ -63,8 +63,10 @@ def main() -> None:
 
     import_seconds = time.perf_counter() - started
     api, answer = Stopwatch(), Stopwatch()
-    index.client.meta.events.register("before-call", api.start)
+    # The whole boto3 call: from its parameters (validation, endpoint, serialization) to its parsed answer.
+    index.client.meta.events.register("provide-client-params", api.start)
     index.client.meta.events.register("after-call", api.stop)
+    index.client.meta.events.register("after-call-error", api.stop)
     send = index.helper._send
 
     def timed_send(*args: Any, **kwargs: Any) -> Any:
