@@ -1,0 +1,145 @@
+"""The benchmarks run: every figure group prints its figure, its target and a verdict, on tiny sizes.
+
+No timing is asserted (the figures are the benchmark's to print); what is asserted is that each
+measurement is taken through the real pieces (a synthesized app, ``managed-things deploy``/``destroy``,
+the provider's asset in a warm process) and reported, and that the process tree's memory is summed.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from types import ModuleType
+
+import psutil
+import pytest
+from e2e_support import REPO_ROOT, run
+
+pytestmark = pytest.mark.slow
+
+TINY = [
+    "--only",
+    "warm,deploy,nested",
+    "--init-repeat",
+    "1",
+    "--warm-events",
+    "3",
+    "--deploy-things",
+    "2",
+    "--fleet-things",
+    "2",
+    "--nested-stacks",
+    "1",
+]
+VERDICT = r"target <= [0-9.]+ (ms|MB): (met|MISSED)"
+# A parent that starts a child holding 64 MB, so only a sum over the tree reaches it.
+PARENT_OF_A_BIG_CHILD = textwrap.dedent(
+    """
+    import subprocess, sys
+    child = "import sys, time; block = bytearray(64 * 1024 * 1024); print('ready', flush=True); time.sleep(30)"
+    process = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, text=True)
+    print(process.stdout.readline().strip(), flush=True)
+    process.wait()
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_run() -> str:
+    """``python -m benchmarks`` on tiny sizes, from the repository, as ``make bench`` runs it."""
+    return run([sys.executable, "-m", "benchmarks", *TINY], cwd=REPO_ROOT, timeout=600).stdout
+
+
+@pytest.fixture
+def process_tree(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    monkeypatch.syspath_prepend(str(REPO_ROOT))
+    from benchmarks import process_tree
+
+    yield process_tree
+
+
+def test_the_warm_handler_figure_is_its_overhead_beyond_the_api_calls(tiny_run: str) -> None:
+    # GIVEN the tiny run's output
+    lines = tiny_run.splitlines()
+
+    # WHEN the warm handler's block is read
+    start = lines.index("warm handler, 3 Create events in one process (embedded emulator, local ResponseURL):")
+    per_event, overhead, parts = lines[start + 1 : start + 4]
+
+    # THEN the API calls are split off, the rest judged against 5 ms, and the answer's share of it shown
+    assert re.search(r"per event: median [0-9.]+ ms, of which [0-9.]+ ms in 1 API call\(s\)", per_event)
+    assert re.search(r"overhead beyond the API calls: median [0-9.]+ ms \(p90 [0-9.]+\); " + VERDICT, overhead)
+    assert re.search(r"crhelper's answer on the ResponseURL \(TLS connection, PUT\) median [0-9.]+ ms", parts)
+
+
+def test_the_one_stack_deploy_prints_speed_memory_redeploy_and_destroy(tiny_run: str) -> None:
+    # GIVEN the tiny run's output
+    lines = tiny_run.splitlines()
+
+    # WHEN the one-stack deploy's block is read
+    start = lines.index("local deploy, 2 things in one stack (pre-synthesized, fresh state, embedded emulator):")
+    deploy, rss, redeploy, destroy = lines[start + 1 : start + 5]
+
+    # THEN each figure is there, the per-thing time beside its share of the cold start measured in the same run
+    assert re.search(
+        r"deploy: [0-9.]+ s, [0-9.]+ things/s, [0-9.]+ ms per thing; "
+        r"target <= [0-9.]+ ms \(1/10 of the [0-9]+ ms cold start\): (met|MISSED)",
+        deploy,
+    )
+    assert re.search(r"peak RSS of all processes: [0-9]+ MB \([0-9]+ processes then, at most [0-9]+\)", rss)
+    assert re.search(r"redeploy with no changes: [0-9.]+ s", redeploy)
+    assert re.search(r"destroy: [0-9.]+ s, [0-9.]+ things/s", destroy)
+
+
+def test_the_nested_stack_deploy_is_measured_or_said_to_be_unsupported(tiny_run: str) -> None:
+    # GIVEN the tiny run's output
+    lines = tiny_run.splitlines()
+
+    # WHEN the nested-stack deploy's lines are read
+    label = "local deploy, 2 things in 1 nested stacks"
+    block = [line for line in lines if line.startswith(label)]
+
+    # THEN the engine either deployed them (figures, memory against 1 GB) or says it cannot: never a fake figure
+    assert len(block) == 1
+    if block[0].endswith("not supported by this engine (it does not deploy AWS::CloudFormation::Stack resources)"):
+        return
+    rss = lines[lines.index(block[0]) + 2]
+    assert re.search(r"peak RSS of all processes: .*; target <= 1000 MB: (met|MISSED)", rss)
+
+
+def test_an_unknown_group_is_refused_in_one_line() -> None:
+    # GIVEN / WHEN the benchmarks are asked for a group that does not exist
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--only", "deploy,speed"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    # THEN argparse refuses it, naming the groups there are, without a traceback
+    assert result.returncode == 2
+    assert "expected groups of asset, init, synth, warm, deploy, nested" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_peak_rss_sums_the_whole_process_tree(process_tree: ModuleType) -> None:
+    # GIVEN a process whose child holds 64 MB
+    parent = subprocess.Popen([sys.executable, "-c", PARENT_OF_A_BIG_CHILD], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None and parent.stdout.readline().strip() == "ready"
+
+        # WHEN the tree is sampled
+        sampler = process_tree.PeakRss(parent.pid)
+        sampler.sample()
+    finally:
+        for process in [*psutil.Process(parent.pid).children(recursive=True), psutil.Process(parent.pid)]:
+            process.kill()
+        parent.wait()
+
+    # THEN both processes are counted, and the child's block with them
+    assert sampler.processes_at_peak == 2
+    assert sampler.peak_bytes >= 64 * 1024 * 1024
