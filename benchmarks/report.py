@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-LIBRARY_PATH = [REPO / "constructs", REPO / "lambda"]
+LIBRARY_PATH = [REPO / "constructs", REPO / "lambda", REPO / "model"]
 FLEET_APP = Path(__file__).resolve().parent / "fleet_app.py"
 # The environment the benchmarks' handler processes get: Lambda's variables, and no AWS configuration of the user's.
 LAMBDA_ENV = {

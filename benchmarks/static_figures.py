@@ -54,7 +54,7 @@ def build_asset(directory: Path) -> Path:
 
 
 def print_asset_size(asset_dir: Path) -> None:
-    total, model = _zipped_size(asset_dir), _zipped_size(asset_dir / "managed_thing_provider" / "botocore_data")
+    total, model = _zipped_size(asset_dir), _zipped_size(asset_dir / "managed_things_model" / "botocore_data")
     print(
         f"asset: {total / 1e6:.2f} MB zipped (service model {model / 1e3:.0f} KB); "
         f"target <= {ASSET_TARGET_MB} MB: {verdict(total / 1e6, ASSET_TARGET_MB)}"
