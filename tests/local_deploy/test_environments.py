@@ -179,7 +179,7 @@ def test_functions_without_reserved_concurrency_share_the_runtimes_concurrency(
     assert after["Invocations"] == ("2" if stays_warm else "1")
 
 
-def test_a_function_with_no_reserved_concurrency_is_throttled(
+def test_a_function_with_a_reserved_concurrency_of_zero_is_throttled(
     runtime: LambdaRuntime, counting_function: FunctionSpec
 ) -> None:
     # GIVEN ReservedConcurrentExecutions 0, WHEN invoked
