@@ -66,6 +66,19 @@ def register(commands: Any) -> None:
         parser.add_argument(
             "--concurrency", type=int, default=4, metavar="N", help="resources handled at once (default: 4)"
         )
+        if name == "destroy":
+            parser.add_argument(
+                "--force",
+                "-f",
+                action="store_true",
+                help="do not ask before destroying stacks that depend on the named",
+            )
+            parser.add_argument(
+                "--exclusively",
+                "-e",
+                action="store_true",
+                help="only the named stacks, not the stacks that depend on them (an export in use then fails)",
+            )
         if name == "deploy":
             parser.add_argument(
                 "--parameters",
@@ -112,7 +125,17 @@ def run(args: argparse.Namespace) -> int:
             if command == "deploy":
                 reports = engine.deploy(engine.deploy_order(assembly.select(args.stacks)))
             else:
-                reports = engine.destroy(engine.destroy_order(destroy_selection(assembly, store, args.stacks)))
+                named = destroy_selection(assembly, store, args.stacks)
+                order = engine.destroy_order(named, with_dependents=not args.exclusively)
+                if not order:
+                    progress.line("nothing to destroy")
+                for line in engine.destruction_plan(order):
+                    progress.line(line)
+                dependents = [n for n in order if n not in named]
+                if order and (not args.stacks or args.force or not dependents or confirmed(order, named)):
+                    reports = engine.destroy(order)
+                elif order:
+                    progress.line("Nothing destroyed")
     except DeployError as caught:
         error = str(caught)
     except KeyboardInterrupt:
@@ -159,6 +182,20 @@ def endpoint(args: argparse.Namespace, store: StateStore) -> Iterator[tuple[str,
         yield server.url, f"embedded emulator ({store.emulator_database})"
 
 
+def confirmed(order: list[str], named: list[str]) -> bool:
+    """Ask, like ``cdk destroy``, before destroying stacks the user did not name; refuse where nobody can answer."""
+    if sys.stdin is None or not sys.stdin.isatty():
+        others = ", ".join(n for n in order if n not in named)
+        raise DeployError(
+            f"Destroying {', '.join(named)} also destroys {others}, which depend{'s' if ',' not in others else ''} "
+            "on it, and there is no terminal to confirm: pass --force to destroy them all, or --exclusively to "
+            "destroy only the named stacks"
+        )
+    sys.stderr.write(f"Are you sure you want to delete: {', '.join(order)} (y/n)? ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
 def parse_parameters(values: list[str], assembly: CloudAssembly) -> dict[str, dict[str, str]]:
     """``[STACK:]NAME=VALUE`` -> stack name -> {name: value}; without a stack, for every stack."""
     parsed: dict[str, dict[str, str]] = {}
@@ -188,5 +225,5 @@ def destroy_selection(assembly: CloudAssembly, store: StateStore, patterns: list
         matches += [n for n in deployed if fnmatch.fnmatchcase(n, pattern)]
         if not matches:
             raise DeployError(f"No stack matches '{pattern}' (in the app or deployed locally)")
-        names += [n for n in matches if n not in names]
+        names += [n for n in dict.fromkeys(matches) if n not in names]
     return names
