@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fnmatch
+import json
 import os
 import sys
 import time
@@ -29,6 +30,40 @@ DESCRIPTIONS = {
     "destroy": "Delete the locally deployed Custom::ManagedThing resources of a CDK app's stacks "
     "(DeletionPolicy Retain is honoured).",
 }
+
+
+def register_diff(commands: Any) -> None:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "diff",
+        help="what a local deploy would do to each managed thing",
+        description="Compare a CDK app's managed things with what is deployed locally: create, update in place "
+        "(naming the members), replace (and why), delete, as the provider would plan it. Values are never shown.",
+    )
+    parser.add_argument("stacks", nargs="*", metavar="STACK", help="stacks by name or glob (default: all)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--app", "-a", help='the command that runs the CDK app (default: cdk.json\'s "app")')
+    source.add_argument("--cdk-out", metavar="DIR", help="use this synthesized cloud assembly instead")
+    parser.add_argument(
+        "--output", "-o", metavar="DIR", help='where the app synthesizes (default: cdk.json\'s "output" or cdk.out)'
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    parser.set_defaults(run=run_diff)
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    from .diff import diff
+
+    try:
+        assembly = load_assembly(args)
+        diffs = diff(assembly, StateStore(assembly.directory.parent / STATE_DIR_NAME), args.stacks)
+    except DeployError as error:
+        sys.stderr.write(f"\n ❌  {error}\n")
+        return 1
+    if args.json:
+        sys.stdout.write(json.dumps({"command": "diff", "stacks": [d.to_json() for d in diffs]}, indent=2) + "\n")
+    else:
+        sys.stdout.write("\n".join(line for d in diffs for line in d.lines()) + "\n")
+    return 0
 
 
 def register(commands: Any) -> None:
@@ -88,6 +123,7 @@ def register(commands: Any) -> None:
                 help="a CloudFormation parameter value (repeatable)",
             )
         parser.set_defaults(run=run)
+    register_diff(commands)
 
 
 def run(args: argparse.Namespace) -> int:
