@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fake_runtime import FakeApp, FakeRuntime, nested_stack, thing
 
+from managed_things_local.deploy.cli import destroy_selection
 from managed_things_local.deploy.requests import RequestType
 from managed_things_local.deploy.state import StateStore
 
@@ -147,3 +148,12 @@ def test_a_root_and_nested_state_that_cannot_be_written_still_destroy_every_nest
     # THEN the journals lead to every thing, the nested ones included
     assert sorted(lid for kind, lid, _ in runtime.calls() if kind == "Delete") == ["Hub", "Lamp1", "Lamp2"]
     assert app.store.all() == []
+
+
+def test_a_glob_selects_the_root_for_destroy_never_its_nested_stack_alone(app: FakeApp) -> None:
+    # GIVEN a deployed home, whose nested stack's name also matches Fake*
+    home(app)
+    app.deploy(FakeRuntime())
+    engine, _, _ = app.engine(FakeRuntime())
+    # WHEN stacks are selected for destroy by a glob, THEN only the root is
+    assert destroy_selection(engine.assembly, app.store, ["Fake*"]) == ["Fake"]

@@ -250,7 +250,13 @@ def destroy_selection(assembly: CloudAssembly, store: StateStore, patterns: list
     """Stack names to destroy: the app's stacks, and by name also stacks deployed locally that left the app."""
     if not patterns:
         return [s.stack_name for s in assembly.stacks]
-    deployed = [s.stack_name for s in store.all()]
+    ids = {s.artifact_id for s in assembly.stacks}
+    # a nested stack goes with its parent, never by itself
+    deployed = [
+        s.stack_name
+        for s in store.all()
+        if s.artifact_id in ids or not any(s.artifact_id.startswith(f"{i}/") for i in ids)
+    ]
     names: list[str] = []
     for pattern in patterns:
         matches = [
