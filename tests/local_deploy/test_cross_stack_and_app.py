@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shlex
 import sys
 import textwrap
@@ -22,7 +23,16 @@ def two_stacks(app: cdk.App) -> None:
     cdk.CfnOutput(producer, "HubId", value=hub.managed_thing_id, export_name="Producer-HubId")
 
 
-def test_an_imported_value_is_deployed_after_its_exporter_and_destroyed_before_it(tmp_path: Path, capsys) -> None:
+class Terminal(io.StringIO):
+    """A stdin someone types into."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_an_imported_value_is_deployed_after_its_exporter_and_destroyed_before_it(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
     # GIVEN an app whose first stack imports the second stack's export, and a running emulator
     cdk_out = synth(tmp_path / "cdk.out", two_stacks)
     with EmulatorServer() as emulator:
@@ -53,8 +63,33 @@ def test_an_imported_value_is_deployed_after_its_exporter_and_destroyed_before_i
         assert "Producer | UPDATE_ROLLBACK_COMPLETE" in refused.stderr
         assert len(emulator.backend.list_things()) == 2
 
-        # WHEN only the producer is destroyed
-        destroyed = run_cli(capsys, "destroy", "Producer", "--cdk-out", str(cdk_out), "--endpoint-url", emulator.url)
+        # WHEN only the producer is destroyed, with no terminal to confirm that its importer goes too
+        endpoint = ("--cdk-out", str(cdk_out), "--endpoint-url", emulator.url)
+        unconfirmed = run_cli(capsys, "destroy", "Producer", *endpoint)
+        # THEN it is refused in one line naming both ways on, and nothing is deleted
+        assert unconfirmed.code == 1
+        assert unconfirmed.stderr.strip().splitlines()[-1].strip() == (
+            "❌  Destroying Producer also destroys Consumer, which depends on it, and there is no terminal to "
+            "confirm: pass --force to destroy them all, or --exclusively to destroy only the named stacks"
+        )
+        assert "Consumer | will delete 1 resource: Lamp" in unconfirmed.stderr
+        assert len(emulator.backend.list_things()) == 2
+
+        # WHEN only the producer is destroyed exclusively, THEN CloudFormation's refusal: its export is in use
+        exclusive = run_cli(capsys, "destroy", "Producer", "--exclusively", *endpoint)
+        assert exclusive.code == 1
+        assert "Export Producer-HubId cannot be deleted as it is in use by Consumer" in exclusive.stdout
+        assert len(emulator.backend.list_things()) == 2
+
+        # WHEN asked on a terminal and answered no, THEN nothing is destroyed
+        monkeypatch.setattr("sys.stdin", Terminal("n\n"))
+        declined = run_cli(capsys, "destroy", "Producer", *endpoint)
+        assert declined.code == 0 and "Are you sure you want to delete: Consumer, Producer (y/n)?" in declined.stderr
+        assert len(emulator.backend.list_things()) == 2
+
+        # WHEN answered yes
+        monkeypatch.setattr("sys.stdin", Terminal("y\n"))
+        destroyed = run_cli(capsys, "destroy", "Producer", *endpoint)
 
         # THEN its importer goes first (CloudFormation would refuse to delete an export in use), then it
         assert destroyed.code == 0, destroyed.stderr
@@ -63,6 +98,10 @@ def test_an_imported_value_is_deployed_after_its_exporter_and_destroyed_before_i
         )
         assert emulator.backend.list_things() == []
         assert not stack_state(cdk_out, "Consumer").exists() and not stack_state(cdk_out, "Producer").exists()
+
+        # WHEN destroyed again, THEN there is nothing to destroy, and it says so
+        nothing = run_cli(capsys, "destroy", *endpoint)
+        assert nothing.code == 0 and "nothing to destroy" in nothing.stderr
 
 
 def test_an_import_of_a_value_the_model_rejects_fails_the_importer(tmp_path: Path, capsys) -> None:

@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 from fake_runtime import FakeApp, FakeRuntime, nested_stack, thing
 
+from managed_things_local.deploy.cli import destroy_selection
 from managed_things_local.deploy.requests import RequestType
+from managed_things_local.deploy.state import StateStore
+
+
+def failing_save(self: StateStore, state: object) -> None:
+    raise PermissionError(13, "Permission denied")
+
 
 FLOOR = "Floor.nested.template.json"
 
@@ -124,3 +131,29 @@ def test_destroy_deletes_the_nested_stack_and_its_things(app: FakeApp) -> None:
     assert runtime.calls() == [("Delete", "Hub", "h1"), ("Delete", "Lamp2", "l2"), ("Delete", "Lamp1", "l1")]
     assert not destroyed.report().failed
     assert app.store.all() == []
+
+
+def test_a_root_and_nested_state_that_cannot_be_written_still_destroy_every_nested_thing(
+    app: FakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a home deployed while no snapshot can be written
+    home(app)
+    with monkeypatch.context() as patched:
+        patched.setattr(StateStore, "save", failing_save)
+        failed = app.deploy(FakeRuntime())
+    assert failed.report().error.startswith("Cannot write the local state")
+    # WHEN destroyed
+    runtime = FakeRuntime()
+    app.destroy(runtime)
+    # THEN the journals lead to every thing, the nested ones included
+    assert sorted(lid for kind, lid, _ in runtime.calls() if kind == "Delete") == ["Hub", "Lamp1", "Lamp2"]
+    assert app.store.all() == []
+
+
+def test_a_glob_selects_the_root_for_destroy_never_its_nested_stack_alone(app: FakeApp) -> None:
+    # GIVEN a deployed home, whose nested stack's name also matches Fake*
+    home(app)
+    app.deploy(FakeRuntime())
+    engine, _, _ = app.engine(FakeRuntime())
+    # WHEN stacks are selected for destroy by a glob, THEN only the root is
+    assert destroy_selection(engine.assembly, app.store, ["Fake*"]) == ["Fake"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fnmatch
+import json
 import sys
 import time
 from collections.abc import Iterator
@@ -30,6 +31,40 @@ DESCRIPTIONS = {
     "destroy": "Delete the locally deployed Custom::ManagedThing resources of a CDK app's stacks "
     "(DeletionPolicy Retain is honoured).",
 }
+
+
+def register_diff(commands: Any) -> None:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "diff",
+        help="what a local deploy would do to each managed thing",
+        description="Compare a CDK app's managed things with what is deployed locally: create, update in place "
+        "(naming the members), replace (and why), delete, as the provider would plan it. Values are never shown.",
+    )
+    parser.add_argument("stacks", nargs="*", metavar="STACK", help="stacks by name or glob (default: all)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--app", "-a", help='the command that runs the CDK app (default: cdk.json\'s "app")')
+    source.add_argument("--cdk-out", metavar="DIR", help="use this synthesized cloud assembly instead")
+    parser.add_argument(
+        "--output", "-o", metavar="DIR", help='where the app synthesizes (default: cdk.json\'s "output" or cdk.out)'
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    parser.set_defaults(run=run_diff)
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    from .diff import diff
+
+    try:
+        assembly = load_assembly(args)
+        diffs = diff(assembly, StateStore(assembly.directory.parent / STATE_DIR_NAME), args.stacks)
+    except DeployError as error:
+        sys.stderr.write(f"\n ❌  {error}\n")
+        return 1
+    if args.json:
+        sys.stdout.write(json.dumps({"command": "diff", "stacks": [d.to_json() for d in diffs]}, indent=2) + "\n")
+    else:
+        sys.stdout.write("\n".join(line for d in diffs for line in d.lines()) + "\n")
+    return 0
 
 
 def register(commands: Any) -> None:
@@ -73,6 +108,19 @@ def register(commands: Any) -> None:
         parser.add_argument(
             "--concurrency", type=positive_int, default=4, metavar="N", help="resources handled at once (default: 4)"
         )
+        if name == "destroy":
+            parser.add_argument(
+                "--force",
+                "-f",
+                action="store_true",
+                help="do not ask before destroying stacks that depend on the named",
+            )
+            parser.add_argument(
+                "--exclusively",
+                "-e",
+                action="store_true",
+                help="only the named stacks, not the stacks that depend on them (an export in use then fails)",
+            )
         if name == "deploy":
             parser.add_argument(
                 "--parameters",
@@ -82,6 +130,7 @@ def register(commands: Any) -> None:
                 help="a CloudFormation parameter value (repeatable)",
             )
         parser.set_defaults(run=run)
+    register_diff(commands)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -126,7 +175,17 @@ def run(args: argparse.Namespace) -> int:
             if command == "deploy":
                 reports = engine.deploy(engine.deploy_order(assembly.select(args.stacks)))
             else:
-                reports = engine.destroy(engine.destroy_order(destroy_selection(assembly, store, args.stacks)))
+                named = destroy_selection(assembly, store, args.stacks)
+                order = engine.destroy_order(named, with_dependents=not args.exclusively)
+                if not order:
+                    progress.line("nothing to destroy")
+                for line in engine.destruction_plan(order):
+                    progress.line(line)
+                dependents = [n for n in order if n not in named]
+                if order and (not args.stacks or args.force or not dependents or confirmed(order, named)):
+                    reports = engine.destroy(order)
+                elif order:
+                    progress.line("Nothing destroyed")
     except DeployError as caught:
         error = str(caught)
     except KeyboardInterrupt:
@@ -175,6 +234,20 @@ def endpoint(args: argparse.Namespace, store: StateStore) -> Iterator[tuple[str,
         yield server.url, f"embedded emulator ({store.emulator_database})"
 
 
+def confirmed(order: list[str], named: list[str]) -> bool:
+    """Ask, like ``cdk destroy``, before destroying stacks the user did not name; refuse where nobody can answer."""
+    if sys.stdin is None or not sys.stdin.isatty():
+        others = ", ".join(n for n in order if n not in named)
+        raise DeployError(
+            f"Destroying {', '.join(named)} also destroys {others}, which depend{'s' if ',' not in others else ''} "
+            "on it, and there is no terminal to confirm: pass --force to destroy them all, or --exclusively to "
+            "destroy only the named stacks"
+        )
+    sys.stderr.write(f"Are you sure you want to delete: {', '.join(order)} (y/n)? ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
 def parse_parameters(values: list[str], assembly: CloudAssembly) -> dict[str, dict[str, str]]:
     """``[STACK:]NAME=VALUE`` -> stack name -> {name: value}; without a stack, for every stack."""
     parsed: dict[str, dict[str, str]] = {}
@@ -193,7 +266,13 @@ def destroy_selection(assembly: CloudAssembly, store: StateStore, patterns: list
     """Stack names to destroy: the app's stacks, and by name also stacks deployed locally that left the app."""
     if not patterns:
         return [s.stack_name for s in assembly.stacks]
-    deployed = [s.stack_name for s in store.all()]
+    ids = {s.artifact_id for s in assembly.stacks}
+    # a nested stack goes with its parent, never by itself
+    deployed = [
+        s.stack_name
+        for s in store.all()
+        if s.artifact_id in ids or not any(s.artifact_id.startswith(f"{i}/") for i in ids)
+    ]
     names: list[str] = []
     for pattern in patterns:
         matches = [
@@ -204,5 +283,5 @@ def destroy_selection(assembly: CloudAssembly, store: StateStore, patterns: list
         matches += [n for n in deployed if fnmatch.fnmatchcase(n, pattern)]
         if not matches:
             raise DeployError(f"No stack matches '{pattern}' (in the app or deployed locally)")
-        names += [n for n in matches if n not in names]
+        names += [n for n in dict.fromkeys(matches) if n not in names]
     return names

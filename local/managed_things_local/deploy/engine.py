@@ -153,8 +153,9 @@ class Engine:
 
     # --- destroy -------------------------------------------------------------------
 
-    def destroy_order(self, names: Sequence[str]) -> list[str]:
-        """The named stacks and the deployed stacks that depend on them, dependents first."""
+    def destroy_order(self, names: Sequence[str], *, with_dependents: bool = True) -> list[str]:
+        """The named stacks and (unless not ``with_dependents``) the deployed stacks that depend on them,
+        dependents first."""
         states = {s.stack_name: s for s in self.store.all()}
         by_artifact = {s.artifact_id: s.stack_name for s in self.assembly.stacks}
         edges: dict[str, set[str]] = {name: set() for name in states}
@@ -168,7 +169,7 @@ class Engine:
         for state in states.values():
             edges[state.stack_name] |= {exported_by[i] for i in state.imports if i in exported_by}
         wanted = [n for n in names if n in states]
-        pending = list(wanted)
+        pending = list(wanted) if with_dependents else []
         while pending:
             name = pending.pop()
             for consumer, needs in edges.items():
@@ -177,6 +178,21 @@ class Engine:
                     pending.append(consumer)
         # dependents first: a stack goes when nothing remaining depends on it
         return ordered(sorted(wanted), reverse(sorted(wanted), edges))
+
+    def destruction_plan(self, names: Sequence[str]) -> list[str]:
+        """What a destroy of ``names`` deletes, a line per stack."""
+        lines = []
+        for name in names:
+            state = self.store.load(name)
+            if state is None:
+                continue
+            labels = [resource_label(r.path, r.logical_id) for r in state.resources.values()]
+            shown = ", ".join(labels[:5]) + (", ..." if len(labels) > 5 else "")
+            count = len(labels)
+            lines.append(
+                f"{name} | will delete {count} resource{'s' if count != 1 else ''}" + (f": {shown}" if labels else "")
+            )
+        return lines
 
     def destroy(self, names: Sequence[str]) -> list[StackReport]:
         self.check_endpoints(names)

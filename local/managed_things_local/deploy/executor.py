@@ -13,6 +13,7 @@ import dataclasses
 import signal
 import threading
 import traceback
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -198,6 +199,19 @@ class Executor:
             self.line(f"{stack_name} | warning: the answer to {request.logical_id} was not journaled ({error})")
         return outcome
 
+    def record(
+        self, stack_name: str, request_type: RequestType, resource: ResourceState, data: Mapping[str, Any]
+    ) -> None:
+        """Tell the listeners (the journal) of a change the engine made itself, such as a nested stack's."""
+        sent = Invocation(stack_name, str(uuid.uuid4()), str(request_type), resource)
+        answered = dataclasses.replace(
+            sent, answered=True, succeeded=True, physical_id=resource.physical_id, data=dict(data)
+        )
+        with contextlib.suppress(OSError):  # the snapshot written at the end of the run has it too
+            for listener in self.invocation_listeners:
+                listener(sent)
+                listener(answered)
+
     # --- deletes -------------------------------------------------------------------------
 
     def delete_all(
@@ -233,6 +247,8 @@ class Executor:
         self.resource_event(state.stack_name, resource, ResourceStatus.DELETE_IN_PROGRESS, action, phase)
         if resource.type == NESTED_STACK:  # deleting a nested stack is destroying it
             deleted = self.destroy_nested(str(resource.data.get("StackName") or ""))
+            if deleted:
+                self.record(state.stack_name, RequestType.DELETE, resource, {})
             entry.physical_id, entry.action = deletion.physical_id, str(action)
             entry.status = "DELETE_COMPLETE" if deleted else "DELETE_FAILED"
             reason = "" if deleted else "the nested stack was not destroyed"

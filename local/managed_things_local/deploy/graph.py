@@ -7,6 +7,7 @@ A cycle is a ``DeployError`` whose one line names the nodes of the cycle.
 from __future__ import annotations
 
 import graphlib
+import heapq
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
@@ -73,25 +74,31 @@ def run_concurrently(
     starting new work and lets what is running finish.
     """
     sorter = _sorter(nodes, prerequisites, "The resources")
-    needs = {node: set(prerequisites.get(node, ())) & set(nodes) - {node} for node in nodes}
+    members = set(nodes)
+    needs = {node: set(prerequisites.get(node, ())) & members - {node} for node in nodes}
     position = {node: index for index, node in enumerate(nodes)}
     results: dict[str, bool | None] = {}
-    ready: list[str] = []
+    ready: list[tuple[int, str]] = []  # a heap: the template's order among what is ready
     running: dict[Future[bool], str] = {}
     stopping = False
+
+    def take_ready() -> None:
+        for node in sorter.get_ready():
+            heapq.heappush(ready, (position[node], node))
+
     with ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="resource") as pool:
         while True:
             stopping = stopping or should_stop()
             if not stopping:
-                ready = sorted({*ready, *sorter.get_ready()}, key=position.__getitem__)
+                take_ready()
                 while ready and len(running) < concurrency:
-                    node = ready.pop(0)
+                    _, node = heapq.heappop(ready)
                     if all(results.get(p) is True for p in needs[node]):
                         running[pool.submit(work, node)] = node
                     else:  # a prerequisite failed or never ran: this one does not start either
                         results[node] = None
                         sorter.done(node)
-                        ready = sorted({*ready, *sorter.get_ready()}, key=position.__getitem__)
+                        take_ready()
             if not running:
                 if stopping or not ready:
                     break

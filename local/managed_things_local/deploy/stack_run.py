@@ -420,6 +420,9 @@ class StackRun:
             change.action = "none"
         with self._lock:
             self.values[logical_id] = Value(change.physical_id, change.data)
+        # In this stack's journal too, so that a destroy finds the nested stack even if this stack's state is lost.
+        recorded = self._resource_state(logical_id, physical_id=change.physical_id, properties=properties)
+        self.executor.record(self.name, RequestType.UPDATE if old else RequestType.CREATE, recorded, change.data)
         if change.action != "none":
             self._event(logical_id, ResourceStatus(f"{verb}_COMPLETE"), action, physical_id=change.physical_id)
         return True

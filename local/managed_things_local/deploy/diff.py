@@ -1,0 +1,178 @@
+"""What a deploy would do to each managed thing, against the local state: ``managed-things diff``.
+
+A changed thing is planned by the provider's own code (``parse_properties`` of
+the old and new properties, then ``lifecycle.plan_update``), so the diff says
+what the provider will do: update in place (naming the members), or replace
+(and why). Only member names are shown, never values: sensitive members stay out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from managed_thing_provider.lifecycle import plan_update
+from managed_thing_provider.properties import parse_properties
+
+from .assembly import CloudAssembly
+from .errors import DeployError, Unresolvable
+from .executor import Executor
+from .intrinsics import cfn_stringify
+from .progress import StackReport
+from .stack_events import Action
+from .stack_run import StackRun
+from .state import StateStore
+from .templates import MANAGED_THING, NESTED_STACK, nested_artifact, resource_label, resource_path
+
+_SYMBOLS = {Action.CREATE: "[+]", Action.UPDATE: "[~]", Action.REPLACE: "[-/+]", Action.DELETE: "[-]"}
+
+
+@dataclass
+class ThingDiff:
+    logical_id: str
+    path: str
+    action: Action
+    members: list[str] = field(default_factory=list)  # what an in-place update changes
+    reasons: list[str] = field(default_factory=list)  # why a replacement, or why the diff cannot tell
+
+    def line(self) -> str:
+        if self.action is Action.UPDATE:
+            what = f"update in place: {', '.join(self.members)}" if self.members else "update"
+        elif self.action is Action.REPLACE:
+            what = f"replace: {'; '.join(self.reasons)}"
+        else:
+            what = str(self.action)
+        note = f" ({'; '.join(self.reasons)})" if self.reasons and self.action is not Action.REPLACE else ""
+        return f"{_SYMBOLS[self.action]} {MANAGED_THING} {resource_label(self.path, self.logical_id)} {what}{note}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "logicalId": self.logical_id,
+            "path": self.path,
+            "action": str(self.action),
+            "members": self.members,
+            "reasons": self.reasons,
+        }
+
+
+@dataclass
+class StackDiff:
+    stack_name: str
+    things: list[ThingDiff] = field(default_factory=list)
+    nested: list[StackDiff] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stackName": self.stack_name,
+            "things": [t.to_json() for t in self.things],
+            "nestedStacks": [n.to_json() for n in self.nested],
+        }
+
+    def lines(self) -> list[str]:
+        lines = [f"Stack {self.stack_name}"]
+        lines += [t.line() for t in self.things] or ["There were no differences"]
+        for nested in self.nested:
+            lines += [f"  {line}" for line in nested.lines()]
+        return lines
+
+
+def diff_stack(run: StackRun, store: StateStore, executor: Executor) -> StackDiff:
+    """The diff of one stack (and of its deployed nested stacks) against its recorded state."""
+    previous = run.previous
+    result = StackDiff(run.name)
+    for logical_id, resource in run.things.items():
+        old = previous.resources.get(logical_id) if previous else None
+        if resource.get("Type") == NESTED_STACK:
+            nested = _nested_run(run, store, executor, logical_id, old.data.get("StackName") if old else None)
+            if nested is not None:
+                result.nested.append(diff_stack(nested, store, executor))
+            continue
+        label = resource_path(run.artifact, resource)
+        if old is None:
+            result.things.append(ThingDiff(logical_id, label, Action.CREATE))
+            continue
+        try:
+            new_properties = cfn_stringify(run.resolver.resolve(resource.get("Properties") or {}))
+        except Unresolvable as error:  # e.g. a value of a thing the deploy creates first
+            result.things.append(
+                ThingDiff(logical_id, label, Action.UPDATE, reasons=[f"known only at deploy time: {error}"])
+            )
+            continue
+        if new_properties == old.properties:
+            continue
+        result.things.append(_planned(logical_id, label, old.properties, new_properties))
+    if previous is not None:
+        for key, old in previous.resources.items():
+            if key not in run.things and old.type == MANAGED_THING:
+                result.things.append(ThingDiff(old.logical_id, old.path, Action.DELETE))
+    return result
+
+
+def _planned(logical_id: str, label: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> ThingDiff:
+    """The provider's plan for moving the thing from ``old`` to ``new`` properties."""
+    plan = plan_update(parse_properties(old), parse_properties(new))
+    if plan.replaces:
+        return ThingDiff(logical_id, label, Action.REPLACE, reasons=list(plan.replace_because))
+    members = sorted(plan.changes)
+    if plan.tags_to_set or plan.tag_keys_to_remove:
+        members.append("Tags")
+    if old.get("ServiceToken") != new.get("ServiceToken"):
+        members.append("ServiceToken")
+    return ThingDiff(logical_id, label, Action.UPDATE, members=members)
+
+
+def _nested_run(
+    parent: StackRun, store: StateStore, executor: Executor, logical_id: str, stack_name: Any
+) -> StackRun | None:
+    if not isinstance(stack_name, str):  # not deployed yet: every thing of it is a create
+        stack_name = f"{parent.name}-{logical_id}"
+    try:
+        artifact = nested_artifact(parent.artifact, logical_id, stack_name, parent.pseudo)
+        properties = cfn_stringify(parent.resolver.resolve(parent.things[logical_id].get("Properties") or {}))
+    except Unresolvable:
+        return None
+    executor.add_stacks([artifact])
+    return StackRun(
+        executor,
+        store,
+        artifact,
+        store.load(stack_name) if stack_name in {s.stack_name for s in store.all()} else None,
+        StackReport(stack_name),
+        endpoint_label=parent.endpoint_label,
+        parameters={k: str(v) for k, v in (properties.get("Parameters") or {}).items()},
+        parent=parent,
+    )
+
+
+class NoRuntime:
+    """A diff invokes nothing."""
+
+    def invoke(self, function: Any, request: Any, log_name: str) -> Any:
+        raise AssertionError("a diff does not invoke providers")
+
+    def close(self) -> None:
+        pass
+
+
+def diff(assembly: CloudAssembly, store: StateStore, patterns: list[str]) -> list[StackDiff]:
+    """The diff of the selected stacks against the local state."""
+    executor = Executor(assembly, store, NoRuntime())
+    diffs = []
+    for artifact in assembly.select(patterns):
+        previous = store.load(artifact.stack_name)
+        endpoint = previous.endpoint if previous else ""
+        try:
+            run = StackRun(
+                executor,
+                store,
+                artifact,
+                previous,
+                StackReport(artifact.stack_name),
+                endpoint_label=endpoint,
+                parameters={},
+            )
+        except Unresolvable as error:
+            raise DeployError(f"{artifact.stack_name}: {error}") from None
+        diffs.append(diff_stack(run, store, executor))
+    return diffs
