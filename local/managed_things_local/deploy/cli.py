@@ -55,7 +55,7 @@ def run_diff(args: argparse.Namespace) -> int:
     from .diff import diff
 
     try:
-        assembly = load_assembly(args)
+        assembly = load_assembly(preflight.assembly_source(args, Path.cwd()))
         diffs = diff(assembly, StateStore(assembly.directory.parent / STATE_DIR_NAME), args.stacks)
     except DeployError as error:
         sys.stderr.write(f"\n ❌  {error}\n")
