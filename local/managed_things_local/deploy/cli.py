@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import fnmatch
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -23,6 +24,10 @@ from .journal import JournalWriter
 from .progress import Progress, StackReport, json_document, print_summary
 from .responses import ResponseReceiver
 from .state import STATE_DIR_NAME, StateStore
+
+# Each environment mostly waits on the emulator and the ResponseURL: two per core keep the cores busy, and
+# the cap bounds memory (an environment is a Python process of about 100 MB).
+DEFAULT_CONCURRENCY = min(16, 2 * (os.cpu_count() or 1))
 
 DESCRIPTIONS = {
     "deploy": "Synthesize a CDK app and deploy its Custom::ManagedThing resources locally: the provider's own "
@@ -106,7 +111,12 @@ def register(commands: Any) -> None:
             "by default an environment serves later events of its function, as on Lambda",
         )
         parser.add_argument(
-            "--concurrency", type=positive_int, default=4, metavar="N", help="resources handled at once (default: 4)"
+            "--concurrency",
+            type=positive_int,
+            default=DEFAULT_CONCURRENCY,
+            metavar="N",
+            help="resources handled (and execution environments run) at once "
+            f"(default: twice the CPU count, at most 16: {DEFAULT_CONCURRENCY} here)",
         )
         if name == "destroy":
             parser.add_argument(
