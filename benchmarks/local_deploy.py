@@ -63,7 +63,9 @@ class Fleet:
 def run_command(command: str, cdk_out: Path) -> CommandRun:
     """Run ``managed-things COMMAND --cdk-out CDK_OUT --json`` and sample its process tree until it ends."""
     argv = [sys.executable, "-m", "managed_things_local", command, "--cdk-out", str(cdk_out), "--json"]
-    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(str(REPO / p) for p in ("local", "constructs", "lambda", "model")))
+    environment = dict(
+        os.environ, PYTHONPATH=os.pathsep.join(str(REPO / p) for p in ("local", "constructs", "lambda", "model"))
+    )
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         start = time.perf_counter()
         process = subprocess.Popen(argv, cwd=cdk_out.parent, env=environment, stdout=stdout, stderr=stderr)
