@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -60,6 +61,10 @@ def run_python(
 
 
 def synthesize_fleet(outdir: Path, count: int, nested: int = 0, raw: bool = False) -> float:
-    """Synthesize the benchmarks' app into ``outdir``; the seconds spent in constructs and ``app.synth()``."""
+    """Synthesize the benchmarks' app into ``outdir`` as ``cdk synth`` would (its default context: path and asset
+    metadata, which name nested stack templates); the seconds spent in constructs and ``app.synth()``."""
+    from managed_things_local.deploy.assembly import CLI_DEFAULT_CONTEXT
+
     flags = [*(["--nested", str(nested)] if nested else []), *(["--raw"] if raw else [])]
-    return run_python(FLEET_APP, str(outdir), str(count), *flags, env=SYNTH_ENV)
+    env = {**SYNTH_ENV, "CDK_CONTEXT_JSON": json.dumps(CLI_DEFAULT_CONTEXT)}
+    return run_python(FLEET_APP, str(outdir), str(count), *flags, env=env)
