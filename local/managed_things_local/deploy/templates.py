@@ -8,12 +8,14 @@ import string
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from managed_things_model.contract import RESOURCE_TYPE
+
 from ..environment import resolve_account, resolve_region
 from .assembly import StackArtifact
 from .errors import Unresolvable
 from .intrinsics import Pseudo, Resolver, import_arguments
 
-MANAGED_THING = "Custom::ManagedThing"
+MANAGED_THING = RESOURCE_TYPE  # the construct and the provider declare it in the shared model
 NESTED_STACK = "AWS::CloudFormation::Stack"
 LAMBDA_FUNCTION = "AWS::Lambda::Function"
 
