@@ -18,8 +18,6 @@ from managed_thing_provider.properties import parse_properties
 from .assembly import CloudAssembly
 from .errors import DeployError, Unresolvable
 from .executor import Executor
-from .intrinsics import cfn_stringify
-from .progress import StackReport
 from .stack_events import Action
 from .stack_run import StackRun
 from .state import StateStore
@@ -78,34 +76,32 @@ class StackDiff:
 
 
 def diff_stack(run: StackRun, store: StateStore, executor: Executor) -> StackDiff:
-    """The diff of one stack (and of its deployed nested stacks) against its recorded state."""
-    previous = run.previous
+    """The diff of one stack (and of its deployed nested stacks): its plan, each update planned by the provider."""
     result = StackDiff(run.name)
-    for logical_id, resource in run.things.items():
-        old = previous.resources.get(logical_id) if previous else None
-        if resource.get("Type") == NESTED_STACK:
-            nested = _nested_run(run, store, executor, logical_id, old.data.get("StackName") if old else None)
+    for logical_id, step in run.plan.steps.items():
+        old = step.previous
+        if step.resource_type == NESTED_STACK:
+            nested = _nested_run(run, executor, logical_id, old.data.get("StackName") if old else None)
             if nested is not None:
                 result.nested.append(diff_stack(nested, store, executor))
             continue
-        label = resource_path(run.artifact, resource)
+        label = resource_path(run.artifact, run.resources[logical_id])
         if old is None:
             result.things.append(ThingDiff(logical_id, label, Action.CREATE))
             continue
         try:
-            new_properties = cfn_stringify(run.resolver.resolve(resource.get("Properties") or {}))
+            new_properties = run.properties(logical_id)
         except Unresolvable as error:  # e.g. a value of a thing the deploy creates first
             result.things.append(
                 ThingDiff(logical_id, label, Action.UPDATE, reasons=[f"known only at deploy time: {error}"])
             )
             continue
-        if new_properties == old.properties:
-            continue
-        result.things.append(_planned(logical_id, label, old.properties, new_properties))
-    if previous is not None:
-        for key, old in previous.resources.items():
-            if key not in run.things and old.type == MANAGED_THING:
-                result.things.append(ThingDiff(old.logical_id, old.path, Action.DELETE))
+        if new_properties != old.properties:
+            result.things.append(_planned(logical_id, label, old.properties, new_properties))
+    for removal in run.plan.removals:
+        old = removal.resource
+        if old.type == MANAGED_THING and old.logical_id not in run.plan.steps:
+            result.things.append(ThingDiff(old.logical_id, old.path, Action.DELETE))
     return result
 
 
@@ -122,23 +118,23 @@ def _planned(logical_id: str, label: str, old: Mapping[str, Any], new: Mapping[s
     return ThingDiff(logical_id, label, Action.UPDATE, members=members)
 
 
-def _nested_run(
-    parent: StackRun, store: StateStore, executor: Executor, logical_id: str, stack_name: Any
-) -> StackRun | None:
-    if not isinstance(stack_name, str):  # not deployed yet: every thing of it is a create
+def _nested_run(parent: StackRun, executor: Executor, logical_id: str, stack_name: Any) -> StackRun | None:
+    previous = None
+    if isinstance(stack_name, str):
+        previous = parent.store.load(stack_name)
+    else:  # not deployed yet: every thing of it is a create
         stack_name = f"{parent.name}-{logical_id}"
     try:
         artifact = nested_artifact(parent.artifact, logical_id, stack_name, parent.pseudo)
-        properties = cfn_stringify(parent.resolver.resolve(parent.things[logical_id].get("Properties") or {}))
+        properties = parent.properties(logical_id)
     except Unresolvable:
         return None
     executor.add_stacks([artifact])
     return StackRun(
         executor,
-        store,
+        parent.store,
         artifact,
-        store.load(stack_name) if stack_name in {s.stack_name for s in store.all()} else None,
-        StackReport(stack_name),
+        previous,
         endpoint_label=parent.endpoint_label,
         parameters={k: str(v) for k, v in (properties.get("Parameters") or {}).items()},
         parent=parent,
@@ -168,7 +164,6 @@ def diff(assembly: CloudAssembly, store: StateStore, patterns: list[str]) -> lis
                 store,
                 artifact,
                 previous,
-                StackReport(artifact.stack_name),
                 endpoint_label=endpoint,
                 parameters={},
             )

@@ -12,12 +12,12 @@ import time
 from collections.abc import Mapping, Sequence
 
 from .assembly import CloudAssembly, StackArtifact, prune_code
-from .changes import Deletion
 from .errors import DeployError, Unresolvable
 from .executor import Executor
 from .graph import ordered, reverse
-from .progress import StackReport
-from .stack_events import Phase, StackStatus
+from .plan import Removal
+from .report import Reports, StackReport
+from .stack_events import Phase, StackStatus, StackSummary
 from .stack_run import StackRun
 from .state import StateStore
 from .templates import resource_label, static_exports, static_imports
@@ -42,6 +42,8 @@ class Engine:
         self.parameters = parameters or {}
         self.allow_endpoint_change = allow_endpoint_change
         self.verbose = verbose
+        self.reports = Reports()
+        executor.listeners.append(self.reports)
         executor.destroy_nested = lambda stack_name: not self.destroy_stack(stack_name).failed
 
     @property
@@ -126,30 +128,25 @@ class Engine:
 
     def deploy_stack(self, artifact: StackArtifact) -> StackReport:
         started = time.monotonic()
-        report = self._deploy_stack(artifact)
-        report.elapsed = time.monotonic() - started
-        return report
-
-    def _deploy_stack(self, artifact: StackArtifact) -> StackReport:
         previous = self.store.load(artifact.stack_name)
-        report = StackReport(artifact.stack_name)
         try:
             run = StackRun(
                 self.executor,
                 self.store,
                 artifact,
                 previous,
-                report,
                 endpoint_label=self.endpoint_label,
                 parameters=self.parameters.get(artifact.stack_name, {}),
                 verbose=self.verbose,
             )
         except (DeployError, Unresolvable) as error:
             status = StackStatus.UPDATE_FAILED if previous else StackStatus.CREATE_FAILED
-            report.status, report.error = str(status), str(error)
             self.executor.stack_event(artifact.stack_name, status, str(error))
-            return report
-        return run.deploy()
+        else:
+            run.deploy()
+        report = self.reports.report(artifact.stack_name)
+        report.elapsed = time.monotonic() - started
+        return report
 
     # --- destroy -------------------------------------------------------------------
 
@@ -212,44 +209,41 @@ class Engine:
 
     def destroy_stack(self, stack_name: str) -> StackReport:
         state = self.store.load(stack_name)
-        report = StackReport(stack_name)
+        report = self.reports.report(stack_name)
         if state is None:
-            report.status = "DELETE_COMPLETE"
-            report.warnings.append(f"{stack_name} is not deployed locally: nothing to destroy")
-            self.executor.line(f"{stack_name} | not deployed locally: nothing to destroy")
+            note = "not deployed locally: nothing to destroy"
+            self.executor.warning(stack_name, f"{stack_name} is {note}")
+            summary = StackSummary(note=note)
+            self.executor.stack_event(stack_name, StackStatus.DELETE_COMPLETE, summary=summary)
             return report
-        report.stack_id, report.region, report.account_id = state.stack_id, state.region, state.account_id
         for consumer in self.store.all():
             used = sorted(set(consumer.imports) & set(state.exports())) if consumer.stack_name != stack_name else []
             if used:
-                report.status = StackStatus.DELETE_FAILED
-                report.error = f"Export {used[0]} cannot be deleted as it is in use by {consumer.stack_name}"
-                self.executor.stack_event(stack_name, StackStatus.DELETE_FAILED, report.error, state.stack_id)
+                error = f"Export {used[0]} cannot be deleted as it is in use by {consumer.stack_name}"
+                self.executor.stack_event(stack_name, StackStatus.DELETE_FAILED, error, state.stack_id)
                 return report
         self.executor.stack_event(stack_name, StackStatus.DELETE_IN_PROGRESS, stack_id=state.stack_id)
-        deletes = [
-            Deletion(r, r.physical_id, r.properties, r.deletion_policy, state.functions, key=key)
-            for key, r in state.resources.items()
-        ]
-        results = self.executor.delete_all(state, deletes, report, phase=Phase.DESTROY)
-        failed = [d for d in deletes if results.get(d.name) is not True]
+        removals = [Removal(key, r, r.deletion_policy) for key, r in state.resources.items()]
+        failures = self.executor.delete_all(state, removals, phase=Phase.DESTROY)
+        failed = [r for r in removals if failures.get(r.key) is not None]
         if failed:
-            for deletion in deletes:
-                if results.get(deletion.name) is True:
-                    del state.resources[deletion.name]
-            state.status = report.status = StackStatus.DELETE_FAILED
+            for removal in removals:
+                if failures.get(removal.key) is None:
+                    del state.resources[removal.key]
+            state.status = StackStatus.DELETE_FAILED
             with contextlib.suppress(OSError):  # then the journal keeps what is left
                 self.store.save(state)
             first = failed[0].resource
-            report.failed_resource = first.logical_id
-            why = report.resources[first.logical_id].reason if first.logical_id in report.resources else ""
-            report.error = f"{resource_label(first.path, first.logical_id)}: {why or 'not deleted'}"
-            self.executor.stack_event(stack_name, StackStatus.DELETE_FAILED, report.error, state.stack_id)
+            error = f"{resource_label(first.path, first.logical_id)}: {failures[failed[0].key] or 'not deleted'}"
+            summary = StackSummary(resources=state.resources, failed_resource=first.logical_id)
+            self.executor.stack_event(stack_name, StackStatus.DELETE_FAILED, error, state.stack_id, summary=summary)
             return report
+        summary = StackSummary()
         try:
             self.store.delete(stack_name)
         except OSError as error:  # everything is deleted: only the record of it stays behind
-            report.warnings.append(f"Cannot remove the local state {self.store.snapshot_path(stack_name)}: {error}")
-        report.status = StackStatus.DELETE_COMPLETE
-        self.executor.stack_event(stack_name, StackStatus.DELETE_COMPLETE, stack_id=state.stack_id)
+            self.executor.warning(
+                stack_name, f"Cannot remove the local state {self.store.snapshot_path(stack_name)}: {error}"
+            )
+        self.executor.stack_event(stack_name, StackStatus.DELETE_COMPLETE, stack_id=state.stack_id, summary=summary)
         return report

@@ -19,16 +19,25 @@ from pathlib import Path
 from typing import Any
 
 from .assembly import CloudAssembly, StackArtifact
-from .changes import Deletion
 from .errors import Unresolvable
 from .functions import find_function
 from .graph import reverse, run_concurrently
 from .invoker import FunctionSpec, Outcome
 from .journal import Invocation
-from .progress import ResourceReport, StackReport
+from .plan import Removal
 from .requests import CustomResourceRequest, RequestType
 from .runtime import Runtime
-from .stack_events import Action, DeployEvent, Phase, ResourceEvent, ResourceStatus, StackEvent, StackStatus
+from .stack_events import (
+    Action,
+    DeployEvent,
+    Phase,
+    ResourceEvent,
+    ResourceStatus,
+    StackEvent,
+    StackStatus,
+    StackSummary,
+    StackWarning,
+)
 from .state import ResourceState, StackState, StateStore
 from .templates import NESTED_STACK
 
@@ -97,8 +106,20 @@ class Executor:
             )
         )
 
-    def stack_event(self, stack_name: str, status: StackStatus, reason: str = "", stack_id: str = "") -> None:
-        self.emit(StackEvent(stack_name, status, stack_id=stack_id, reason=reason))
+    def stack_event(
+        self,
+        stack_name: str,
+        status: StackStatus,
+        reason: str = "",
+        stack_id: str = "",
+        *,
+        parent: str | None = None,
+        summary: StackSummary | None = None,
+    ) -> None:
+        self.emit(StackEvent(stack_name, status, stack_id=stack_id, reason=reason, parent=parent, summary=summary))
+
+    def warning(self, stack_name: str, text: str) -> None:
+        self.emit(StackWarning(stack_name, text))
 
     def line(self, text: str) -> None:
         """A note that is not a status change (e.g. what is not deployed locally)."""
@@ -215,76 +236,82 @@ class Executor:
     # --- deletes -------------------------------------------------------------------------
 
     def delete_all(
-        self, state: StackState, deletes: Sequence[Deletion], report: StackReport, *, phase: Phase
-    ) -> dict[str, bool | None]:
-        """Delete (or retain) each, dependents before what they depend on."""
-        by_id = {d.name: d for d in deletes}
+        self,
+        state: StackState,
+        removals: Sequence[Removal],
+        *,
+        phase: Phase,
+        functions: Mapping[str, dict[str, Any]] | None = None,
+    ) -> dict[str, str | None]:
+        """Delete (or retain) each, dependents before what they depend on: key -> None if done, else why not."""
+        by_key = {r.key: r for r in removals}
         keys: dict[str, list[str]] = {}
-        for key, deletion in by_id.items():
-            keys.setdefault(deletion.resource.logical_id, []).append(key)
+        for key, removal in by_key.items():
+            keys.setdefault(removal.resource.logical_id, []).append(key)
         prerequisites = {
-            key: [k for lid in d.resource.depends_on for k in keys.get(lid, ())] for key, d in by_id.items()
+            key: [k for lid in r.resource.depends_on for k in keys.get(lid, ())] for key, r in by_key.items()
         }
-        dependents_first = reverse(list(by_id), prerequisites)
+        dependents_first = reverse(list(by_key), prerequisites)
+        failures: dict[str, str] = {}
 
-        def delete(logical_id: str) -> bool:
-            return self._delete_one(state, by_id[logical_id], report, phase)
+        def delete(key: str) -> bool:
+            failure = self._delete_one(
+                state, by_key[key], phase, functions if functions is not None else state.functions
+            )
+            if failure:
+                failures[key] = failure
+            return not failure
 
-        return self.run_graph(list(by_id), dependents_first, delete, stop_on_failure=False)
+        results = self.run_graph(list(by_key), dependents_first, delete, stop_on_failure=False)
+        return {key: None if ok else failures.get(key, "not started") for key, ok in results.items()}
 
-    def _delete_one(self, state: StackState, deletion: Deletion, report: StackReport, phase: Phase) -> bool:
-        resource = dataclasses.replace(deletion.resource, physical_id=deletion.physical_id)
-        entry = report.resources.setdefault(
-            resource.logical_id, ResourceReport(resource.logical_id, resource.type, resource.path)
-        )
-        if deletion.policy == "Retain" or (deletion.policy == "RetainExceptOnCreate" and phase is not Phase.ROLLBACK):
-            note = f"retained ({deletion.policy}): {deletion.physical_id} is kept and no longer managed"
-            entry.status, entry.action, entry.physical_id = "DELETE_SKIPPED", "retain", deletion.physical_id
-            entry.reason = f"{entry.reason}; {note}" if entry.reason else note
-            self.resource_event(state.stack_name, resource, ResourceStatus.DELETE_SKIPPED, Action.RETAIN, phase, note)
-            return True
+    def _delete_one(
+        self, state: StackState, removal: Removal, phase: Phase, functions: Mapping[str, dict[str, Any]]
+    ) -> str:
+        """Delete or retain one resource; why it failed, or ""."""
+        resource = removal.resource
+        stack_name = state.stack_name
+        if removal.retained or (removal.policy == "RetainExceptOnCreate" and phase is not Phase.ROLLBACK):
+            note = f"retained ({removal.policy}): {resource.physical_id} is kept and no longer managed"
+            self.resource_event(stack_name, resource, ResourceStatus.DELETE_SKIPPED, Action.RETAIN, phase, note)
+            return ""
         action = Action.ROLLBACK if phase is Phase.ROLLBACK else Action.DELETE
-        self.resource_event(state.stack_name, resource, ResourceStatus.DELETE_IN_PROGRESS, action, phase)
+        self.resource_event(stack_name, resource, ResourceStatus.DELETE_IN_PROGRESS, action, phase)
         if resource.type == NESTED_STACK:  # deleting a nested stack is destroying it
-            deleted = self.destroy_nested(str(resource.data.get("StackName") or ""))
-            if deleted:
-                self.record(state.stack_name, RequestType.DELETE, resource, {})
-            entry.physical_id, entry.action = deletion.physical_id, str(action)
-            entry.status = "DELETE_COMPLETE" if deleted else "DELETE_FAILED"
-            reason = "" if deleted else "the nested stack was not destroyed"
-            entry.reason = entry.reason or reason
-            status = ResourceStatus.DELETE_COMPLETE if deleted else ResourceStatus.DELETE_FAILED
-            self.resource_event(state.stack_name, resource, status, action, phase, reason)
-            return deleted
+            failure = "" if self.destroy_nested(str(resource.data.get("StackName") or "")) else "not destroyed"
+            if not failure:
+                self.record(stack_name, RequestType.DELETE, resource, {})
+        else:
+            failure = self._invoke_delete(state, resource, phase, functions)
+        if not failure:
+            self.resource_event(stack_name, resource, ResourceStatus.DELETE_COMPLETE, action, phase)
+            return ""
+        reason = f"rollback delete failed: {failure}" if phase is Phase.ROLLBACK else failure
+        self.resource_event(stack_name, resource, ResourceStatus.DELETE_FAILED, action, phase, reason)
+        return failure
+
+    def _invoke_delete(
+        self, state: StackState, resource: ResourceState, phase: Phase, functions: Mapping[str, dict[str, Any]]
+    ) -> str:
         try:
-            recorded = deletion.functions.get(resource.service_token)
+            recorded = functions.get(resource.service_token)
             if phase is Phase.DESTROY and recorded and Path(recorded["code_dir"]).is_dir():
                 function = FunctionSpec.from_json(recorded)  # the code deployed last, as Lambda still has it
             else:
-                function = self.function(resource.service_token, deletion.functions)
+                function = self.function(resource.service_token, functions)
         except Unresolvable as error:
-            outcome = Outcome(None, str(error))
-        else:
-            request = CustomResourceRequest(
-                RequestType.DELETE,
-                state.stack_id,
-                resource.logical_id,
-                resource.type,
-                resource.service_token or function.arn,
-                deletion.properties,
-                physical_id=deletion.physical_id,
-            )
-            outcome = self.invoke(state.stack_name, resource, function, request)
-        entry.physical_id = deletion.physical_id
-        entry.action = str(action)
-        if outcome.succeeded:
-            entry.status = "DELETE_COMPLETE"
-            self.resource_event(state.stack_name, resource, ResourceStatus.DELETE_COMPLETE, action, phase)
-            return True
-        entry.status = "DELETE_FAILED"
-        entry.reason = f"{entry.reason}; rollback delete failed: {outcome.reason}" if entry.reason else outcome.reason
-        self.resource_event(state.stack_name, resource, ResourceStatus.DELETE_FAILED, action, phase, outcome.reason)
-        return False
+            return str(error)
+        request = CustomResourceRequest(
+            RequestType.DELETE,
+            state.stack_id,
+            resource.logical_id,
+            resource.type,
+            resource.service_token or function.arn,
+            resource.properties,
+            physical_id=resource.physical_id,
+        )
+        outcome = self.invoke(state.stack_name, resource, function, request)
+        return "" if outcome.succeeded else outcome.reason or "failed"
 
 
 def _guarded(work: Callable[[str], bool], node: str) -> bool:

@@ -5,85 +5,14 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from .stack_events import STACK_TYPE, DeployEvent, ResourceEvent, StackEvent
+from .report import StackReport
+from .stack_events import STACK_TYPE, DeployEvent, ResourceEvent, StackEvent, StackWarning
 
-
-@dataclass
-class ResourceReport:
-    logical_id: str
-    type: str
-    path: str
-    status: str = ""
-    physical_id: str = ""
-    action: str = "none"  # create, update, replace, delete, retain, none
-    reason: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "logicalId": self.logical_id,
-            "type": self.type,
-            "path": self.path,
-            "status": self.status,
-            "physicalId": self.physical_id,
-            "action": self.action,
-            **({"reason": self.reason} if self.reason else {}),
-        }
-
-
-@dataclass
-class StackReport:
-    stack_name: str
-    stack_id: str = ""
-    region: str = ""
-    account_id: str = ""
-    status: str = ""
-    resources: dict[str, ResourceReport] = field(default_factory=dict)
-    not_deployed: list[tuple[str, str]] = field(default_factory=list)  # (logical id, type)
-    outputs: dict[str, Any] = field(default_factory=dict)
-    exports: dict[str, Any] = field(default_factory=dict)
-    unavailable_outputs: dict[str, str] = field(default_factory=dict)
-    error: str = ""  # why the stack failed, naming the resource
-    failed_resource: str = ""
-    no_changes: bool = False
-    warnings: list[str] = field(default_factory=list)
-    nested: list[StackReport] = field(default_factory=list)  # the nested stacks this stack deployed
-    elapsed: float = 0.0  # seconds this stack's deploy or destroy took
-
-    def action_counts(self) -> dict[str, int]:
-        """How many resources each action touched, nested stacks' resources included."""
-        counts: dict[str, int] = {}
-        for report in (self, *self.nested):
-            for resource in report.resources.values():
-                if resource.action != "none":
-                    counts[resource.action] = counts.get(resource.action, 0) + 1
-        return counts
-
-    @property
-    def failed(self) -> bool:
-        return bool(self.error)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "stackName": self.stack_name,
-            "stackId": self.stack_id,
-            "region": self.region,
-            "account": self.account_id,
-            "status": self.status,
-            "noChanges": self.no_changes,
-            "resources": [r.to_json() for r in self.resources.values()],
-            "notDeployedLocally": [{"logicalId": lid, "type": kind} for lid, kind in self.not_deployed],
-            "outputs": self.outputs,
-            "exports": self.exports,
-            "unavailableOutputs": self.unavailable_outputs,
-            **({"error": self.error, "failedResource": self.failed_resource} if self.error else {}),
-            "warnings": self.warnings,
-            **({"nestedStacks": [n.to_json() for n in self.nested]} if self.nested else {}),
-        }
+__all__ = ["Progress", "StackReport", "json_document", "print_summary"]
 
 
 class Progress:
@@ -131,7 +60,12 @@ class Progress:
                 self._bar.update(1)
             if not event.status.failed:
                 return  # a failure keeps its line: it says why
+        if isinstance(event, StackWarning):
+            return  # the summary lists the warnings
         if isinstance(event, StackEvent):
+            if event.summary is not None and event.summary.note:
+                self.line(f"{event.stack_name} | {event.summary.note}")
+                return
             kind, label = STACK_TYPE, event.stack_name
         else:
             kind, label = event.resource_type, event.label

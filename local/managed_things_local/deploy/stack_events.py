@@ -10,7 +10,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+
+from .records import OutputState, ResourceState
 
 STACK_TYPE = "AWS::CloudFormation::Stack"
 
@@ -106,16 +107,37 @@ class ResourceEvent:
 
 
 @dataclass(frozen=True)
+class StackSummary:
+    """What the last event of a stack's deploy or destroy says besides its status."""
+
+    outputs: Mapping[str, OutputState] = field(default_factory=dict)
+    resources: Mapping[str, ResourceState] = field(default_factory=dict)  # as the stack now is, in template order
+    not_deployed: tuple[tuple[str, str], ...] = ()  # (logical id, type) of what is not deployed locally
+    failed_resource: str = ""  # the logical id of the first resource that failed
+    no_changes: bool = False
+    note: str = ""  # shown instead of the status (e.g. "no changes")
+    error: str = ""  # why the run failed although its status is not a failure (its state could not be saved)
+
+
+@dataclass(frozen=True)
 class StackEvent:
-    """One stack's status changed; the last event of a stack carries its outputs and what it could not deploy."""
+    """One stack's status changed; the last event of a stack's run carries its ``summary``."""
 
     stack_name: str
     status: StackStatus
     stack_id: str = ""
     reason: str = ""
     parent: str | None = None  # the parent stack's name, for nested stacks
-    outputs: Mapping[str, Any] = field(default_factory=dict)
+    summary: StackSummary | None = None
     timestamp: float = field(default_factory=time.time)
 
 
-DeployEvent = ResourceEvent | StackEvent
+@dataclass(frozen=True)
+class StackWarning:
+    """Something the user should know that does not change a status (shown in the summary)."""
+
+    stack_name: str
+    text: str
+
+
+DeployEvent = ResourceEvent | StackEvent | StackWarning

@@ -1,4 +1,4 @@
-"""One stack's deploy of its Custom::ManagedThing resources, the way CloudFormation would do it.
+"""One stack's deploy: the plan of ``plan.py`` run through the executor, the way CloudFormation would do it.
 
 Per stack: creates and updates in dependency order (independent resources
 concurrently), unchanged resources skipped, then outputs and exports, then the
@@ -7,48 +7,43 @@ of replacements, in reverse dependency order). A failure rolls the stack back:
 rollback updates for what was updated in place, then deletes of what this
 deploy created, in reverse dependency order; the recorded state stays at the
 previous deployment.
+
+A run decides nothing the plan did not, says what happens only through the
+executor's events (the report is their fold), and keeps one record per
+resource: the ``ResourceState`` its invocation answered, which is also what a
+``Ref`` or ``Fn::GetAtt`` of it resolves to and what the new state holds.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from ..environment import resolve_account, resolve_region
 from .assembly import StackArtifact
-from .changes import Change, Deletion
-from .dependencies import deployed_dependencies
 from .errors import DeployError, Unresolvable
 from .executor import Executor
 from .functions import function_arn, function_name
-from .graph import check_acyclic
-from .intrinsics import Pseudo, Resolver, cfn_stringify, parameter_values, resource_dependencies
+from .intrinsics import Pseudo, Resolver, cfn_stringify, parameter_values
 from .invoker import Outcome
 from .journal import stack_entry
-from .progress import ResourceReport, StackReport
+from .plan import Removal, StackPlan, Step, plan_stack, replaced
 from .requests import CustomResourceRequest, RequestType, made_up_physical_id, new_stack_id
-from .stack_events import Action, Phase, ResourceStatus, StackStatus
+from .stack_events import Action, Phase, ResourceStatus, StackStatus, StackSummary
 from .state import OutputState, ResourceState, StackState, StateStore
 from .templates import (
     LAMBDA_FUNCTION,
-    MANAGED_THING,
     NESTED_STACK,
     nested_artifact,
     nested_stack_name,
     resource_label,
     resource_path,
 )
-
-
-@dataclass
-class Value:
-    physical_id: str
-    data: dict[str, Any]
 
 
 class StackRun:
@@ -58,32 +53,28 @@ class StackRun:
         store: StateStore,
         artifact: StackArtifact,
         previous: StackState | None,
-        report: StackReport,
         *,
         endpoint_label: str,
         parameters: Mapping[str, str],
         parent: StackRun | None = None,
         verbose: bool = False,
     ):
-        self.parent = parent
-        self.verbose = verbose
-        self.children: dict[str, StackRun] = {}  # nested stacks this run deployed, by logical id
-        self.outputs: dict[str, OutputState] = {}
         self.executor = executor
         self.store = store
-        self.endpoint_label = endpoint_label
         self.artifact = artifact
         self.previous = previous
-        self.report = report
+        self.endpoint_label = endpoint_label
+        self.parent = parent
+        self.verbose = verbose
         self.name = artifact.stack_name
         self.template = artifact.template
+        self.resources: dict[str, Any] = self.template.get("Resources") or {}
         region = resolve_region(artifact.region)
         account = resolve_account(artifact.account)
         if previous is not None and previous.region != region:
             raise DeployError(f"{self.name} was deployed locally to {previous.region}, not {region}: destroy it first")
         stack_id = previous.stack_id if previous else new_stack_id(region, account, self.name)
         self.pseudo = Pseudo(region, account, self.name, stack_id)
-        report.stack_id, report.region, report.account_id = stack_id, region, account
         self.parameters = parameter_values(self.template, parameters, self.name)
         self.exports: dict[str, Any] = {}
         for other in store.all():
@@ -95,25 +86,14 @@ class StackRun:
                     if output.unavailable
                     else output.value
                 )
-        self.values: dict[str, Value] = {}
-        if previous:
-            self.values = {lid: Value(r.physical_id, dict(r.data)) for lid, r in previous.resources.items()}
         self.resolver = Resolver(self.template, self.pseudo, self.parameters, self._lookup, self.exports)
-        self.resources: dict[str, Any] = self.template.get("Resources") or {}
-        self.active = {lid: r for lid, r in self.resources.items() if self._included(lid, r)}
-        # What this deploy deploys: managed things and nested stacks.
-        self.things = {lid: r for lid, r in self.active.items() if r.get("Type") in (MANAGED_THING, NESTED_STACK)}
-        self.not_deployed = [(lid, str(r.get("Type"))) for lid, r in self.active.items() if lid not in self.things]
-        report.not_deployed = list(self.not_deployed)
-        if self.template.get("Transform"):
-            report.warnings.append(
-                f"{self.name} declares the Transform {self.template['Transform']}, which the local deploy does not "
-                "run: the template is deployed as synthesized"
-            )
-        graph = resource_dependencies({"Resources": self.active})
-        check_acyclic(list(graph), graph, f"{self.name}: the resources")
-        self.depends_on = {lid: deployed_dependencies(lid, graph, self.things) for lid in self.things}
-        self.changes: dict[str, Change] = {}
+        self.plan: StackPlan = plan_stack(self.name, self.template, previous, self._included)
+        # What this run's invocations answered (successful or not), by logical id; nested stacks too.
+        self.records: dict[str, ResourceState] = {}
+        self.failures: list[tuple[float, str, str]] = []  # (when, logical id, reason), for the first failure
+        self.failed_resource = ""
+        self.children: dict[str, StackRun] = {}  # nested stacks this run deployed, by logical id
+        self.outputs: dict[str, OutputState] = {}
         self._lock = threading.Lock()
         self._announced = False
 
@@ -128,15 +108,23 @@ class StackRun:
 
     # --- values for the resolver -------------------------------------------------
 
+    def deployed(self, logical_id: str) -> ResourceState | None:
+        """The resource as it now is: as this run's invocation answered it, else as recorded."""
+        with self._lock:
+            record = self.records.get(logical_id)
+        if record is not None and record.status.endswith("_COMPLETE"):
+            return record
+        step = self.plan.steps.get(logical_id)
+        return step.previous if step is not None else None
+
     def _lookup(self, logical_id: str, attribute: str | None) -> Any:
         resource = self.resources[logical_id]
         kind = resource.get("Type")
         expression = f"Ref {logical_id}" if attribute is None else f"Fn::GetAtt {logical_id}.{attribute}"
-        if logical_id not in self.active:
+        if logical_id not in self.plan.active:
             raise Unresolvable(f"{expression}: {logical_id} is not in the stack (its condition is false)")
-        if logical_id in self.things:
-            with self._lock:
-                value = self.values.get(logical_id)
+        if logical_id in self.plan.steps:
+            value = self.deployed(logical_id)
             if value is None:
                 raise Unresolvable(f"{expression}: {logical_id} has not been deployed")
             if attribute is None:
@@ -152,6 +140,10 @@ class StackRun:
                 return function_arn(self.artifact, logical_id, self.pseudo)
         raise Unresolvable(f"{expression} refers to {logical_id} ({kind}), which is not deployed locally")
 
+    def properties(self, logical_id: str) -> dict[str, Any]:
+        """The resource's properties as CloudFormation sends them: resolved, every scalar a string."""
+        return cfn_stringify(self.resolver.resolve(self.resources[logical_id].get("Properties") or {}))
+
     # --- the deploy ---------------------------------------------------------------
 
     def _announce(self) -> None:
@@ -165,24 +157,26 @@ class StackRun:
 
     def _report_not_deployed(self) -> None:
         """One short line when the stack changes (the full list with --verbose; always in --json)."""
-        if not self.not_deployed:
+        not_deployed = self.plan.not_deployed
+        if not not_deployed:
             return
         if self.verbose:
-            listed = ", ".join(f"{lid} ({kind})" for lid, kind in self.not_deployed)
+            listed = ", ".join(f"{lid} ({kind})" for lid, kind in not_deployed)
             self.executor.line(
                 f"{self.name} | not deployed locally: {listed}. "
                 "Only Custom::ManagedThing resources and nested stacks are deployed; their provider functions run "
                 "locally."
             )
             return
-        kinds = sorted({kind for _, kind in self.not_deployed})
+        kinds = sorted({kind for _, kind in not_deployed})
         shown = ", ".join(kinds[:3]) + (", ..." if len(kinds) > 3 else "")
-        count = len(self.not_deployed)
+        count = len(not_deployed)
         self.executor.line(
             f"{self.name} | {count} resource{'s' if count != 1 else ''} of other types not deployed locally ({shown})"
         )
 
-    def deploy(self) -> StackReport:
+    def deploy(self) -> None:
+        """The whole deploy of a root stack: apply, then commit or roll back (the report is the events' fold)."""
         if self.previous is None:
             self._announce()
         if self.previous and self.previous.endpoint and self.previous.endpoint != self.endpoint_label:
@@ -190,18 +184,32 @@ class StackRun:
                 f"{self.name} was deployed against {self.previous.endpoint}, now {self.endpoint_label} "
                 "(--allow-endpoint-change): its recorded things may not exist there"
             )
-            self.report.warnings.append(warning)
+            self.executor.warning(self.name, warning)
             self.executor.line(f"{self.name} | warning: {warning}")
+        if self.template.get("Transform"):
+            self.executor.warning(
+                self.name,
+                f"{self.name} declares the Transform {self.template['Transform']}, which the local deploy does not "
+                "run: the template is deployed as synthesized",
+            )
         problem = self._begin_journal()
         if problem:
-            status = StackStatus.UPDATE_FAILED if self.previous else StackStatus.CREATE_FAILED
-            self.report.status, self.report.error = str(status), problem
-            self._stack_event(status, problem)
-            return self.report
+            self._stack_event(StackStatus.UPDATE_FAILED if self.previous else StackStatus.CREATE_FAILED, problem)
+            return
         failure = self.apply()
         if failure:
-            return self._rollback(failure)
-        return self.commit()
+            self._rollback(failure)
+        else:
+            self.commit()
+
+    def deploy_nested(self) -> str:
+        """This nested stack's creates and updates (its cleanup waits for the root's); on failure, its rollback."""
+        if self.previous is None:
+            self._announce()
+        failure = self._begin_journal() or self.apply()
+        if failure:
+            self._rollback(failure)
+        return failure
 
     def _begin_journal(self) -> str:
         """The stack's identity first in its journal, so that a replay alone can name the stack; or why not."""
@@ -214,16 +222,14 @@ class StackRun:
 
     def apply(self) -> str:
         """Creates and updates in dependency order, then the outputs; why it failed, or ""."""
-        order = list(self.things)
-        results = self.executor.run_graph(order, self.depends_on, self._apply, stop_on_failure=True)
-        failed = sorted(
-            (c for c in self.changes.values() if c.action != "none" and not c.succeeded), key=lambda c: c.finished
+        results = self.executor.run_graph(
+            list(self.plan.steps), self.plan.prerequisites, self._apply, stop_on_failure=True
         )
         failure = ""
-        if failed:
-            change = failed[0]
-            self.report.failed_resource = change.logical_id
-            failure = f"{self._label(change.logical_id)}: {change.reason}"
+        if self.failures:
+            _, logical_id, reason = min(self.failures)
+            self.failed_resource = logical_id
+            failure = f"{self._label(logical_id)}: {reason}"
         elif any(v is False for v in results.values()):
             failure = "Internal error of the local deploy (traceback above)"
         elif self.executor.interrupted or any(v is None for v in results.values()):
@@ -233,16 +239,28 @@ class StackRun:
             failure = self._export_problem(self.outputs)
         return failure
 
-    def commit(self) -> StackReport:
+    def commit(self) -> None:
         """After every create and update of the root stack succeeded: nested stacks' cleanup, then this one's."""
         for child in self.children.values():
             child.commit()
         self._cleanup()
-        return self._finish(self.outputs)
+        self._finish()
 
-    def rollback(self, failure: str) -> StackReport:
-        """Undo this run (and its nested stacks'), e.g. when a stack above it failed."""
+    def rollback(self, failure: str) -> list[str]:
+        """Undo this run (and its nested stacks'), e.g. when a stack above it failed; what it could not undo."""
         return self._rollback(failure)
+
+    @property
+    def changed(self) -> bool:
+        """Whether the run changed anything (every change announces the stack first)."""
+        with self._lock:
+            return self._announced
+
+    def output_attributes(self) -> dict[str, Any]:
+        """``Outputs.X`` for Fn::GetAtt on this nested stack's resource in its parent."""
+        return {f"Outputs.{k}": o.value for k, o in self.outputs.items() if not o.unavailable}
+
+    # --- events and records ---------------------------------------------------------
 
     def _event(
         self,
@@ -259,8 +277,9 @@ class StackRun:
         )
         self.executor.resource_event(self.name, state, status, action, phase, reason)
 
-    def _stack_event(self, status: StackStatus, reason: str = "") -> None:
-        self.executor.stack_event(self.name, status, reason, self.pseudo.stack_id)
+    def _stack_event(self, status: StackStatus, reason: str = "", summary: StackSummary | None = None) -> None:
+        parent = self.parent.name if self.parent is not None else None
+        self.executor.stack_event(self.name, status, reason, self.pseudo.stack_id, parent=parent, summary=summary)
 
     def _label(self, logical_id: str) -> str:
         return resource_label(resource_path(self.artifact, self.resources.get(logical_id, {})), logical_id)
@@ -286,181 +305,141 @@ class StackRun:
             path=resource_path(self.artifact, resource),
             deletion_policy=str(resource.get("DeletionPolicy") or "Delete"),
             update_replace_policy=str(resource.get("UpdateReplacePolicy") or "Delete"),
-            depends_on=sorted(self.depends_on.get(logical_id, ())),
+            depends_on=sorted(self.plan.steps[logical_id].prerequisites),
             **values,
         )
 
+    def _record(self, record: ResourceState) -> None:
+        with self._lock:
+            self.records[record.logical_id] = record
+
+    def _failed(self, logical_id: str, verb: str, reason: str, physical_id: str = "") -> bool:
+        self._announce()
+        with self._lock:
+            self.failures.append((time.monotonic(), logical_id, reason))
+        action = Action.UPDATE if verb == "UPDATE" else Action.CREATE
+        self._event(logical_id, ResourceStatus(f"{verb}_FAILED"), action, reason, physical_id=physical_id)
+        return False
+
+    # --- one resource -------------------------------------------------------------------
+
     def _apply(self, logical_id: str) -> bool:
         """Create or update one resource (or see it is unchanged)."""
+        step = self.plan.steps[logical_id]
         try:
-            return self._create_or_update(logical_id)
+            if step.resource_type == NESTED_STACK:
+                return self._deploy_nested(step)
+            return self._deploy_thing(step)
         except Exception as error:  # a bug of ours: fail the resource (and roll back) rather than hang
             traceback.print_exc()
-            change = self.changes.get(logical_id) or Change(logical_id, "create")
-            self.changes[logical_id] = change
-            kind = str(self.things[logical_id].get("Type"))
+            verb = "UPDATE" if step.previous else "CREATE"
             return self._failed(
-                change,
-                kind,
-                self._label(logical_id),
-                "CREATE_FAILED" if change.action == "create" else "UPDATE_FAILED",
-                f"Internal error of the local deploy: {type(error).__name__}: {error}",
+                logical_id, verb, f"Internal error of the local deploy: {type(error).__name__}: {error}"
             )
 
-    def _create_or_update(self, logical_id: str) -> bool:
-        resource = self.things[logical_id]
-        if resource.get("Type") == NESTED_STACK:
-            return self._deploy_nested(logical_id)
-        old = self.previous.resources.get(logical_id) if self.previous else None
-        change = Change(logical_id, "update" if old else "create", old=old)
-        with self._lock:
-            self.changes[logical_id] = change
-        kind = str(resource.get("Type"))
-        label = self._label(logical_id)
+    def _deploy_thing(self, step: Step) -> bool:
+        logical_id, old = step.logical_id, step.previous
         verb = "UPDATE" if old else "CREATE"
         try:
-            properties = cfn_stringify(self.resolver.resolve(resource.get("Properties") or {}))
+            properties = self.properties(logical_id)
             token = properties.get("ServiceToken")
             if not isinstance(token, str) or not token:
                 raise Unresolvable("the resource has no ServiceToken")
-            change.properties, change.service_token = properties, token
             if old is not None and old.properties == properties:
-                change.action, change.succeeded = "none", True
-                change.physical_id, change.data = old.physical_id, dict(old.data)
-                return True
+                return True  # unchanged: no request, the record stays as it was
             if old is not None and old.service_token != token:
                 raise Unresolvable("Modifying service token is not allowed.")
-            change.function = self.executor.function(token)
+            function = self.executor.function(token)
         except Unresolvable as error:
-            return self._failed(change, kind, label, f"{verb}_FAILED", str(error))
+            return self._failed(logical_id, verb, str(error))
         self._announce()
         action = Action.UPDATE if old else Action.CREATE
         self._event(logical_id, ResourceStatus(f"{verb}_IN_PROGRESS"), action)
-        state = self._resource_state(
+        sent = self._resource_state(
             logical_id, physical_id=old.physical_id if old else "", properties=properties, service_token=token
         )
-        change.invoked = True
         request = CustomResourceRequest(
             RequestType.UPDATE if old else RequestType.CREATE,
             self.pseudo.stack_id,
             logical_id,
-            kind,
+            step.resource_type,
             token,
             properties,
             physical_id=old.physical_id if old else None,
             old_properties=old.properties if old else None,
         )
-        outcome = self.executor.invoke(self.name, state, change.function, request)
-        if outcome.answer is not None:
-            change.physical_id = outcome.answer.physical_id
+        outcome = self.executor.invoke(self.name, sent, function, request)
+        answer = outcome.answer
+        physical_id = answer.physical_id if answer is not None else ""
         if not outcome.succeeded:
-            return self._failed(change, kind, label, f"{verb}_FAILED", outcome.reason)
-        assert outcome.answer is not None
-        change.succeeded = True
-        change.data = dict(outcome.answer.data)
-        change.finished = time.monotonic()
-        with self._lock:
-            self.values[logical_id] = Value(change.physical_id, change.data)
+            self._record(dataclasses.replace(sent, physical_id=physical_id, status=f"{verb}_FAILED"))
+            return self._failed(logical_id, verb, outcome.reason, physical_id)
+        assert answer is not None
+        record = dataclasses.replace(sent, physical_id=physical_id, data=dict(answer.data), status=f"{verb}_COMPLETE")
+        self._record(record)
         note = ""
-        if change.replaced:
+        if replaced(step, record):
             assert old is not None
-            note = f"replaced: {old.physical_id} -> {change.physical_id} (the old one is deleted in the cleanup)"
-        self._event(
-            logical_id,
-            ResourceStatus(f"{verb}_COMPLETE"),
-            Action.REPLACE if change.replaced else action,
-            note,
-            physical_id=change.physical_id,
-        )
+            action = Action.REPLACE
+            note = f"replaced: {old.physical_id} -> {physical_id} (the old one is deleted in the cleanup)"
+        self._event(logical_id, ResourceStatus(f"{verb}_COMPLETE"), action, note, physical_id=physical_id)
         return True
 
-    def _deploy_nested(self, logical_id: str) -> bool:
+    def _deploy_nested(self, step: Step) -> bool:
         """A nested stack: its own run, as a resource of this one (Ref: its stack id; GetAtt Outputs.X)."""
-        resource = self.things[logical_id]
-        old = self.previous.resources.get(logical_id) if self.previous else None
-        change = Change(logical_id, "update" if old else "create", old=old)
-        with self._lock:
-            self.changes[logical_id] = change
+        logical_id, old = step.logical_id, step.previous
         verb = "UPDATE" if old else "CREATE"
+        request_type = RequestType.UPDATE if old else RequestType.CREATE
         action = Action.UPDATE if old else Action.CREATE
         try:
-            properties = cfn_stringify(self.resolver.resolve(resource.get("Properties") or {}))
+            properties = self.properties(logical_id)
             child_name = str(old.data.get("StackName")) if old else nested_stack_name(self.name, logical_id)
             artifact = nested_artifact(self.artifact, logical_id, child_name, self.pseudo)
             self.executor.add_stacks([artifact])
-            previous = self.store.load(child_name) if old else None
             child = StackRun(
                 self.executor,
                 self.store,
                 artifact,
-                previous,
-                StackReport(child_name),
+                self.store.load(child_name) if old else None,
                 endpoint_label=self.endpoint_label,
                 parameters={k: str(v) for k, v in (properties.get("Parameters") or {}).items()},
                 parent=self,
                 verbose=self.verbose,
             )
         except (DeployError, Unresolvable) as error:
-            return self._failed(change, NESTED_STACK, self._label(logical_id), f"{verb}_FAILED", str(error))
-        change.properties = properties
+            return self._failed(logical_id, verb, str(error))
         self._announce()
         self._event(logical_id, ResourceStatus(f"{verb}_IN_PROGRESS"), action)
-        self.report.nested.append(child.report)
+        # The parent's journal points to the nested stack before it deploys: if this process dies meanwhile,
+        # a destroy of the parent still finds the nested stack, and through its journal every thing of it.
+        pointer = self._resource_state(
+            logical_id,
+            physical_id=child.pseudo.stack_id,
+            properties=properties,
+            data={**(old.data if old else {}), "StackName": child_name},
+            status=f"{verb}_COMPLETE",
+        )
+        self.executor.record(self.name, request_type, pointer, pointer.data)
         failure = child.deploy_nested()
-        change.physical_id = child.pseudo.stack_id
         if failure:
+            left = self.store.load(child_name)
+            if old is None and (left is None or not left.resources):  # it rolled back to nothing
+                self.executor.record(self.name, RequestType.DELETE, pointer, {})
             reason = f"Embedded stack {child.pseudo.stack_id} was not successfully {verb.lower()}d: {failure}"
-            return self._failed(change, NESTED_STACK, self._label(logical_id), f"{verb}_FAILED", reason)
+            return self._failed(logical_id, verb, reason, child.pseudo.stack_id)
         with self._lock:
             self.children[logical_id] = child
-        change.succeeded = True
-        change.data = {"StackName": child_name, **child.output_attributes()}
-        change.finished = time.monotonic()
-        if old is not None and old.properties == properties and not child.changed:
-            change.action = "none"
-        with self._lock:
-            self.values[logical_id] = Value(change.physical_id, change.data)
-        # In this stack's journal too, so that a destroy finds the nested stack even if this stack's state is lost.
-        recorded = self._resource_state(logical_id, physical_id=change.physical_id, properties=properties)
-        self.executor.record(self.name, RequestType.UPDATE if old else RequestType.CREATE, recorded, change.data)
-        if change.action != "none":
-            self._event(logical_id, ResourceStatus(f"{verb}_COMPLETE"), action, physical_id=change.physical_id)
+        unchanged = old is not None and old.properties == properties and not child.changed
+        record = dataclasses.replace(
+            pointer,
+            data={"StackName": child_name, **child.output_attributes()},
+            status=old.status if unchanged and old is not None else pointer.status,
+        )
+        self._record(record)
+        self.executor.record(self.name, request_type, record, record.data)
+        if not unchanged:
+            self._event(logical_id, ResourceStatus(f"{verb}_COMPLETE"), action, physical_id=record.physical_id)
         return True
-
-    def deploy_nested(self) -> str:
-        """This nested stack's creates and updates (its cleanup waits for the root's); on failure, its rollback."""
-        if self.previous is None:
-            self._announce()
-        failure = self._begin_journal() or self.apply()
-        if failure:
-            self._rollback(failure)
-        return failure
-
-    @property
-    def changed(self) -> bool:
-        return self._announced or any(c.action != "none" for c in self.changes.values())
-
-    def output_attributes(self) -> dict[str, Any]:
-        """``Outputs.X`` for Fn::GetAtt on this nested stack's resource in its parent."""
-        return {f"Outputs.{k}": o.value for k, o in self.outputs.items() if not o.unavailable}
-
-    def _failed(self, change: Change, kind: str, label: str, status: str, reason: str) -> bool:
-        self._announce()
-        change.reason = reason
-        change.finished = time.monotonic()
-        entry = self._entry(change.logical_id)
-        entry.status, entry.reason = status, reason
-        action = Action.CREATE if change.action == "create" else Action.UPDATE
-        self._event(change.logical_id, ResourceStatus(status), action, reason, physical_id=change.physical_id)
-        return False
-
-    def _entry(self, logical_id: str) -> ResourceReport:
-        resource = self.resources.get(logical_id) or {}
-        with self._lock:
-            return self.report.resources.setdefault(
-                logical_id,
-                ResourceReport(logical_id, str(resource.get("Type")), resource_path(self.artifact, resource)),
-            )
 
     # --- outputs and exports ---------------------------------------------------------------
 
@@ -512,203 +491,177 @@ class StackRun:
     # --- after a success ----------------------------------------------------------------------
 
     def _cleanup(self) -> None:
+        """Delete what left the template and the old resources of replacements (warnings if one is not)."""
         if self.previous is None:
             return
-        deletes: list[Deletion] = []
-        for key, old in self.previous.resources.items():
-            change = self.changes.get(key)
-            if key not in self.things:  # removed (or replaced by a run whose state was never written)
-                policy = old.deletion_policy if old.logical_id not in self.things else old.update_replace_policy
-                deletes.append(Deletion(old, old.physical_id, old.properties, policy, self.previous.functions, key=key))
-            elif change is not None and change.replaced:
-                deletes.append(
-                    Deletion(old, old.physical_id, old.properties, old.update_replace_policy, self.previous.functions)
-                )
-        if not deletes:
+        removals = list(self.plan.removals)
+        with self._lock:
+            records = dict(self.records)
+        for logical_id, record in records.items():
+            step = self.plan.steps[logical_id]
+            if step.previous is not None and record.status == "UPDATE_COMPLETE" and replaced(step, record):
+                removals.append(Removal(logical_id, step.previous, step.previous.update_replace_policy))
+        if not removals:
             return
         self._announce()
         self._stack_event(StackStatus.UPDATE_COMPLETE_CLEANUP_IN_PROGRESS)
-        cleanup = StackReport(self.name)
-        results = self.executor.delete_all(self.previous, deletes, cleanup, phase=Phase.CLEANUP)
-        for deletion in deletes:
-            logical_id = deletion.resource.logical_id
-            entry = cleanup.resources.get(logical_id)
-            if entry is not None and logical_id not in self.things:  # a replaced one keeps its entry for its new id
-                self.report.resources[logical_id] = entry
-            if results.get(deletion.name) is not True:
-                why = entry.reason if entry is not None and entry.reason else "not started"
-                self.report.warnings.append(
-                    f"{resource_label(deletion.resource.path, logical_id)}: {deletion.physical_id} was not deleted "
-                    f"({why}); "
-                    "like CloudFormation, the stack update stands and the resource is no longer managed"
+        failures = self.executor.delete_all(self.previous, removals, phase=Phase.CLEANUP)
+        for removal in removals:
+            why = failures.get(removal.key)
+            if why is not None:
+                resource = removal.resource
+                self.executor.warning(
+                    self.name,
+                    f"{resource_label(resource.path, resource.logical_id)}: {resource.physical_id} was not deleted "
+                    f"({why}); like CloudFormation, the stack update stands and the resource is no longer managed",
                 )
 
-    def _finish(self, outputs: dict[str, OutputState]) -> StackReport:
+    def _finish(self) -> None:
+        """The new state saved, and the stack's last event (or "no changes")."""
         resources: dict[str, ResourceState] = {}
         functions: dict[str, dict[str, Any]] = {}
-        for logical_id in self.things:
-            change = self.changes[logical_id]
-            assert change.properties is not None
-            old = change.old
-            status = old.status if change.action == "none" and old else f"{change.action.upper()}_COMPLETE"
+        for logical_id in self.plan.steps:
+            current = self.deployed(logical_id)
+            assert current is not None, f"{logical_id} was neither deployed nor recorded"
             resources[logical_id] = self._resource_state(
                 logical_id,
-                physical_id=change.physical_id,
-                properties=change.properties,
-                data=change.data,
-                status=status,
-                service_token=change.service_token,
+                physical_id=current.physical_id,
+                properties=current.properties,
+                data=current.data,
+                status=current.status,
+                service_token=current.service_token,
             )
-            if change.service_token and change.service_token not in functions:
+            token = current.service_token
+            if token and token not in functions:
                 try:
-                    spec = self.executor.function(change.service_token)
-                    functions[change.service_token] = spec.to_json()
+                    functions[token] = self.executor.function(token).to_json()
                 except Unresolvable:
-                    if self.previous and change.service_token in self.previous.functions:
-                        functions[change.service_token] = self.previous.functions[change.service_token]
-            entry = self._entry(logical_id)
-            entry.status, entry.physical_id, entry.reason = status, change.physical_id, ""
-            entry.action = "replace" if change.replaced else change.action
-        first = self.previous is None
-        status = "CREATE_COMPLETE" if first else "UPDATE_COMPLETE"
+                    if self.previous and token in self.previous.functions:
+                        functions[token] = self.previous.functions[token]
+        imports = sorted(self.resolver.imports)
         changed = (
             self._announced
             or self.previous is None
-            or self.previous.outputs != outputs
-            or sorted(self.previous.imports) != sorted(self.resolver.imports)
+            or self.previous.outputs != self.outputs
+            or sorted(self.previous.imports) != imports
         )
+        status = StackStatus.CREATE_COMPLETE if self.previous is None else StackStatus.UPDATE_COMPLETE
         if not changed:
             assert self.previous is not None
-            status = self.previous.status
-            self.report.no_changes = True
+            status = StackStatus(self.previous.status)
         state = self._stack_state(
-            status, resources=resources, outputs=outputs, imports=sorted(self.resolver.imports), functions=functions
+            status, resources=resources, outputs=self.outputs, imports=imports, functions=functions
         )
+        error = ""
         try:
             self.store.save(state)
-        except OSError as error:
-            self.report.error = (
-                f"Cannot write the local state {self.store.snapshot_path(self.name)} ({error.strerror or error}); "
+        except OSError as problem:
+            error = (
+                f"Cannot write the local state {self.store.snapshot_path(self.name)} ({problem.strerror or problem}); "
                 f"what was deployed is kept in {self.store.journal(self.name).path}: destroy and the next deploy "
                 "find it there"
             )
-        self.report.status = status
-        self._order_report()
-        self._report_outputs(outputs)
+        summary = StackSummary(
+            outputs=self.outputs,
+            resources=resources,
+            not_deployed=self.plan.not_deployed,
+            no_changes=not changed,
+            note="" if changed else "no changes",
+            error=error,
+        )
         if changed:
             self._announce()
-            self._stack_event(StackStatus(status))
-        else:
-            self.executor.line(f"{self.name} | no changes")
-        return self.report
-
-    def _report_outputs(self, outputs: Mapping[str, OutputState]) -> None:
-        for key, output in outputs.items():
-            if output.unavailable:
-                self.report.unavailable_outputs[key] = output.unavailable
-                continue
-            self.report.outputs[key] = output.value
-            if output.export_name:
-                self.report.exports[output.export_name] = output.value
+        self._stack_event(status, summary=summary)
 
     # --- after a failure ----------------------------------------------------------------------
 
-    def _rollback(self, failure: str) -> StackReport:
+    def _rollback(self, failure: str) -> list[str]:
+        """Roll this run back: nested stacks, rollback updates, then deletes of what it created."""
         self._announce()
         first = self.previous is None
-        self.report.error = failure
-        stack_status = "ROLLBACK" if first else "UPDATE_ROLLBACK"
-        self._stack_event(StackStatus(f"{stack_status}_IN_PROGRESS"), failure)
+        self._stack_event(
+            StackStatus.ROLLBACK_IN_PROGRESS if first else StackStatus.UPDATE_ROLLBACK_IN_PROGRESS, failure
+        )
         problems: list[str] = []
+        with self._lock:
+            records = dict(self.records)
         # 0. Nested stacks this deploy updated are rolled back with their parent (created ones are deleted below).
         updated_children = [(lid, c) for lid, c in self.children.items() if c.previous is not None]
         for logical_id, child in reversed(updated_children):
-            rolled = child.rollback(f"the parent stack {self.name} is rolled back")
-            problems += [f"{self._label(logical_id)}: {w}" for w in rolled.warnings if rolled.status.endswith("FAILED")]
+            problems += [
+                f"{self._label(logical_id)}: {p}"
+                for p in child.rollback(f"the parent stack {self.name} is rolled back")
+            ]
         # 1. What was updated in place (or attempted) goes back to its previous properties, in dependency order.
         updates = {
-            c.logical_id: c
-            for c in self.changes.values()
-            if c.action == "update" and c.invoked and not c.replaced and c.old is not None
+            lid: record
+            for lid, record in records.items()
+            if (step := self.plan.steps[lid]).previous is not None
+            and step.resource_type != NESTED_STACK
+            and not (record.status == "UPDATE_COMPLETE" and replaced(step, record))
         }
         if updates:
             results = self.executor.run_graph(
                 list(updates),
-                self.depends_on,
-                lambda lid: self._rollback_update(updates[lid], problems),
+                self.plan.prerequisites,
+                lambda lid: self._rollback_update(self.plan.steps[lid], updates[lid], problems),
                 stop_on_failure=False,
             )
             problems += [
                 f"{self._label(lid)}: rollback update not started" for lid, ok in results.items() if ok is None
             ]
         # 2. What this deploy created, and the new resources of replacements, are deleted in reverse order.
-        deletes: list[Deletion] = []
-        for change in self.changes.values():
-            created = self.children.get(change.logical_id)
-            if created is not None and created.previous is None:  # a nested stack created by this deploy: destroyed
-                state = self._resource_state(
-                    change.logical_id,
-                    physical_id=change.physical_id,
-                    properties=change.properties or {},
-                    data={"StackName": created.name},
-                )
-                deletes.append(Deletion(state, change.physical_id, {}, "Delete", {}))
+        removals: list[Removal] = []
+        for logical_id, record in records.items():
+            step = self.plan.steps[logical_id]
+            if step.resource_type == NESTED_STACK:
+                created_child = self.children.get(logical_id)
+                if (
+                    created_child is not None and created_child.previous is None
+                ):  # a nested stack this deploy created: destroyed
+                    removals.append(Removal(logical_id, record, "Delete"))
                 continue
-            if not change.invoked or change.properties is None or not (change.action == "create" or change.replaced):
+            if not (step.previous is None or (record.status == "UPDATE_COMPLETE" and replaced(step, record))):
                 continue
             # A Create that never answered still gets its Delete, with an id CloudFormation makes up.
-            physical_id = change.physical_id or made_up_physical_id(self.name, change.logical_id)
-            state = self._resource_state(
-                change.logical_id,
-                physical_id=physical_id,
-                properties=change.properties,
-                service_token=change.service_token,
+            physical_id = record.physical_id or made_up_physical_id(self.name, logical_id)
+            removals.append(
+                Removal(logical_id, dataclasses.replace(record, physical_id=physical_id), record.deletion_policy)
             )
-            deletes.append(Deletion(state, physical_id, change.properties, state.deletion_policy, {}))
-        if deletes:
+        if removals:
             context = StackState(self.name, self.pseudo.stack_id, self.pseudo.region, self.pseudo.account_id)
-            results = self.executor.delete_all(context, deletes, self.report, phase=Phase.ROLLBACK)
-            for deletion in deletes:
-                lid = deletion.resource.logical_id
-                entry = self._entry(lid)
-                if results.get(lid) is not True:
-                    problems.append(f"{self._label(lid)}: {deletion.physical_id} was not deleted ({entry.reason})")
-                elif entry.action == "retain":
-                    self.report.warnings.append(
-                        f"{self._label(lid)}: {deletion.physical_id} retained by its DeletionPolicy"
-                    )
-        # What stays is the previous deployment.
-        if self.previous is not None:
-            for lid, old in self.previous.resources.items():
-                entry = self._entry(lid)
-                if not entry.status:
-                    entry.status, entry.action = old.status, "none"
-                if lid not in updates or entry.status == "UPDATE_COMPLETE":
-                    entry.physical_id = old.physical_id
-            self.report.outputs = {k: o.value for k, o in self.previous.outputs.items() if not o.unavailable}
-            self.report.exports = {
-                o.export_name: o.value for o in self.previous.outputs.values() if o.export_name and not o.unavailable
-            }
-        self._order_report()
-        self.report.warnings += problems
-        status = f"{stack_status}_FAILED" if problems else f"{stack_status}_COMPLETE"
+            failures = self.executor.delete_all(context, removals, phase=Phase.ROLLBACK, functions={})
+            for removal in removals:
+                label, physical_id = self._label(removal.resource.logical_id), removal.resource.physical_id
+                why = failures.get(removal.key)
+                if why is not None:
+                    problems.append(f"{label}: {physical_id} was not deleted ({why})")
+                elif removal.retained:
+                    self.executor.warning(self.name, f"{label}: {physical_id} retained by its DeletionPolicy")
+        for problem in problems:
+            self.executor.warning(self.name, problem)
         with contextlib.suppress(OSError):  # what the rollback could not undo stays in the journal
             self.store.settle(self.name)
-        self.report.status = status
-        self._stack_event(StackStatus(status), "; ".join(problems))
-        return self.report
-
-    def _order_report(self) -> None:
-        order = {lid: i for i, lid in enumerate(self.resources)}
-        self.report.resources = dict(
-            sorted(self.report.resources.items(), key=lambda item: order.get(item[0], len(order)))
+        if first:
+            status = StackStatus.ROLLBACK_FAILED if problems else StackStatus.ROLLBACK_COMPLETE
+        else:
+            status = StackStatus.UPDATE_ROLLBACK_FAILED if problems else StackStatus.UPDATE_ROLLBACK_COMPLETE
+        # What stays is the previous deployment.
+        summary = StackSummary(
+            outputs=self.previous.outputs if self.previous else {},
+            resources=self.previous.resources if self.previous else {},
+            not_deployed=self.plan.not_deployed,
+            failed_resource=self.failed_resource,
         )
+        self._stack_event(status, "; ".join(problems), summary=summary)
+        return problems
 
-    def _rollback_update(self, change: Change, problems: list[str]) -> bool:
-        old = change.old
-        assert old is not None and change.properties is not None
-        label = self._label(change.logical_id)
-        self._event(change.logical_id, ResourceStatus.UPDATE_IN_PROGRESS, Action.ROLLBACK, "rollback", Phase.ROLLBACK)
+    def _rollback_update(self, step: Step, record: ResourceState, problems: list[str]) -> bool:
+        """The Update CloudFormation sends on rollback: the previous properties, the attempted ones as old."""
+        old = step.previous
+        assert old is not None
+        label = self._label(step.logical_id)
+        self._event(step.logical_id, ResourceStatus.UPDATE_IN_PROGRESS, Action.ROLLBACK, phase=Phase.ROLLBACK)
         try:
             # The provider as it was deployed: the rollback restores the old function too.
             function = self.executor.function(old.service_token, self.previous.functions if self.previous else None)
@@ -723,36 +676,30 @@ class StackRun:
                 old.service_token or function.arn,
                 old.properties,
                 physical_id=old.physical_id,
-                old_properties=change.properties,
+                old_properties=record.properties,
             )
             outcome = self.executor.invoke(self.name, old, function, request)
-        entry = self._entry(change.logical_id)
-        entry.action = "rollback"
         if outcome.succeeded:
             assert outcome.answer is not None
-            entry.status, entry.physical_id = "UPDATE_COMPLETE", outcome.answer.physical_id
-            if outcome.answer.physical_id != old.physical_id:
+            physical_id = outcome.answer.physical_id
+            if physical_id != old.physical_id:
                 problems.append(
-                    f"{label}: the rollback answered a new physical id {outcome.answer.physical_id} "
-                    f"instead of {old.physical_id}"
+                    f"{label}: the rollback answered a new physical id {physical_id} instead of {old.physical_id}"
                 )
             self._event(
-                change.logical_id,
+                step.logical_id,
                 ResourceStatus.UPDATE_COMPLETE,
                 Action.ROLLBACK,
-                "rollback",
-                Phase.ROLLBACK,
-                outcome.answer.physical_id,
+                phase=Phase.ROLLBACK,
+                physical_id=physical_id,
             )
             return True
-        entry.status = "UPDATE_FAILED"
-        entry.reason = f"{entry.reason}; rollback update failed: {outcome.reason}" if entry.reason else outcome.reason
         problems.append(f"{label}: rollback update failed ({outcome.reason})")
         self._event(
-            change.logical_id,
+            step.logical_id,
             ResourceStatus.UPDATE_FAILED,
             Action.ROLLBACK,
-            f"rollback: {outcome.reason}",
+            f"rollback update failed: {outcome.reason}",
             Phase.ROLLBACK,
         )
         return False
