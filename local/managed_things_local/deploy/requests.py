@@ -2,7 +2,10 @@
 
 The engine builds a ``CustomResourceRequest`` once, complete but for the
 ResponseURL: the runtime that delivers it owns the URL the answer comes back
-to, and adds it when it turns the request into the Lambda event.
+to, and adds it when it turns the request into the Lambda event. Its
+properties are already as CloudFormation sends them (every scalar a string:
+the stack run stringifies them once, when it resolves them, and the state
+records them so).
 """
 
 from __future__ import annotations
@@ -15,8 +18,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from .intrinsics import cfn_stringify
-
 
 class RequestType(StrEnum):
     CREATE = "Create"
@@ -26,7 +27,7 @@ class RequestType(StrEnum):
 
 @dataclass(frozen=True)
 class CustomResourceRequest:
-    """One request to a custom resource's provider; properties as the template resolved them (not yet strings)."""
+    """One request to a custom resource's provider; properties as CloudFormation sends them (strings)."""
 
     request_type: RequestType
     stack_id: str
@@ -39,7 +40,7 @@ class CustomResourceRequest:
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     def to_event(self, response_url: str) -> dict[str, Any]:
-        """The Lambda event, every scalar stringified as CloudFormation does (``10`` -> ``"10"``)."""
+        """The Lambda event, with the ResponseURL the answer is to be sent to."""
         event: dict[str, Any] = {
             "RequestType": str(self.request_type),
             "ServiceToken": self.service_token,
@@ -48,12 +49,12 @@ class CustomResourceRequest:
             "RequestId": self.request_id,
             "LogicalResourceId": self.logical_id,
             "ResourceType": self.resource_type,
-            "ResourceProperties": cfn_stringify(dict(self.properties)),
+            "ResourceProperties": dict(self.properties),
         }
         if self.request_type is not RequestType.CREATE:
             event["PhysicalResourceId"] = self.physical_id or ""
         if self.request_type is RequestType.UPDATE:
-            event["OldResourceProperties"] = cfn_stringify(dict(self.old_properties or {}))
+            event["OldResourceProperties"] = dict(self.old_properties or {})
         return event
 
 
