@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -158,11 +159,26 @@ def test_a_rollback_keeps_the_reason_it_undoes_and_adds_its_own_failures() -> No
         "b9",
         "rollback delete failed: gone wrong",
     )
-    for event in (fail, StackEvent("Fake", StackStatus.ROLLBACK_IN_PROGRESS, STACK_ID, "B: bad"), undo):
+    started = dataclasses.replace(undo, status=ResourceStatus.DELETE_IN_PROGRESS, reason="")
+    for event in (fail, StackEvent("Fake", StackStatus.ROLLBACK_IN_PROGRESS, STACK_ID, "B: bad"), started, undo):
         reports(event)
     report = reports.report("Fake")
     assert report.resources["B"].reason == "bad; rollback delete failed: gone wrong"
     assert report.error == "B: bad"
+
+
+def test_a_rolled_back_replacement_does_not_keep_the_replacement_note(tmp_path: Path) -> None:
+    # GIVEN a deployed chain, then A replaced while B's update fails
+    app = FakeApp(tmp_path)
+    app.write({"Fake": {"A": thing("a1"), "B": thing("b1", Upstream={"Ref": "A"})}})
+    app.deploy(FakeRuntime())
+    app.write({"Fake": {"A": thing("a2"), "B": thing("b1", Upstream={"Ref": "A"}, Note="x")}})
+    # WHEN deployed
+    report = app.deploy(FakeRuntime(fail={("B", RequestType.UPDATE): "told to fail"})).report()
+    # THEN A's entry says its new resource was deleted by the rollback, B's keeps why the stack rolled back
+    a, b = report.resources["A"], report.resources["B"]
+    assert (a.status, a.action, a.physical_id, a.reason) == ("DELETE_COMPLETE", "rollback", "a2", "")
+    assert (b.status, b.action, b.reason) == ("UPDATE_COMPLETE", "rollback", "told to fail")
 
 
 def test_a_nested_stack_is_found_by_a_destroy_even_if_the_deploy_died_inside_it(tmp_path: Path) -> None:

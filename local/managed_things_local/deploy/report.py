@@ -120,8 +120,9 @@ class Reports:
 
 
 def _entry(previous: ResourceEvent | None, event: ResourceEvent) -> ResourceEvent:
-    """A resource's entry after ``event``: the event, but a rollback keeps the reason it is undoing."""
-    if previous is None or event.phase is not Phase.ROLLBACK or not previous.reason:
+    """A resource's entry after ``event``: the event, but a rollback keeps the failure it is undoing."""
+    undoing = previous is not None and (previous.status.failed or previous.phase is Phase.ROLLBACK)
+    if previous is None or event.phase is not Phase.ROLLBACK or not undoing or not previous.reason:
         if event.phase is Phase.CLEANUP and previous is not None and previous.physical_id != event.physical_id:
             return previous  # the old resource of a replacement: the entry stays with the new one
         return event
