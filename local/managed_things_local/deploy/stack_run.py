@@ -32,6 +32,7 @@ from .functions import function_arn, function_name
 from .intrinsics import Pseudo, Resolver, cfn_stringify, parameter_values
 from .invoker import Outcome
 from .journal import stack_entry
+from .outputs import export_problem, stack_outputs
 from .plan import Removal, StackPlan, Step, plan_stack, replaced
 from .requests import CustomResourceRequest, RequestType, made_up_physical_id, new_stack_id
 from .stack_events import Action, Phase, ResourceStatus, StackStatus, StackSummary
@@ -235,8 +236,9 @@ class StackRun:
         elif self.executor.interrupted or any(v is None for v in results.values()):
             failure = "Interrupted by the user"
         if not failure:
-            self.outputs = self._outputs()
-            failure = self._export_problem(self.outputs)
+            self.outputs = stack_outputs(self.template, self.resolver)
+            others = [s for s in self.store.all() if s.stack_name != self.name]
+            failure = export_problem(self.outputs, self.previous, others)
         return failure
 
     def commit(self) -> None:
@@ -440,53 +442,6 @@ class StackRun:
         if not unchanged:
             self._event(logical_id, ResourceStatus(f"{verb}_COMPLETE"), action, physical_id=record.physical_id)
         return True
-
-    # --- outputs and exports ---------------------------------------------------------------
-
-    def _outputs(self) -> dict[str, OutputState]:
-        outputs: dict[str, OutputState] = {}
-        for key, output in (self.template.get("Outputs") or {}).items():
-            if output.get("Condition") and not self._output_condition(output["Condition"]):
-                continue
-            state = OutputState(description=output.get("Description"))
-            try:
-                export = (output.get("Export") or {}).get("Name")
-                state.export_name = self.resolver.resolve(export) if export is not None else None
-            except Unresolvable as error:
-                state.unavailable = f"its export name has no local value: {error}"
-                outputs[key] = state
-                continue
-            try:
-                value = cfn_stringify(self.resolver.resolve(output.get("Value")))
-                state.value = ",".join(value) if isinstance(value, list) else value
-            except Unresolvable as error:
-                state.unavailable = str(error)
-            outputs[key] = state
-        return outputs
-
-    def _output_condition(self, name: str) -> bool:
-        try:
-            return self.resolver.condition(name)
-        except Unresolvable:
-            return False
-
-    def _export_problem(self, outputs: Mapping[str, OutputState]) -> str:
-        others = [s for s in self.store.all() if s.stack_name != self.name]
-        taken = {export: s.stack_name for s in others for export in s.exports()}
-        new = {o.export_name: o for o in outputs.values() if o.export_name}
-        for export in new:
-            if export in taken:
-                return f"Export with name {export} is already exported by stack {taken[export]}"
-        old = self.previous.exports() if self.previous else {}
-        for export, before in old.items():
-            users = sorted(s.stack_name for s in others if export in s.imports)
-            if not users:
-                continue
-            if export not in new:
-                return f"Cannot delete export {export} as it is in use by {users[0]}"
-            if new[export].value != before.value or new[export].unavailable != before.unavailable:
-                return f"Cannot update export {export} as it is in use by {users[0]}"
-        return ""
 
     # --- after a success ----------------------------------------------------------------------
 
