@@ -540,8 +540,8 @@ class StackRun:
         problems: list[str] = []
         with self._lock:
             records = dict(self.records)
-        # 0. Nested stacks this deploy updated are rolled back with their parent (created ones are deleted below).
-        updated_children = [(lid, c) for lid, c in self.children.items() if c.previous is not None]
+        # 0. Nested stacks this deploy changed are rolled back with their parent (created ones are deleted below).
+        updated_children = [(lid, c) for lid, c in self.children.items() if c.previous is not None and c.changed]
         for logical_id, child in reversed(updated_children):
             problems += [
                 f"{self._label(logical_id)}: {p}"
