@@ -87,10 +87,14 @@ def secretsmanager(monkeypatch: pytest.MonkeyPatch) -> Iterator[SecretsManager]:
 @pytest.fixture(autouse=True)
 def retry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The provider's waits between attempts of a call, recorded instead of slept."""
-    import managed_thing_provider
+    import importlib
 
     waits: list[float] = []
-    monkeypatch.setattr(f"{managed_thing_provider.__name__}.deadline._sleep", waits.append, raising=False)
+    try:
+        deadline = importlib.import_module("managed_thing_provider.deadline")
+    except ImportError:  # a provider without deadlines (the tests also run against the code before them)
+        return waits
+    monkeypatch.setattr(deadline, "_sleep", waits.append)
     return waits
 
 

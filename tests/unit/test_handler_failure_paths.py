@@ -196,9 +196,7 @@ def test_an_update_of_a_thing_deleted_outside_cloudformation_creates_it_again(
     assert same_json(api_calls.params("CreateManagedThing")[0], expected)
     assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", NEW_THING_ID)
     assert response["Data"]["Id"] == NEW_THING_ID
-    assert any(
-        r.levelname == "WARNING" and "deleted outside CloudFormation" in r.getMessage() for r in caplog.records
-    )
+    assert any(r.levelname == "WARNING" and "deleted outside CloudFormation" in r.getMessage() for r in caplog.records)
 
 
 def test_the_rollback_of_an_update_of_a_deleted_thing_converges_too(provider: Any, api_calls: Any) -> None:
@@ -258,9 +256,7 @@ def test_the_delete_after_an_unknown_create_deletes_what_it_committed(provider: 
         "create", RequestType="Delete", RequestId="c0ffee00-5555-4c3d-9e8f-0123456789ab", PhysicalResourceId=physical_id
     )
     # AND the service, which had committed the thing, answering the same token and parameters with it
-    provider.stubber.add_response(
-        "create_managed_thing", created(), {"ClientToken": token(create), **request()}
-    )
+    provider.stubber.add_response("create_managed_thing", created(), {"ClientToken": token(create), **request()})
     provider.stubber.add_response("delete_managed_thing", {}, {"Identifier": THING_ID})
     # WHEN the handler runs
     response = provider.invoke(delete)
@@ -270,9 +266,7 @@ def test_the_delete_after_an_unknown_create_deletes_what_it_committed(provider: 
     assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", physical_id)
 
 
-def test_the_delete_after_an_unknown_create_of_invalid_properties_calls_nothing(
-    provider: Any, api_calls: Any
-) -> None:
+def test_the_delete_after_an_unknown_create_of_invalid_properties_calls_nothing(provider: Any, api_calls: Any) -> None:
     # GIVEN a recoverable id whose properties fail validation (so no Create was ever sent)
     physical_id = "ClientToken/" + "a" * 64
     delete = load_event(
