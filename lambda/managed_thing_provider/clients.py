@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -60,6 +62,15 @@ def read_secret(secret_arn: str, deadline: Deadline | None = None) -> str:
 _cloudformation: object | None = None
 
 
+def _local_managed_integrations_only() -> bool:
+    """An endpoint is set for the service but none for CloudFormation: a local engine, whose stack
+    AWS does not know. Its status is then unknown rather than asked of the real CloudFormation."""
+    environment = os.environ
+    if environment.get("AWS_ENDPOINT_URL") or environment.get("AWS_ENDPOINT_URL_CLOUDFORMATION"):
+        return False
+    return bool(environment.get("AWS_ENDPOINT_URL_IOT_MANAGED_INTEGRATIONS"))
+
+
 def cloudformation_client() -> object:
     """CloudFormation, only to read the stack's status; made on first use (most events never need it).
 
@@ -77,6 +88,8 @@ def stack_is_rolling_back(stack_id: str, deadline: Deadline) -> bool | None:
     One ``cloudformation:DescribeStacks`` of this stack only, reading ``Stacks[0].StackStatus``.
     Unknown (no permission, no answer, no endpoint, no credentials) is not an error: the caller falls back.
     """
+    if _local_managed_integrations_only():
+        return None
     try:
         response = call(
             cloudformation_client(), "DescribeStacks", deadline, limit=STACK_STATUS_SECONDS, StackName=stack_id

@@ -79,10 +79,11 @@ class ApiError(ProviderError):
     connection, a 5xx), so a Create may exist.
     """
 
-    def __init__(self, message: str, *, code: str, maybe_committed: bool = False) -> None:
+    def __init__(self, message: str, *, code: str, maybe_committed: bool = False, operation: str = "") -> None:
         super().__init__(message)
         self.code = code
         self.maybe_committed = maybe_committed
+        self.operation = operation
 
 
 @dataclass
@@ -171,19 +172,27 @@ def call(
                 f"{operation} failed: {type(error).__name__}",
                 code=type(error).__name__,
                 maybe_committed=maybe_committed or unknown,
+                operation=operation,
             )
         maybe_committed = last.maybe_committed
         if not retryable or attempt == MAX_ATTEMPTS:
             raise last
         delay = random.uniform(0, min(MAX_BACKOFF_SECONDS, 2.0 ** (attempt - 1)))
-        left = deadline.remaining() if limit is None else min(deadline.remaining(), budget or 0)
+        left = deadline.remaining()
+        if limit is not None:
+            left = min(left, limit - (deadline.clock() - started))
         if left - delay < MIN_ATTEMPT_SECONDS:
             break
         wait(delay)
     if last is None:
-        raise ApiError(f"{operation} not attempted: no time left before the deadline", code="DeadlineReached")
+        raise ApiError(
+            f"{operation} not attempted: no time left before the deadline", code="DeadlineReached", operation=operation
+        )
     raise ApiError(
-        f"{last} (no time left to retry before the deadline)", code=last.code, maybe_committed=last.maybe_committed
+        f"{last} (no time left to retry before the deadline)",
+        code=last.code,
+        maybe_committed=last.maybe_committed,
+        operation=operation,
     )
 
 
@@ -211,7 +220,7 @@ def _api_error(operation: str, error: ClientError, scrub: Iterable[str], *, mayb
     code = details.get("Code", "Error")
     message = redact(str(details.get("Message") or ""), scrub)
     text = f"{operation} failed: {code}: {message}" if message else f"{operation} failed: {code}"
-    return ApiError(text, code=code, maybe_committed=maybe_committed)
+    return ApiError(text, code=code, maybe_committed=maybe_committed, operation=operation)
 
 
 def _timeouts_within(seconds: float) -> tuple[int, int]:

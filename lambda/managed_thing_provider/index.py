@@ -83,16 +83,25 @@ def on_update(event: dict[str, Any], context: Any) -> str:
         thing = create_thing(client, new, _token(event), _secret_reader(deadline), deadline)
         logger.info("Created managed thing", extra={"ThingId": thing.id, "ReplacedPhysicalResourceId": current_id})
     else:
-        result = apply_update(
-            client,
-            current_id,
-            old,
-            new,
-            _token(event),
-            _secret_reader(deadline),
-            deadline,
-            is_rolling_back=lambda: _rolling_back(event, deadline),
-        )
+        try:
+            result = apply_update(
+                client,
+                current_id,
+                old,
+                new,
+                _token(event),
+                _secret_reader(deadline),
+                deadline,
+                is_rolling_back=lambda: _rolling_back(event, deadline),
+            )
+        except ApiError as error:
+            if error.maybe_committed and error.operation == "CreateManagedThing":
+                # A FAILED Update keeps the old id: a replacement the service committed is not the stack's.
+                logger.warning(
+                    "Replacement outcome unknown: a thing made with this ClientToken may exist outside the stack",
+                    extra={"ClientToken": _token(event), "Code": error.code},
+                )
+            raise
         thing = result.thing
         _log_update(result, current_id)
     helper.Data.update(thing.as_data())

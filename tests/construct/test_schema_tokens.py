@@ -22,7 +22,7 @@ from .arguments import device
 AWKWARD_VALUES = [
     'say "hi"',
     "C:\\temp\\new",
-    'ends with a backslash \\',
+    "ends with a backslash \\",
     '\\"both\\"',
     "line one\nline two\ttabbed",
     "plain",
@@ -53,7 +53,7 @@ def template() -> dict[str, Any]:
     stack = cdk.Stack(app, "Tokens")
     label = cdk.CfnParameter(stack, "Label").value_as_string
     unit = cdk.CfnParameter(stack, "Unit").value_as_string
-    schema = {"description": label, "nested": {"unit": unit, "items": [label, "literal \"quoted\""]}, "n": 1.5}
+    schema = {"description": label, "nested": {"unit": unit, "items": [label, 'literal "quoted"']}, "n": 1.5}
     ManagedThing(
         stack,
         "Thing",
@@ -90,4 +90,3 @@ def test_a_schema_with_tokens_decodes_to_the_document_with_the_deployed_values(
         "nested": {"unit": value + "\\u0041", "items": [value, 'literal "quoted"']},
         "n": 1.5,
     }
-

@@ -160,6 +160,23 @@ def test_without_the_stack_status_a_material_change_falls_back_to_the_properties
     assert response["PhysicalResourceId"] == NEW_THING_ID
 
 
+def test_with_only_a_local_service_endpoint_the_real_cloudformation_is_not_asked(
+    provider: Any, api_calls: Any, cloudformation: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a local engine's environment: an endpoint for the service, none for CloudFormation
+    monkeypatch.setenv("AWS_ENDPOINT_URL_IOT_MANAGED_INTEGRATIONS", "http://127.0.0.1:8765")
+    monkeypatch.delenv("AWS_ENDPOINT_URL_CLOUDFORMATION", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    event = update_event(properties(), properties(AuthenticationMaterialType="CUSTOM_PROTOCOL_QR_BAR_CODE"))
+    live_thing(provider)
+    provider.stubber.add_response("create_managed_thing", created(NEW_THING_ID, NEW_THING_ARN))
+    # WHEN the handler runs
+    response = provider.invoke(event)
+    # THEN no DescribeStacks is sent (AWS does not know a local stack): the properties decide
+    assert cloudformation.calls.calls == []
+    assert response["PhysicalResourceId"] == NEW_THING_ID
+
+
 def test_the_rollback_of_an_update_that_added_brand_keeps_the_thing(provider: Any, api_calls: Any) -> None:
     # GIVEN an in-place Update that added Brand (UpdateManagedThing cannot clear it), another resource failing,
     # and the rollback Update that "removes" Brand again
