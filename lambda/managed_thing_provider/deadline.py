@@ -34,6 +34,7 @@ from botocore.exceptions import (
 from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
+from botocore.parsers import ResponseParserError
 
 from .errors import ProviderError, redact
 
@@ -165,7 +166,7 @@ def call(
         except ClientError as error:
             retryable, unknown = _client_error_kind(error)
             last = _api_error(operation, error, scrub, maybe_committed=maybe_committed or unknown)
-        except BotoCoreError as error:
+        except (BotoCoreError, ResponseParserError) as error:
             retryable, unknown = _botocore_error_kind(error)
             # botocore's own messages can quote parameter values: name the error class only.
             last = ApiError(
@@ -207,7 +208,9 @@ def _client_error_kind(error: ClientError) -> tuple[bool, bool]:
     return False, False
 
 
-def _botocore_error_kind(error: BotoCoreError) -> tuple[bool, bool]:
+def _botocore_error_kind(error: Exception) -> tuple[bool, bool]:
+    if isinstance(error, ResponseParserError):
+        return False, True  # something answered, not as the model says: the request may have been carried out
     if isinstance(error, (ConnectTimeoutError, EndpointConnectionError)):
         return True, False  # never reached the service
     if isinstance(error, (BotoConnectionError, HTTPClientError)):
