@@ -15,7 +15,7 @@ from managed_things_model.contract import HANDLER
 from ._asset import provider_code
 
 PROVIDER_ID = "CdkManagedThingsProvider"
-# Longest path through the handler: a few API calls, each bounded by the client's timeouts.
+# The provider's one deadline per invocation is derived from this (less a reserve to answer).
 FUNCTION_TIMEOUT = Duration.minutes(2)
 # CloudFormation waits this long for an answer (its default is one hour).
 SERVICE_TIMEOUT_SECONDS = "300"
@@ -27,6 +27,9 @@ THING_ACTIONS = [
     "iotmanagedintegrations:TagResource",
     "iotmanagedintegrations:UntagResource",
 ]
+
+# Read only to tell a rollback Update from a forward one (see the provider's clients.stack_is_rolling_back).
+STACK_STATUS_ACTION = "cloudformation:DescribeStacks"
 
 
 _PROVIDERS: weakref.WeakKeyDictionary[Construct, ManagedThingProvider] = weakref.WeakKeyDictionary()
@@ -65,6 +68,10 @@ class ManagedThingProvider(Construct):
         )
         thing_arns = stack.format_arn(service="iotmanagedintegrations", resource="managed-thing", resource_name="*")
         self.role.add_to_principal_policy(iam.PolicyStatement(actions=THING_ACTIONS, resources=[thing_arns]))
+        # Is an Update a rollback Update? The provider reads the status of its own stack, and no other.
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=[STACK_STATUS_ACTION], resources=[stack.stack_id])
+        )
         self.function = lambda_.Function(
             self,
             "Handler",

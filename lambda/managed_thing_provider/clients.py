@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -9,17 +11,23 @@ from botocore.exceptions import ClientError
 from managed_things_model.contract import SECRET_ARN_PROPERTY
 from managed_things_model.service_model import SERVICE_NAME, botocore_session
 
+from .deadline import CONNECT_TIMEOUT, READ_TIMEOUT, ApiError, Deadline, call
 from .errors import ProviderError
 
-# Throttling and 5xx are retried with standard mode's backoff. Timeouts keep the
-# worst case of one call (5 x (3 + 10) s plus backoff) well inside the Lambda
-# timeout, so crhelper still answers before Lambda ends the invocation.
+# One attempt per botocore call: the provider retries throttling, 5xx and lost
+# connections itself, within the invocation's deadline (deadline.call), with
+# timeouts that shrink as the deadline nears; botocore's retries cannot stop there.
 CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "total_max_attempts": 5},
-    connect_timeout=3,
-    read_timeout=10,
+    retries={"mode": "standard", "total_max_attempts": 1},
+    connect_timeout=CONNECT_TIMEOUT,
+    read_timeout=READ_TIMEOUT,
     user_agent_extra="cdk-managed-things",
 )
+# The stack status is a hint, not a necessity: short timeouts, and at most this long in all.
+STACK_STATUS_CONFIG = CLIENT_CONFIG.merge(Config(connect_timeout=2, read_timeout=5))
+STACK_STATUS_SECONDS = 8.0
+# Stack statuses in which CloudFormation sends rollback Updates.
+_ROLLBACK_STATUSES = frozenset({"UPDATE_ROLLBACK_IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "IMPORT_ROLLBACK_IN_PROGRESS"})
 
 
 def configure_default_session() -> None:
@@ -36,11 +44,12 @@ def managed_integrations_client() -> object:
     return boto3.client(SERVICE_NAME, config=CLIENT_CONFIG)
 
 
-def read_secret(secret_arn: str) -> str:
-    """Read the authentication material from Secrets Manager at deploy time."""
+def read_secret(secret_arn: str, deadline: Deadline | None = None) -> str:
+    """Read the authentication material from Secrets Manager at deploy time, within the deadline."""
     from aws_lambda_powertools.utilities import parameters  # only stacks using secrets pay for the import
 
-    provider = parameters.SecretsProvider(boto3_client=boto3.client("secretsmanager", config=CLIENT_CONFIG))
+    config = (deadline or Deadline.none()).client_config(CLIENT_CONFIG)
+    provider = parameters.SecretsProvider(boto3_client=boto3.client("secretsmanager", config=config))
     try:
         value = provider.get(secret_arn, max_age=0)
     except parameters.exceptions.GetParameterError as error:
@@ -48,3 +57,49 @@ def read_secret(secret_arn: str) -> str:
         code = cause.response.get("Error", {}).get("Code") if isinstance(cause, ClientError) else type(cause).__name__
         raise ProviderError(f"{SECRET_ARN_PROPERTY}: could not read the secret ({code})") from None
     return value  # type: ignore[return-value]
+
+
+_cloudformation: object | None = None
+
+
+def _local_managed_integrations_only() -> bool:
+    """An endpoint is set for the service but none for CloudFormation: a local engine, whose stack
+    AWS does not know. Its status is then unknown rather than asked of the real CloudFormation."""
+    environment = os.environ
+    if environment.get("AWS_ENDPOINT_URL") or environment.get("AWS_ENDPOINT_URL_CLOUDFORMATION"):
+        return False
+    return bool(environment.get("AWS_ENDPOINT_URL_IOT_MANAGED_INTEGRATIONS"))
+
+
+def cloudformation_client() -> object:
+    """CloudFormation, only to read the stack's status; made on first use (most events never need it).
+
+    Honours AWS_ENDPOINT_URL_CLOUDFORMATION (where a local engine would answer DescribeStacks).
+    """
+    global _cloudformation
+    if _cloudformation is None:
+        _cloudformation = boto3.client("cloudformation", config=STACK_STATUS_CONFIG)
+    return _cloudformation
+
+
+def stack_is_rolling_back(stack_id: str, deadline: Deadline) -> bool | None:
+    """Whether the stack is rolling back (its Updates are then rollback Updates); None when unknown.
+
+    One ``cloudformation:DescribeStacks`` of this stack only, reading ``Stacks[0].StackStatus``.
+    Unknown (no permission, no answer, no endpoint, no credentials) is not an error: the caller falls back.
+    """
+    if _local_managed_integrations_only():
+        return None
+    try:
+        response = call(
+            cloudformation_client(), "DescribeStacks", deadline, limit=STACK_STATUS_SECONDS, StackName=stack_id
+        )
+    except ApiError:
+        return None
+    except Exception:  # e.g. no region for the client: the status is unknown
+        return None
+    stacks = response.get("Stacks") or []
+    status = stacks[0].get("StackStatus") if stacks else None
+    if not isinstance(status, str):
+        return None
+    return status in _ROLLBACK_STATUSES

@@ -7,12 +7,24 @@ nor the presigned ResponseURL, nor any member the model marks sensitive is logge
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from crhelper import CfnResource
 
-from .lifecycle import client_token, create_thing, delete_thing, is_thing_id, update_thing
+from .deadline import ApiError, Deadline
+from .lifecycle import (
+    UpdateResult,
+    apply_update,
+    client_token,
+    create_thing,
+    delete_recovered,
+    delete_thing,
+    is_thing_id,
+    recoverable_id,
+    recoverable_token,
+)
 from .properties import parse_properties
 
 logger = Logger(service="managed-thing-provider")
@@ -20,10 +32,10 @@ logger = Logger(service="managed-thing-provider")
 # Deliberate crhelper settings: INFO (its DEBUG level logs the whole event and the
 # ResponseURL), botocore quiet (its DEBUG logs request bodies), and no sleep on
 # Delete (its 120 s default exists to flush logs of a long-gone era). No polling:
-# every step finishes well within one invocation.
+# every step finishes within one invocation, by one deadline (deadline.py).
 startup_error: Exception | None = None
 try:
-    from .clients import configure_default_session, managed_integrations_client, read_secret
+    from .clients import configure_default_session, managed_integrations_client, read_secret, stack_is_rolling_back
 
     configure_default_session()  # before crhelper builds its clients, so they share one session
 except Exception as error:
@@ -40,39 +52,76 @@ except Exception as error:  # answer CloudFormation instead of leaving the stack
 
 
 @helper.create
-def on_create(event: dict[str, Any], _context: Any) -> str:
+def on_create(event: dict[str, Any], context: Any) -> str:
+    deadline = Deadline.from_context(context)
     desired = parse_properties(event.get("ResourceProperties"))
-    thing = create_thing(client, desired, _token(event), read_secret)
+    token = _token(event)
+    try:
+        thing = create_thing(client, desired, token, _secret_reader(deadline), deadline)
+    except ApiError as error:
+        if error.maybe_committed:
+            # The thing may exist: answer an id from which the rollback Delete finds it (same token).
+            helper.PhysicalResourceId = recoverable_id(token)
+            logger.warning(
+                "Create outcome unknown: answered a recoverable PhysicalResourceId", extra={"Code": error.code}
+            )
+        raise
     logger.info("Created managed thing", extra={"ThingId": thing.id})
     helper.Data.update(thing.as_data())
     return thing.id
 
 
 @helper.update
-def on_update(event: dict[str, Any], _context: Any) -> str:
+def on_update(event: dict[str, Any], context: Any) -> str:
+    deadline = Deadline.from_context(context)
     new = parse_properties(event.get("ResourceProperties"))
     old = parse_properties(event.get("OldResourceProperties"))
     current_id = event.get("PhysicalResourceId", "")
     if not _names_a_thing(event, current_id):
-        # The previous Create never produced a thing: there is nothing to update.
-        thing = create_thing(client, new, _token(event), read_secret)
+        # The previous Create never produced a known thing: there is nothing to update. (After an
+        # unknown Create, CloudFormation's cleanup Delete of the recoverable id removes what it made.)
+        thing = create_thing(client, new, _token(event), _secret_reader(deadline), deadline)
+        logger.info("Created managed thing", extra={"ThingId": thing.id, "ReplacedPhysicalResourceId": current_id})
     else:
-        thing = update_thing(client, current_id, old, new, _token(event), read_secret)
-    if thing.id != current_id:
-        logger.info("Replaced managed thing", extra={"ThingId": thing.id, "ReplacedThingId": current_id})
-    else:
-        logger.info("Updated managed thing in place", extra={"ThingId": thing.id})
+        try:
+            result = apply_update(
+                client,
+                current_id,
+                old,
+                new,
+                _token(event),
+                _secret_reader(deadline),
+                deadline,
+                is_rolling_back=lambda: _rolling_back(event, deadline),
+            )
+        except ApiError as error:
+            if error.maybe_committed and error.operation == "CreateManagedThing":
+                # A FAILED Update keeps the old id: a replacement the service committed is not the stack's.
+                logger.warning(
+                    "Replacement outcome unknown: a thing made with this ClientToken may exist outside the stack",
+                    extra={"ClientToken": _token(event), "Code": error.code},
+                )
+            raise
+        thing = result.thing
+        _log_update(result, current_id)
     helper.Data.update(thing.as_data())
     return thing.id
 
 
 @helper.delete
-def on_delete(event: dict[str, Any], _context: Any) -> None:
+def on_delete(event: dict[str, Any], context: Any) -> None:
+    deadline = Deadline.from_context(context)
     physical_id = event.get("PhysicalResourceId", "")
+    token = recoverable_token(physical_id)
+    if token is not None:
+        desired = parse_properties(event.get("ResourceProperties"))
+        deleted = delete_recovered(client, token, desired, _secret_reader(deadline), deadline)
+        logger.info("Deleted what a Create of unknown outcome made", extra={"ThingId": deleted})
+        return
     if not _names_a_thing(event, physical_id):
         logger.info("Nothing to delete: the PhysicalResourceId does not name a managed thing")
         return
-    delete_thing(client, physical_id)
+    delete_thing(client, physical_id, deadline)
     logger.info("Deleted managed thing", extra={"ThingId": physical_id})
 
 
@@ -82,6 +131,43 @@ def _token(event: dict[str, Any]) -> str:
 
 def _names_a_thing(event: dict[str, Any], physical_id: str) -> bool:
     return is_thing_id(physical_id, stack_id=event["StackId"], logical_resource_id=event["LogicalResourceId"])
+
+
+def _secret_reader(deadline: Deadline) -> Callable[[str], str]:
+    return lambda secret_arn: read_secret(secret_arn, deadline)
+
+
+def _rolling_back(event: dict[str, Any], deadline: Deadline) -> bool | None:
+    rolling_back = stack_is_rolling_back(event["StackId"], deadline)
+    if rolling_back is None:
+        logger.warning("Stack status unknown (cloudformation:DescribeStacks): deciding from the properties alone")
+    return rolling_back
+
+
+def _log_update(result: UpdateResult, previous_id: str) -> None:
+    plan, thing = result.plan, result.thing
+    if result.recreated:
+        logger.warning(
+            "Managed thing not found (deleted outside CloudFormation): created it again",
+            extra={"ThingId": thing.id, "MissingThingId": previous_id},
+        )
+    elif thing.id != previous_id:
+        logger.info(
+            "Replaced managed thing",
+            extra={"ThingId": thing.id, "ReplacedThingId": previous_id, "Because": plan.replace_because},
+        )
+    else:
+        logger.info("Updated managed thing in place", extra={"ThingId": thing.id})
+    if plan.not_replaced_in_rollback:
+        logger.warning(
+            "Rollback Update: not replacing the thing, which already has what the rollback restores",
+            extra={"ThingId": thing.id, "Because": plan.not_replaced_in_rollback},
+        )
+    if plan.kept and not result.recreated:
+        logger.warning(
+            "Removed from the template but UpdateManagedThing cannot clear them: the thing keeps its values",
+            extra={"ThingId": thing.id, "Members": plan.kept},
+        )
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)

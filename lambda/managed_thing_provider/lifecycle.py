@@ -9,26 +9,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from managed_things_model.contract import MATERIAL_MEMBER
 from managed_things_model.service_model import create_members, input_shape, replacement_members
 from managed_things_model.validation import validate
 
-from .errors import ProviderError, redact
+from .deadline import ApiError, Deadline, call
 from .properties import DesiredThing, validate_material
 
 ReadSecret = Callable[[str], str]
 
 # Provisioning states in which a thing is already on its way out.
 _GONE_STATES = frozenset({"DELETE_IN_PROGRESS", "DELETED"})
-_ARN_RESOURCE_ID = re.compile("[0-9a-zA-Z]+")
+# A PhysicalResourceId answered for a Create whose outcome is unknown: it carries the
+# ClientToken, from which a later event finds what the Create committed. "/" is in no
+# thing id (the model's pattern is [a-zA-Z0-9:_-]*), so it is never taken for one.
+RECOVERABLE_PREFIX = "ClientToken/"
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,15 @@ class ThingAttributes:
 
 
 @dataclass(frozen=True)
+class LiveThing:
+    """A thing as GetManagedThing describes it: its attributes and what decides a replacement."""
+
+    attributes: ThingAttributes
+    role: str | None
+    provisioning_status: str | None
+
+
+@dataclass(frozen=True)
 class UpdatePlan:
     """How to move a thing from the old properties to the new ones."""
 
@@ -52,10 +61,23 @@ class UpdatePlan:
     changes: dict[str, Any] = field(default_factory=dict)
     tags_to_set: dict[str, str] = field(default_factory=dict)
     tag_keys_to_remove: list[str] = field(default_factory=list)
+    # Members the template no longer sets that UpdateManagedThing cannot clear: the thing keeps its value.
+    kept: list[str] = field(default_factory=list)
+    # Why a forward Update would replace the thing, ignored because the stack is rolling back.
+    not_replaced_in_rollback: list[str] = field(default_factory=list)
 
     @property
     def replaces(self) -> bool:
         return bool(self.replace_because)
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """What an Update did: the thing CloudFormation hears of, and what the log should say."""
+
+    thing: ThingAttributes
+    plan: UpdatePlan
+    recreated: bool = False  # the thing was gone (deleted outside CloudFormation) and was created again
 
 
 def client_token(stack_id: str, logical_resource_id: str, request_id: str) -> str:
@@ -68,7 +90,31 @@ def client_token(stack_id: str, logical_resource_id: str, request_id: str) -> st
     return digest  # 64 hex characters: the ClientToken shape's maximum length and pattern
 
 
-def create_thing(client: Any, desired: DesiredThing, token: str, read_secret: ReadSecret) -> ThingAttributes:
+def recoverable_id(token: str) -> str:
+    """The PhysicalResourceId of a Create whose outcome is unknown: ``ClientToken/<token>``."""
+    return RECOVERABLE_PREFIX + token
+
+
+def recoverable_token(physical_id: str) -> str | None:
+    """The ClientToken a recoverable PhysicalResourceId carries, or None if it is not one."""
+    if not physical_id.startswith(RECOVERABLE_PREFIX):
+        return None
+    token = physical_id[len(RECOVERABLE_PREFIX) :]
+    shape = input_shape("CreateManagedThing").members["ClientToken"]
+    return token if token and not validate(shape, token) else None
+
+
+def create_thing(
+    client: Any,
+    desired: DesiredThing,
+    token: str,
+    read_secret: ReadSecret,
+    deadline: Deadline | None = None,
+) -> ThingAttributes:
+    """CreateManagedThing with ``token``: a repeat with the same token and parameters returns the same thing.
+
+    Raises :class:`ApiError` with ``maybe_committed`` when the outcome is unknown.
+    """
     desired.raise_if_invalid()
     request = dict(desired.request)
     secrets: list[str] = []
@@ -77,9 +123,10 @@ def create_thing(client: Any, desired: DesiredThing, token: str, read_secret: Re
         validate_material(material)
         request[MATERIAL_MEMBER] = material
         secrets.append(material)
-    response = _call(
-        client.create_managed_thing,
+    response = call(
+        client,
         "CreateManagedThing",
+        deadline or Deadline.none(),
         [*desired.string_values(), *secrets],
         ClientToken=token,
         **request,
@@ -87,14 +134,27 @@ def create_thing(client: Any, desired: DesiredThing, token: str, read_secret: Re
     return ThingAttributes(response["Id"], response["Arn"], _timestamp(response.get("CreatedAt")))
 
 
-def plan_update(old: DesiredThing, new: DesiredThing) -> UpdatePlan:
-    """Decide between an in-place update and a replacement, from the model's operations."""
+def plan_update(
+    old: DesiredThing, new: DesiredThing, *, live_role: str | None = None, rolling_back: bool = False
+) -> UpdatePlan:
+    """Decide between an in-place update and a replacement, from the model's operations and the live thing.
+
+    ``Role`` is compared with the thing's own role when it is known (``live_role``, from
+    GetManagedThing), so an Update that restores the role the thing has never replaces it.
+    The material and its type are not returned by the API: they are compared old against new,
+    unless ``rolling_back``: a rollback Update only reaches a thing whose forward Update kept
+    its id, so the thing already has what the rollback restores, and it is never replaced.
+    Removing a member UpdateManagedThing cannot clear never replaces: the thing keeps its value.
+    """
     plan = UpdatePlan()
     for name in sorted(replacement_members()):
-        before = old.material_source() if name == MATERIAL_MEMBER else old.request.get(name)
+        if name == "Role" and live_role is not None:
+            before: Any = live_role
+        else:
+            before = old.material_source() if name == MATERIAL_MEMBER else old.request.get(name)
         after = new.material_source() if name == MATERIAL_MEMBER else new.request.get(name)
         if before != after:
-            plan.replace_because.append(f"{name} changed")
+            (plan.not_replaced_in_rollback if rolling_back else plan.replace_because).append(f"{name} changed")
     update_shape = input_shape("UpdateManagedThing")
     for name in create_members():
         if name not in update_shape.members or _same(old.request.get(name), new.request.get(name)):
@@ -104,11 +164,57 @@ def plan_update(old: DesiredThing, new: DesiredThing) -> UpdatePlan:
         elif (empty := _empty_value(update_shape.members[name])) is not None:
             plan.changes[name] = empty
         else:
-            plan.replace_because.append(f"{name} was removed and UpdateManagedThing cannot clear it")
+            plan.kept.append(name)
     old_tags, new_tags = old.tags, new.tags
     plan.tags_to_set.update({k: v for k, v in new_tags.items() if old_tags.get(k) != v})
     plan.tag_keys_to_remove.extend(k for k in old_tags if k not in new_tags)
     return plan
+
+
+def apply_update(
+    client: Any,
+    thing_id: str,
+    old: DesiredThing,
+    new: DesiredThing,
+    token: str,
+    read_secret: ReadSecret,
+    deadline: Deadline | None = None,
+    is_rolling_back: Callable[[], bool | None] | None = None,
+) -> UpdateResult:
+    """Apply an Update event: in place when the API allows it, else create a replacement.
+
+    The thing is read first: a thing that no longer exists (deleted outside CloudFormation)
+    is created again with the new properties, under a new Id; CloudFormation's cleanup
+    Delete of the old Id then meets a 404, which is success. ``is_rolling_back`` is asked
+    only when the properties alone would replace the thing; None means unknown.
+    A replacement returns a new Id; CloudFormation then deletes the old thing.
+    """
+    new.raise_if_invalid()
+    deadline = deadline or Deadline.none()
+    scrub = list(new.string_values())
+    current = find_thing(client, thing_id, scrub, deadline)
+    if current is None:
+        thing = create_thing(client, new, token, read_secret, deadline)
+        return UpdateResult(thing, plan_update(old, new), recreated=True)
+    plan = plan_update(old, new, live_role=current.role)
+    if plan.replaces and is_rolling_back is not None and is_rolling_back():
+        plan = plan_update(old, new, live_role=current.role, rolling_back=True)
+    if plan.replaces:
+        return UpdateResult(create_thing(client, new, token, read_secret, deadline), plan)
+    if plan.changes:
+        call(client, "UpdateManagedThing", deadline, scrub, Identifier=thing_id, **plan.changes)
+    if plan.tag_keys_to_remove:
+        call(
+            client,
+            "UntagResource",
+            deadline,
+            scrub + list(old.tags),
+            ResourceArn=current.attributes.arn,
+            TagKeys=plan.tag_keys_to_remove,
+        )
+    if plan.tags_to_set:
+        call(client, "TagResource", deadline, scrub, ResourceArn=current.attributes.arn, Tags=plan.tags_to_set)
+    return UpdateResult(current.attributes, plan)
 
 
 def update_thing(
@@ -118,81 +224,103 @@ def update_thing(
     new: DesiredThing,
     token: str,
     read_secret: ReadSecret,
+    deadline: Deadline | None = None,
 ) -> ThingAttributes:
-    """Apply an Update event: in place when the API allows it, else create a replacement.
-
-    A replacement returns a new Id; CloudFormation then deletes the old thing
-    (or, if the stack rolls back, the new one).
-    """
-    new.raise_if_invalid()
-    plan = plan_update(old, new)
-    if plan.replaces:
-        return create_thing(client, new, token, read_secret)
-    scrub = list(new.string_values())
-    current = get_thing(client, thing_id, scrub)
-    if plan.changes:
-        _call(client.update_managed_thing, "UpdateManagedThing", scrub, Identifier=thing_id, **plan.changes)
-    if plan.tag_keys_to_remove:
-        _call(
-            client.untag_resource,
-            "UntagResource",
-            scrub + list(old.tags),
-            ResourceArn=current.arn,
-            TagKeys=plan.tag_keys_to_remove,
-        )
-    if plan.tags_to_set:
-        _call(client.tag_resource, "TagResource", scrub, ResourceArn=current.arn, Tags=plan.tags_to_set)
-    return current
+    """:func:`apply_update`, answering only the thing."""
+    return apply_update(client, thing_id, old, new, token, read_secret, deadline).thing
 
 
-def get_thing(client: Any, thing_id: str, scrub: Iterable[str] = ()) -> ThingAttributes:
-    response = _call(client.get_managed_thing, "GetManagedThing", scrub, Identifier=thing_id)
+def find_thing(
+    client: Any, thing_id: str, scrub: Iterable[str] = (), deadline: Deadline | None = None
+) -> LiveThing | None:
+    """The thing as it is, or None when it does not exist or is being deleted."""
+    try:
+        response = call(client, "GetManagedThing", deadline or Deadline.none(), scrub, Identifier=thing_id)
+    except ApiError as error:
+        if error.code == "ResourceNotFoundException":
+            return None
+        raise
+    if response.get("ProvisioningStatus") in _GONE_STATES:
+        return None
+    attributes = ThingAttributes(response["Id"], response["Arn"], _timestamp(response.get("CreatedAt")))
+    return LiveThing(attributes, response.get("Role"), response.get("ProvisioningStatus"))
+
+
+def get_thing(
+    client: Any, thing_id: str, scrub: Iterable[str] = (), deadline: Deadline | None = None
+) -> ThingAttributes:
+    response = call(client, "GetManagedThing", deadline or Deadline.none(), scrub, Identifier=thing_id)
     return ThingAttributes(response["Id"], response["Arn"], _timestamp(response.get("CreatedAt")))
 
 
 def is_thing_id(physical_id: str, *, stack_id: str, logical_resource_id: str) -> bool:
     """Whether a PhysicalResourceId can name a managed thing this provider created.
 
-    After a failed Create, crhelper answers with an id of its own
+    A thing's id matches the model's ``ManagedThingId`` (``[a-zA-Z0-9:_-]*``, 1 to 64
+    characters). After a failed Create, crhelper answers with an id of its own
     (``<stack name>_<logical id>_<random>``) and CloudFormation may make one up
-    during a rollback; neither names a thing, and the API is not called with them.
-    A thing's id is also the last part of its ARN, which the model's TagResource
-    pattern (``managed-thing/[0-9a-zA-Z]+``) makes alphanumeric.
+    (``<stack name>-<logical id>-<random>``); both fit that pattern, neither names a
+    thing (the service assigns ids), so they are recognised by their prefix and the API
+    is not called with them. A recoverable id (``ClientToken/<token>``) is not a thing's id.
     """
     stack_name = stack_id.split("/")[1] if stack_id.count("/") >= 2 else stack_id
-    if not physical_id or physical_id.startswith(f"{stack_name}_{logical_resource_id}_"):
+    if not physical_id or any(
+        physical_id.startswith(f"{stack_name}{separator}{logical_resource_id}{separator}") for separator in "_-"
+    ):
         return False
     shape = input_shape("DeleteManagedThing").members["Identifier"]
-    return not validate(shape, physical_id) and _ARN_RESOURCE_ID.fullmatch(physical_id) is not None
+    return not validate(shape, physical_id)
 
 
-def delete_thing(client: Any, thing_id: str) -> None:
+def delete_thing(client: Any, thing_id: str, deadline: Deadline | None = None) -> None:
     """Delete a thing; one that is gone or already being deleted counts as deleted.
 
     The service deletes asynchronously (DELETE_IN_PROGRESS). This returns once the
     service has accepted the deletion and does not wait for it to finish.
     """
+    deadline = deadline or Deadline.none()
     try:
-        client.delete_managed_thing(Identifier=thing_id)
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code")
-        if code == "ResourceNotFoundException":
+        call(client, "DeleteManagedThing", deadline, Identifier=thing_id)
+    except ApiError as error:
+        if error.code == "ResourceNotFoundException":
             return
-        if code == "ConflictException" and _is_being_deleted(client, thing_id):
+        if error.code == "ConflictException" and _is_being_deleted(client, thing_id, deadline):
             return
-        raise _api_error("DeleteManagedThing", error, ()) from None
-    except BotoCoreError as error:
-        raise ProviderError(f"DeleteManagedThing failed: {type(error).__name__}") from None
+        raise
 
 
-def _is_being_deleted(client: Any, thing_id: str) -> bool:
+def delete_recovered(
+    client: Any,
+    token: str,
+    desired: DesiredThing,
+    read_secret: ReadSecret,
+    deadline: Deadline | None = None,
+) -> str | None:
+    """Delete whatever a Create with ``token`` and these properties committed; the Id deleted, if any.
+
+    CreateManagedThing with the same ClientToken and parameters returns the thing the first
+    call created (the model's idempotency token); had that call not been carried out, this
+    creates the thing, which is then deleted just the same. Properties that fail validation
+    were never sent, so nothing was created.
+    """
+    if desired.problems:
+        return None
+    deadline = deadline or Deadline.none()
     try:
-        status = client.get_managed_thing(Identifier=thing_id).get("ProvisioningStatus")
-    except ClientError as error:
-        return error.response.get("Error", {}).get("Code") == "ResourceNotFoundException"
-    except BotoCoreError:
+        thing = create_thing(client, desired, token, read_secret, deadline)
+    except ApiError as error:
+        if error.code == "ValidationException":
+            return None  # the same parameters are refused: the first call was refused too
+        raise
+    delete_thing(client, thing.id, deadline)
+    return thing.id
+
+
+def _is_being_deleted(client: Any, thing_id: str, deadline: Deadline) -> bool:
+    try:
+        return find_thing(client, thing_id, (), deadline) is None
+    except ApiError:
         return False  # state unknown: the Delete's own error is reported
-    return status in _GONE_STATES
 
 
 def _same(before: Any, after: Any) -> bool:
@@ -205,23 +333,6 @@ def _empty_value(shape: Any) -> Any:
     if shape.type_name in ("list", "map") and not shape.metadata.get("min"):
         return [] if shape.type_name == "list" else {}
     return None
-
-
-def _call(method: Callable[..., dict[str, Any]], operation: str, scrub: Iterable[str], **params: Any) -> dict[str, Any]:
-    try:
-        return method(**params)
-    except ClientError as error:
-        raise _api_error(operation, error, scrub) from None
-    except BotoCoreError as error:
-        # botocore's own messages can quote parameter values: name the error class only.
-        raise ProviderError(f"{operation} failed: {type(error).__name__}") from None
-
-
-def _api_error(operation: str, error: ClientError, scrub: Iterable[str]) -> ProviderError:
-    details = error.response.get("Error", {})
-    code = details.get("Code", "Error")
-    message = redact(str(details.get("Message") or ""), scrub)
-    return ProviderError(f"{operation} failed: {code}: {message}" if message else f"{operation} failed: {code}")
 
 
 def _timestamp(value: Any) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from botocore.model import Shape
@@ -20,22 +21,31 @@ _TRUE, _FALSE = "true", "false"
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
-def encode_for_template(shape: Shape, value: Any) -> Any:
-    """Encode the document members of ``value`` as JSON strings, leaving the rest as is."""
+def document_json(value: Any) -> str:
+    """A document as the compact JSON string a template carries."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+def encode_for_template(shape: Shape, value: Any, encode_document: Callable[[Any], Any] = document_json) -> Any:
+    """Encode the document members of ``value`` as JSON strings, leaving the rest as is.
+
+    ``encode_document`` encodes one document; the construct passes one that also escapes
+    deploy-time values (tokens) inside it, which ``json.dumps`` cannot see.
+    """
     if value is None:
         return None
     if shape.metadata.get("document"):
-        return json.dumps(value, separators=(",", ":"), allow_nan=False)
+        return encode_document(value)
     kind = shape.type_name
     if kind == "structure" and isinstance(value, dict):
         return {
-            name: encode_for_template(shape.members[name], item) if name in shape.members else item
+            name: encode_for_template(shape.members[name], item, encode_document) if name in shape.members else item
             for name, item in value.items()
         }
     if kind == "list" and isinstance(value, (list, tuple)):
-        return [encode_for_template(shape.member, item) for item in value]
+        return [encode_for_template(shape.member, item, encode_document) for item in value]
     if kind == "map" and isinstance(value, dict):
-        return {key: encode_for_template(shape.value, item) for key, item in value.items()}
+        return {key: encode_for_template(shape.value, item, encode_document) for key, item in value.items()}
     return value
 
 
@@ -71,7 +81,8 @@ def _decode_document(value: Any) -> Any:
     if not isinstance(value, str):
         return value  # already structured (an in-process caller, not CloudFormation)
     try:
-        return json.loads(value)
+        # strict=False: a deploy-time value spliced into a string may hold a raw newline or tab.
+        return json.loads(value, strict=False)
     except ValueError:
         return value
 

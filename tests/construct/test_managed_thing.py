@@ -294,7 +294,7 @@ def test_provider_function_is_never_retried_asynchronously(synthesized: Synthesi
 
 
 def _handler_operations() -> set[str]:
-    """The API operations the provider calls: every ``client.<operation>`` in its source."""
+    """The API operations the provider calls: every ``client.<operation>`` and ``call(client, "<Operation>", ...)``."""
     operations = {xform_name(name): name for name in service_model().operation_names}
     called = set()
     for path in PROVIDER_SOURCE.glob("*.py"):
@@ -302,12 +302,23 @@ def _handler_operations() -> set[str]:
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "client":
                 if node.attr in operations:
                     called.add(operations[node.attr])
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "call"
+                and len(node.args) >= 2
+                and isinstance(node.args[1], ast.Constant)
+            ):
+                name = node.args[1].value
+                called.add(name if name in operations.values() else f"cloudformation:{name}")
     return called
 
 
 def test_policy_grants_exactly_the_operations_the_handler_calls(synthesized: Synthesized) -> None:
     # GIVEN the operations the provider's source calls on its iot-managed-integrations client
-    called = {f"iotmanagedintegrations:{name}" for name in _handler_operations()}
+    operations = _handler_operations()
+    assert "cloudformation:DescribeStacks" in operations  # the stack's status, granted on its own below
+    called = {f"iotmanagedintegrations:{name}" for name in operations if not name.startswith("cloudformation:")}
     assert called == {
         "iotmanagedintegrations:CreateManagedThing",
         "iotmanagedintegrations:GetManagedThing",
@@ -336,9 +347,10 @@ def test_policy_statements_are_least_privilege(synthesized: Synthesized) -> None
     statements = [
         (sorted(_as_list(s["Action"])), s["Resource"], s["Effect"], s.get("Condition")) for s in _statements(template)
     ]
-    # THEN the role writes its own logs, creates things anywhere (no ARN exists yet)
-    # and manages things by their ARN, and nothing else
+    # THEN the role writes its own logs, creates things anywhere (no ARN exists yet),
+    # manages things by their ARN, reads the status of its own stack, and nothing else
     expected = [
+        (["cloudformation:DescribeStacks"], {"Ref": "AWS::StackId"}, "Allow", None),
         (["logs:CreateLogStream", "logs:PutLogEvents"], {"Fn::GetAtt": [log_group_id, "Arn"]}, "Allow", None),
         (["iotmanagedintegrations:CreateManagedThing"], "*", "Allow", None),
         (

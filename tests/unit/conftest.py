@@ -82,3 +82,45 @@ def secretsmanager(monkeypatch: pytest.MonkeyPatch) -> Iterator[SecretsManager]:
     with stubber:
         yield SecretsManager(client=client, stubber=stubber, calls=calls, clients_requested=requested)
         stubber.assert_no_pending_responses()
+
+
+@pytest.fixture(autouse=True)
+def retry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The provider's waits between attempts of a call, recorded instead of slept."""
+    import importlib
+
+    waits: list[float] = []
+    try:
+        deadline = importlib.import_module("managed_thing_provider.deadline")
+    except ImportError:  # a provider without deadlines (the tests also run against the code before them)
+        return waits
+    monkeypatch.setattr(deadline, "_sleep", waits.append)
+    return waits
+
+
+@dataclass
+class CloudFormation:
+    stubber: Any
+    calls: ApiCalls
+
+
+@pytest.fixture(autouse=True)
+def cloudformation(monkeypatch: pytest.MonkeyPatch) -> Iterator[CloudFormation]:
+    """The provider's CloudFormation client (stack status only), under a Stubber: no test reaches AWS.
+
+    A call no test queued an answer for fails like an unreachable endpoint would.
+    """
+    import boto3
+    from botocore.stub import Stubber
+
+    import managed_thing_provider.index  # noqa: F401 - configures the session first
+    from managed_thing_provider import clients
+
+    client = boto3.client("cloudformation", config=getattr(clients, "STACK_STATUS_CONFIG", clients.CLIENT_CONFIG))
+    monkeypatch.setattr(clients, "_cloudformation", client, raising=False)
+    calls = ApiCalls()
+    client.meta.events.register("provide-client-params", calls.record)
+    stubber = Stubber(client)
+    with stubber:
+        yield CloudFormation(stubber=stubber, calls=calls)
+        stubber.assert_no_pending_responses()

@@ -116,30 +116,57 @@ def test_a_conflict_whose_state_cannot_be_read_fails_with_the_delete_error(
     assert response["Reason"] == "DeleteManagedThing failed: ConflictException: Busy"
 
 
-@pytest.mark.parametrize("code", ["AccessDeniedException", "ThrottlingException", "InternalServerException"])
+@pytest.mark.parametrize("code", ["AccessDeniedException", "InternalServerException"])
 def test_other_delete_errors_fail(provider: Any, api_calls: Any, code: str) -> None:
-    # GIVEN the API refusing the Delete
+    # GIVEN the API refusing the Delete (a 400: not retryable)
     provider.stubber.add_client_error("delete_managed_thing", service_error_code=code, http_status_code=400)
     # WHEN the handler runs
     response = provider.invoke(delete_event())
-    # THEN FAILED with the operation and the code
+    # THEN FAILED with the operation and the code, after one call
     assert response["Status"] == "FAILED"
     assert response["Reason"].startswith(f"DeleteManagedThing failed: {code}")
     assert api_calls.operations == ["DeleteManagedThing"]
+
+
+@pytest.mark.parametrize(("code", "status"), [("ThrottlingException", 400), ("ServiceUnavailableException", 503)])
+def test_throttling_and_5xx_are_retried_then_fail_with_the_last_error(
+    provider: Any, api_calls: Any, retry_waits: list[float], code: str, status: int
+) -> None:
+    # GIVEN the API throttling (or unavailable) on every attempt, with plenty of time left
+    for _ in range(5):
+        provider.stubber.add_client_error("delete_managed_thing", service_error_code=code, http_status_code=status)
+    # WHEN the handler runs
+    response = provider.invoke(delete_event())
+    # THEN the Delete was tried 5 times, waiting (backoff) between attempts, then FAILED naming the error
+    assert api_calls.operations == ["DeleteManagedThing"] * 5
+    assert len(retry_waits) == 4
+    assert response["Status"] == "FAILED"
+    assert response["Reason"].startswith(f"DeleteManagedThing failed: {code}")
+
+
+def test_a_throttled_delete_that_then_succeeds_is_done(provider: Any, api_calls: Any) -> None:
+    # GIVEN one throttled attempt, then the Delete accepted
+    provider.stubber.add_client_error("delete_managed_thing", service_error_code="ThrottlingException")
+    provider.stubber.add_response("delete_managed_thing", {}, {"Identifier": THING_ID})
+    # WHEN the handler runs
+    response = provider.invoke(delete_event())
+    # THEN SUCCESS after the retry
+    assert api_calls.operations == ["DeleteManagedThing", "DeleteManagedThing"]
+    assert response["Status"] == "SUCCESS"
 
 
 @pytest.mark.parametrize(
     "physical_id",
     [
         "HomeFleet_HubC5CB2B3F_AB12CD34",  # crhelper's id after a failed Create
+        "HomeFleet-HubC5CB2B3F-1A2B3C4D5E6F",  # CloudFormation's own, when an answer had none
         "",
         "arn:aws:iotmanagedintegrations:eu-west-1:123456789012:managed-thing/a1b2c3d4e5f6",
         "has spaces",
-        "under_score",
         "x" * 65,
-        "Other-Stack-Resource-1ABC",
+        "ClientToken/not a token",
     ],
-    ids=["crhelper", "empty", "arn", "spaces", "underscore", "too long", "hyphens"],
+    ids=["crhelper", "cloudformation", "empty", "arn", "spaces", "too long", "bad recoverable id"],
 )
 def test_a_physical_id_that_names_no_thing_succeeds_without_an_api_call(
     provider: Any, api_calls: Any, physical_id: str
@@ -153,15 +180,29 @@ def test_a_physical_id_that_names_no_thing_succeeds_without_an_api_call(
     assert response["PhysicalResourceId"] == physical_id
 
 
-def test_only_alphanumeric_model_ids_name_a_thing() -> None:
+@pytest.mark.parametrize("thing_id", ["mt-0123", "under_score", "a:b", "Other-Stack-Resource-1ABC"])
+def test_an_id_the_model_allows_is_deleted(provider: Any, api_calls: Any, thing_id: str) -> None:
+    # GIVEN a Delete of an id that fits the model's ManagedThingId pattern [a-zA-Z0-9:_-]*
+    provider.stubber.add_response("delete_managed_thing", {}, {"Identifier": thing_id})
+    # WHEN the handler runs
+    response = provider.invoke(delete_event(thing_id))
+    # THEN the thing is deleted (not orphaned because the id is not alphanumeric)
+    assert api_calls.calls == [("DeleteManagedThing", {"Identifier": thing_id})]
+    assert response["Status"] == "SUCCESS"
+
+
+def test_model_ids_name_a_thing_and_generated_ids_do_not() -> None:
     # GIVEN a thing's id, and crhelper's id shape for another logical id of the same stack
     from managed_thing_provider.lifecycle import is_thing_id
 
     stack_id = load_event("create")["StackId"]
     # WHEN it is checked
-    # THEN only alphanumeric ids that fit the model's Identifier are things
+    # THEN ids that fit the model's Identifier are things, unless generated for this very resource
     assert is_thing_id(THING_ID, stack_id=stack_id, logical_resource_id="HubC5CB2B3F")
-    assert not is_thing_id("HomeFleet_Other_AB12CD34", stack_id=stack_id, logical_resource_id="HubC5CB2B3F")
+    assert is_thing_id("mt-0123", stack_id=stack_id, logical_resource_id="HubC5CB2B3F")
+    assert is_thing_id("HomeFleet_Other_AB12CD34", stack_id=stack_id, logical_resource_id="HubC5CB2B3F")
+    assert not is_thing_id("HomeFleet_HubC5CB2B3F_AB12CD34", stack_id=stack_id, logical_resource_id="HubC5CB2B3F")
+    assert not is_thing_id("HomeFleet-HubC5CB2B3F-AB12CD34", stack_id=stack_id, logical_resource_id="HubC5CB2B3F")
 
 
 def test_crhelper_is_configured_not_to_sleep_on_delete(provider: Any) -> None:

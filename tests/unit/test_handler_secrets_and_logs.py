@@ -161,10 +161,19 @@ def test_an_in_place_update_does_not_read_an_unchanged_secret(
     ids=["other secret", "literal to secret"],
 )
 def test_a_new_material_source_replaces_the_thing_with_the_new_secret_value(
-    provider: Any, api_calls: Any, secretsmanager: Any, old: dict[str, Any], new: dict[str, Any]
+    provider: Any, api_calls: Any, secretsmanager: Any, cloudformation: Any, old: dict[str, Any], new: dict[str, Any]
 ) -> None:
-    # GIVEN an Update that takes the material from another secret
+    # GIVEN an Update that takes the material from another secret, during a stack update (not a rollback)
     event = update_event(old, new)
+    provider.stubber.add_response("get_managed_thing", {**created(), "Role": "CONTROLLER"}, {"Identifier": THING_ID})
+    cloudformation.stubber.add_response(
+        "describe_stacks",
+        {
+            "Stacks": [
+                {"StackName": "HomeFleet", "CreationTime": "2026-11-26T08:00:00Z", "StackStatus": "UPDATE_IN_PROGRESS"}
+            ]
+        },
+    )
     secretsmanager.stubber.add_response(
         "get_secret_value", secret_value(OTHER_SECRET_VALUE, OTHER_SECRET_ARN), {"SecretId": OTHER_SECRET_ARN}
     )
@@ -173,7 +182,7 @@ def test_a_new_material_source_replaces_the_thing_with_the_new_secret_value(
     # WHEN the handler runs
     response = provider.invoke(event)
     # THEN the new secret is read and a replacement created with its value
-    assert api_calls.operations == ["CreateManagedThing"]
+    assert api_calls.operations == ["GetManagedThing", "CreateManagedThing"]
     assert same_json(api_calls.params("CreateManagedThing")[0], expected)
     assert response["PhysicalResourceId"] == NEW_THING_ID
 
@@ -273,10 +282,11 @@ def test_nothing_sensitive_and_nothing_of_the_response_url_is_logged(
     # ... a Create rejected by validation with sensitive values in error
     invalid = properties(SerialNumber="SN*SECRET*0002", Owner="platform team!", Tags={"secret-tag": "v" * 300})
     # ... an Update in place (Name, a tag changed, a tag removed) and a replacing Update
-    provider.stubber.add_response("get_managed_thing", created())
+    provider.stubber.add_response("get_managed_thing", {**created(), "Role": "CONTROLLER"})
     provider.stubber.add_response("update_managed_thing", {})
     provider.stubber.add_response("untag_resource", {})
     provider.stubber.add_response("tag_resource", {})
+    provider.stubber.add_response("get_managed_thing", {**created(), "Role": "CONTROLLER"})
     provider.stubber.add_response("create_managed_thing", created(NEW_THING_ID, NEW_THING_ARN))
     # ... a Create from a secret, one with an invalid secret value, and a Delete
     secretsmanager.stubber.add_response("get_secret_value", secret_value(SECRET_VALUE))
@@ -311,6 +321,7 @@ def test_nothing_sensitive_and_nothing_of_the_response_url_is_logged(
         "UpdateManagedThing",
         "UntagResource",
         "TagResource",
+        "GetManagedThing",
         "CreateManagedThing",
         "CreateManagedThing",
         "DeleteManagedThing",

@@ -32,7 +32,17 @@ def token(event: dict[str, Any]) -> str:
 
 def existing_thing(provider: Any) -> None:
     provider.stubber.add_response(
-        "get_managed_thing", {**created(), "ProvisioningStatus": "ACTIVATED"}, {"Identifier": THING_ID}
+        "get_managed_thing",
+        {**created(), "Role": "CONTROLLER", "ProvisioningStatus": "ACTIVATED"},
+        {"Identifier": THING_ID},
+    )
+
+
+def stack_updating(cloudformation: Any) -> None:
+    """DescribeStacks of the event's stack: a forward update, not a rollback."""
+    cloudformation.stubber.add_response(
+        "describe_stacks",
+        {"Stacks": [{"StackName": "HomeFleet", "CreationTime": CREATED_AT, "StackStatus": "UPDATE_IN_PROGRESS"}]},
     )
 
 
@@ -41,6 +51,11 @@ def test_the_model_decides_which_members_replace_the_thing() -> None:
     # WHEN the provider derives them
     # THEN they are the role and the authentication material (Tags go through TagResource)
     assert replacement_members() == {"Role", "AuthenticationMaterial", "AuthenticationMaterialType"}
+    # AND the API tells the role of a thing, not its material
+    from managed_things_model.service_model import operation
+
+    returned = set(operation("GetManagedThing").output_shape.members)
+    assert "Role" in returned and not returned & {"AuthenticationMaterial", "AuthenticationMaterialType"}
 
 
 @pytest.mark.parametrize(
@@ -123,10 +138,13 @@ def test_an_update_without_changes_only_reads_the_thing(provider: Any, api_calls
     ids=["Role", "AuthenticationMaterial", "AuthenticationMaterialType", "Role+Name+Tags"],
 )
 def test_a_change_update_cannot_make_creates_a_replacement(
-    provider: Any, api_calls: Any, changes: dict[str, Any]
+    provider: Any, api_calls: Any, cloudformation: Any, changes: dict[str, Any]
 ) -> None:
-    # GIVEN an Update changing a member UpdateManagedThing does not take
+    # GIVEN an Update changing a member UpdateManagedThing does not take (the stack updating, if asked)
     event = update_event(properties(), properties(**changes))
+    existing_thing(provider)
+    if "Role" not in changes:
+        stack_updating(cloudformation)
     typed = {name: value for name, value in changes.items() if name not in ("Tags",)}
     expected = {
         "ClientToken": token(event),
@@ -135,8 +153,8 @@ def test_a_change_update_cannot_make_creates_a_replacement(
     provider.stubber.add_response("create_managed_thing", created(NEW_THING_ID, NEW_THING_ARN), expected)
     # WHEN the handler runs
     response = provider.invoke(event)
-    # THEN a new thing is created with all the new properties, and nothing else is called
-    assert api_calls.operations == ["CreateManagedThing"]
+    # THEN the thing is read, then a new thing is created with all the new properties, and nothing else is called
+    assert api_calls.operations == ["GetManagedThing", "CreateManagedThing"]
     assert same_json(api_calls.params("CreateManagedThing")[0], expected)
     # AND CloudFormation hears a new PhysicalResourceId (it deletes the old thing during cleanup)
     assert response["Status"] == "SUCCESS"
@@ -153,6 +171,7 @@ def test_a_replacement_token_is_that_of_the_update_request(provider: Any, api_ca
         update_event(old, new, RequestId="77777777-2222-4c3d-9e8f-0123456789ab"),
     ]
     for _ in events:
+        existing_thing(provider)
         provider.stubber.add_response("create_managed_thing", created(NEW_THING_ID, NEW_THING_ARN))
     # WHEN they are handled
     for event in events:
@@ -254,19 +273,19 @@ def test_removing_capability_schemas_clears_them_in_place(provider: Any, api_cal
 
 
 @pytest.mark.parametrize("removed", ["Brand", "Name", "MetaData", "WiFiSimpleSetupConfiguration", "CapabilityReport"])
-def test_removing_a_member_update_cannot_clear_creates_a_replacement(
-    provider: Any, api_calls: Any, removed: str
+def test_removing_a_member_update_cannot_clear_keeps_the_thing_and_its_value(
+    provider: Any, api_calls: Any, removed: str, caplog: Any
 ) -> None:
     # GIVEN an Update that drops a member UpdateManagedThing has no empty value for
     event = update_event(properties(), properties(**{removed: None}))
-    expected = {"ClientToken": token(event), **request(**{removed: None})}
-    provider.stubber.add_response("create_managed_thing", created(NEW_THING_ID, NEW_THING_ARN), expected)
+    existing_thing(provider)
     # WHEN the handler runs
     response = provider.invoke(event)
-    # THEN a thing without the member replaces the old one
-    assert api_calls.operations == ["CreateManagedThing"]
-    assert removed not in api_calls.params("CreateManagedThing")[0]
-    assert response["PhysicalResourceId"] == NEW_THING_ID
+    # THEN the thing is kept, with its value of the member (nothing can clear it), and a warning names the member
+    assert api_calls.operations == ["GetManagedThing"]
+    assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", THING_ID)
+    warnings = [r for r in caplog.records if r.levelname == "WARNING" and "cannot clear" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].Members == [removed]
 
 
 def test_the_rollback_of_an_in_place_update_is_in_place(provider: Any, api_calls: Any) -> None:
@@ -370,6 +389,7 @@ def test_an_untag_error_quoting_a_removed_tag_key_is_redacted(provider: Any, api
 
 def test_a_failed_replacement_keeps_the_old_physical_id(provider: Any, api_calls: Any) -> None:
     # GIVEN a replacing Update whose CreateManagedThing fails
+    existing_thing(provider)
     provider.stubber.add_client_error(
         "create_managed_thing", service_error_code="AccessDeniedException", http_status_code=403
     )
