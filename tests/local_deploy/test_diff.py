@@ -52,3 +52,23 @@ def test_diff_says_what_a_deploy_would_do_without_showing_values(tmp_path: Path,
     assert actions == {"Renamed": "update", "Rekeyed": "replace", "Added": "create", "Removed": "delete"}
     again = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out))
     assert "Fleet | UPDATE_IN_PROGRESS | Custom::ManagedThing | Renamed (" in again.stderr
+
+
+def test_a_member_the_update_cannot_clear_is_said_to_be_kept() -> None:
+    from managed_things_local.deploy.diff import _planned
+
+    # GIVEN a thing whose Brand the template no longer sets (UpdateManagedThing cannot clear it)
+    old = {
+        "ServiceToken": "arn",
+        "Role": "DEVICE",
+        "AuthenticationMaterial": "m",
+        "AuthenticationMaterialType": "WIFI_SETUP_QR_BAR_CODE",
+        "Brand": "Acme",
+    }
+    new = {k: v for k, v in old.items() if k != "Brand"}
+    # WHEN planned
+    planned = _planned("Plug", "Plug", old, new)
+    # THEN it is updated in place, and the diff says the thing keeps the value
+    assert planned.action == "update"
+    assert planned.reasons == ["Brand is no longer set but the thing keeps its value"]
+    assert "(Brand is no longer set but the thing keeps its value)" in planned.line()

@@ -115,7 +115,8 @@ def _planned(logical_id: str, label: str, old: Mapping[str, Any], new: Mapping[s
         members.append("Tags")
     if old.get("ServiceToken") != new.get("ServiceToken"):
         members.append("ServiceToken")
-    return ThingDiff(logical_id, label, Action.UPDATE, members=members)
+    kept = [f"{member} is no longer set but the thing keeps its value" for member in plan.kept]
+    return ThingDiff(logical_id, label, Action.UPDATE, members=members, reasons=kept)
 
 
 def _nested_run(parent: StackRun, executor: Executor, logical_id: str, stack_name: Any) -> StackRun | None:
