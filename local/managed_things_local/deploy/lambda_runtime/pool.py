@@ -173,7 +173,7 @@ class EnvironmentPool:
         return None
 
     def _evict_beyond_budget(self) -> list[ExecutionEnvironment]:
-        """Take the least recently used idle environments out until the rest fit the memory budget (one always stays)."""
+        """Take the least recently used idle environments out until the rest fit the budget (one always stays)."""
         evicted: list[ExecutionEnvironment] = []
         held = sum(environment.max_memory_used_mb for environment in self._idle)
         while held > self._idle_memory_mb and len(self._idle) > 1:
