@@ -54,6 +54,9 @@ COUNTING_HANDLER = """
         if action == "sleep":
             time.sleep(float(properties["Seconds"]))
         data = {"Pid": str(os.getpid()), "Invocations": str(INVOCATIONS)}
+        if action == "trust":
+            data["CaCertificates"] = str(len(ssl.create_default_context().get_ca_certs()))
+            data["CaDirectory"] = str(ssl.get_default_verify_paths().capath)
         if action == "spawn":
             data["ChildPid"] = str(subprocess.Popen(["sleep", "60"]).pid)
         body = {"Status": "SUCCESS", "PhysicalResourceId": "thing-1", "RequestId": event["RequestId"], "Data": data}
@@ -299,6 +302,17 @@ def test_an_invocation_beyond_the_concurrency_waits_for_one_to_end(reserved: int
     assert len(served) == 1
     pool.release(second, served[0], reusable=True)
     pool.close(0)
+
+
+def test_the_handlers_default_ssl_context_trusts_the_local_ca_alone(
+    runtime: LambdaRuntime, counting_function: FunctionSpec
+) -> None:
+    # WHEN a handler looks at what its default SSL context (crhelper's, for the ResponseURL) trusts
+    trust = data(invoke(runtime, counting_function, Action="trust"))
+
+    # THEN it is the local ResponseURL's CA, through which it answered, and no directory of the system's CAs
+    assert trust["CaCertificates"] == "1"
+    assert trust["CaDirectory"] == "None"
 
 
 def test_a_function_with_a_reserved_concurrency_of_zero_is_throttled(
