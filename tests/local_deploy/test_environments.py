@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import threading
@@ -277,6 +278,25 @@ def test_the_last_idle_environment_is_kept_even_beyond_the_memory_budget() -> No
 
     # WHEN it is invoked twice, THEN the second invocation is warm
     assert run_one(pool, function) is run_one(pool, function)
+
+
+def test_a_function_whose_configuration_changed_gets_new_environments() -> None:
+    # GIVEN a function with one idle environment and one busy, and an update of its configuration
+    made = FakeEnvironments()
+    pool = EnvironmentPool(made, concurrency=4, reuse=True)
+    (function,) = functions(1)
+    idle, busy = pool.acquire(function), pool.acquire(function)
+    pool.release(function, idle, reusable=True)
+    updated = dataclasses.replace(function, environment={"LOG_LEVEL": "DEBUG"})
+
+    # WHEN the updated function is invoked, and the busy environment of the old configuration ends its invocation
+    fresh = pool.acquire(updated)
+    pool.release(function, busy, reusable=True)
+    pool.release(updated, fresh, reusable=True)
+
+    # THEN neither old environment serves it again: both were stopped, and the new one is the one kept warm
+    assert fresh not in (idle, busy) and idle.stopped and busy.stopped
+    assert run_one(pool, updated) is fresh
 
 
 @pytest.mark.parametrize("reserved", [None, 1], ids=["shared-concurrency", "reserved-concurrency"])
