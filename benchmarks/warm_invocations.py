@@ -10,7 +10,9 @@ spends answering on the ResponseURL, and the rest. Lives outside the package: on
 
 from __future__ import annotations
 
+import http.client
 import json
+import ssl
 import sys
 import time
 import uuid
@@ -53,6 +55,22 @@ class LambdaContext:
         return max(0, int((self._deadline - time.time()) * 1000))
 
 
+def time_calls(owner: Any, name: str) -> Stopwatch:
+    """Replace ``owner.name`` by a wrapper that times its calls; the stopwatch they add up in."""
+    original = getattr(owner, name)
+    stopwatch = Stopwatch()
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        stopwatch.start()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            stopwatch.stop()
+
+    setattr(owner, name, timed)
+    return stopwatch
+
+
 def main() -> None:
     events_file, results_file = sys.argv[1], sys.argv[2]
     with open(events_file, encoding="utf-8") as file:
@@ -62,30 +80,33 @@ def main() -> None:
     from managed_thing_provider import index
 
     import_seconds = time.perf_counter() - started
-    api, answer = Stopwatch(), Stopwatch()
+    api = Stopwatch()
     # The whole boto3 call: from its parameters (validation, endpoint, serialization) to its parsed answer.
     index.client.meta.events.register("provide-client-params", api.start)
     index.client.meta.events.register("after-call", api.stop)
     index.client.meta.events.register("after-call-error", api.stop)
-    send = index.helper._send
-
-    def timed_send(*args: Any, **kwargs: Any) -> Any:
-        answer.start()
-        try:
-            return send(*args, **kwargs)
-        finally:
-            answer.stop()
-
-    index.helper._send = timed_send  # crhelper's answer: building the body, TLS, the PUT
+    answer = time_calls(index.helper, "_send")  # crhelper's answer: building the body, TLS, the PUT
+    # Within the answer: the SSL context crhelper makes for it, and its connection (TCP, then the TLS handshake).
+    tls_context = time_calls(ssl, "create_default_context")
+    connection = time_calls(http.client.HTTPSConnection, "connect")
     results = []
     for event in events:
-        api.reset()
-        answer.reset()
+        for stopwatch in (api, answer, tls_context, connection):
+            stopwatch.reset()
         context = LambdaContext()
         start = time.perf_counter()
         index.handler(event, context)
         total = time.perf_counter() - start
-        results.append({"total": total, "api": api.elapsed, "apiCalls": api.count, "answer": answer.elapsed})
+        results.append(
+            {
+                "total": total,
+                "api": api.elapsed,
+                "apiCalls": api.count,
+                "answer": answer.elapsed,
+                "tlsContext": tls_context.elapsed,
+                "connect": connection.elapsed,
+            }
+        )
     with open(results_file, "w", encoding="utf-8") as file:
         json.dump({"import": import_seconds, "events": results}, file)
 

@@ -1,12 +1,13 @@
 """End to end: the provider's Lambda asset on a Lambda-like runtime whose botocore is old.
 
-The asset is built in-process the way CDK bundling builds it. It then runs in a
-separate interpreter that has nothing but boto3/botocore 1.40 (what an older
-Lambda Python runtime ships, and a botocore that does not know
-WiFiSimpleSetupConfiguration), with the asset directory first on sys.path like
-/var/task. The handler gets a real CloudFormation Create event and talks to two
-local servers only: a stub of the Managed Integrations API (plain HTTP) and a
-stand-in for CloudFormation's presigned response URL (HTTPS, with a test CA).
+The asset is built in-process the way CDK bundling builds it. The local deploy's
+``LambdaRuntime`` then runs it with another interpreter: a venv that has nothing
+but boto3/botocore 1.40 (what an older Lambda Python runtime ships, and a
+botocore that does not know WiFiSimpleSetupConfiguration), the asset directory
+first on sys.path like /var/task. The handler gets a real CloudFormation Create
+event and talks to two local servers only: a stub of the Managed Integrations
+API (plain HTTP) and the runtime's stand-in for CloudFormation's presigned
+response URL (HTTPS, with its own CA).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import hashlib
 import json
 import re
 import shutil
-import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,12 +23,15 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
-import trustme
 from e2e_support import REPO_ROOT, create_venv, pip_install, run
 from unit.support import SEED_REQUEST
+
+from managed_things_local.deploy.invoker import FunctionSpec, LambdaRuntime, Outcome
+from managed_things_local.deploy.requests import CustomResourceRequest, RequestType
+from managed_things_local.deploy.responses import ResponseReceiver
+from managed_things_model.contract import HANDLER
 
 pytestmark = pytest.mark.slow
 
@@ -45,75 +48,37 @@ THING_ID = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 THING_ARN = f"arn:aws:iotmanagedintegrations:{REGION}:123456789012:managed-thing/{THING_ID}"
 CREATED_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 EVENT_FILE = REPO_ROOT / "tests" / "events" / "create.json"
+LOG_NAME = "HomeFleet.log"
 
-# The handler and its Lambda context, run by the old runtime's interpreter. It
-# prints one line of JSON (after the handler's own logs) for the test to read.
-RUNNER = r"""
+# The old runtime on its own, without the asset: what the handler would send through if it used the
+# runtime's model instead of the bundled one. It answers with what it found, as its custom resource's Data.
+WITHOUT_BUNDLED_MODEL = """
 import json
-import sys
-
-
-class LambdaContext:
-    function_name = "HomeFleet-Provider"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:HomeFleet-Provider"
-    aws_request_id = "5f1e1f0e-aaaa-bbbb-cccc-0123456789ab"
-    log_group_name = "/aws/lambda/HomeFleet-Provider"
-    log_stream_name = "2026/01/02/[$LATEST]0123456789abcdef"
-
-    def get_remaining_time_in_millis(self):
-        return 120000
-
-
-with open(sys.argv[1]) as file:
-    event = json.load(file)
-
-import boto3
-import botocore
-import managed_thing_provider.index as index
-
-index.handler(event, LambdaContext())
-
-import aws_lambda_powertools
-import crhelper
-import managed_things_model.service_model as service_model
-
-print("E2E-REPORT " + json.dumps({
-    "boto3": boto3.__version__,
-    "botocore": botocore.__version__,
-    "files": {module.__name__: module.__file__
-              for module in (boto3, botocore, index, service_model, crhelper, aws_lambda_powertools)},
-    "bundled_data_dir": str(service_model.BUNDLED_DATA_DIR),
-    "status": index.helper.Status,
-    "reason": index.helper.Reason,
-}))
-"""
-
-# The same old runtime on its own, without the asset: what the handler would send
-# through if it used the runtime's model instead of the bundled one.
-WITHOUT_BUNDLED_MODEL = r"""
-import json
-import sys
+import ssl
+import urllib.request
 
 import boto3
 import botocore
 from botocore.exceptions import ParamValidationError
 
-client = boto3.client("iot-managed-integrations", region_name="eu-west-1", endpoint_url=sys.argv[1],
-                      aws_access_key_id="testing", aws_secret_access_key="testing")
-members = list(client.meta.service_model.operation_model("CreateManagedThing").input_shape.members)
-try:
-    client.create_managed_thing(
-        Role="CONTROLLER",
-        AuthenticationMaterial="WIFI:S:hub;T:WPA;P:example;;",
-        AuthenticationMaterialType="WIFI_SETUP_QR_BAR_CODE",
-        WiFiSimpleSetupConfiguration={"EnableAsProvisioner": True},
-    )
-    error = None
-except ParamValidationError as caught:
-    error = {"type": type(caught).__name__, "message": str(caught)}
-print("E2E-REPORT " + json.dumps({"botocore": botocore.__version__, "members": members, "error": error}))
+
+def handler(event, context):
+    client = boto3.client("iot-managed-integrations")
+    members = list(client.meta.service_model.operation_model("CreateManagedThing").input_shape.members)
+    try:
+        client.create_managed_thing(
+            Role="CONTROLLER",
+            AuthenticationMaterial="WIFI:S:hub;T:WPA;P:example;;",
+            AuthenticationMaterialType="WIFI_SETUP_QR_BAR_CODE",
+            WiFiSimpleSetupConfiguration={"EnableAsProvisioner": True},
+        )
+        error = {}
+    except ParamValidationError as caught:
+        error = {"type": type(caught).__name__, "message": str(caught)}
+    data = {"botocore": botocore.__version__, "members": members, "error": error}
+    body = {"Status": "SUCCESS", "PhysicalResourceId": "probe", "RequestId": event["RequestId"], "Data": data}
+    answer = urllib.request.Request(event["ResponseURL"], data=json.dumps(body).encode(), method="PUT")
+    urllib.request.urlopen(answer, context=ssl.create_default_context()).read()
 """
 
 
@@ -192,37 +157,19 @@ def _api_handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _response_url_handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
-    """Stands in for the presigned S3 URL that CloudFormation reads custom resource answers from."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_PUT(self) -> None:  # noqa: N802
-            _record(self, recorder)
-            _reply(self, 200)
-
-        def log_message(self, *_args: Any) -> None:
-            pass
-
-    return Handler
-
-
 @dataclass
 class Server:
     url: str
     recorder: Recorder
 
 
-def _serve(
-    handler: type[BaseHTTPRequestHandler], recorder: Recorder, scheme: str, ssl_context: ssl.SSLContext | None = None
-) -> Iterator[Server]:
+def _serve(handler: type[BaseHTTPRequestHandler], recorder: Recorder) -> Iterator[Server]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    if ssl_context is not None:
-        server.socket = ssl_context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, name=f"e2e-{scheme}-server", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, name="e2e-api-server", daemon=True)
     thread.start()
     try:
-        yield Server(f"{scheme}://127.0.0.1:{server.server_address[1]}", recorder)
+        yield Server(f"http://127.0.0.1:{server.server_address[1]}", recorder)
     finally:
         server.shutdown()
         server.server_close()
@@ -232,20 +179,7 @@ def _serve(
 @pytest.fixture
 def api() -> Iterator[Server]:
     recorder = Recorder()
-    yield from _serve(_api_handler(recorder), recorder, "http")
-
-
-@pytest.fixture(scope="module")
-def test_ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-def response_url_server(test_ca: trustme.CA) -> Iterator[Server]:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    test_ca.issue_cert("127.0.0.1").configure_cert(context)
-    recorder = Recorder()
-    yield from _serve(_response_url_handler(recorder), recorder, "https", context)
+    yield from _serve(_api_handler(recorder), recorder)
 
 
 # --- the asset and the old runtime --------------------------------------------
@@ -274,41 +208,47 @@ def old_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     shutil.rmtree(venv, ignore_errors=True)  # large: not left to pytest's retention of old runs
 
 
-def _lambda_env(home: Path, asset_dir: Path | None, **extra: str) -> dict[str, str]:
-    """A Lambda-like environment, built from scratch: nothing of the test process leaks in."""
-    env = {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "HOME": str(home),
-        "PYTHONNOUSERSITE": "1",
+@pytest.fixture
+def old_lambda(old_runtime: Path, api: Server, tmp_path: Path) -> Iterator[LambdaRuntime]:
+    """The local deploy's Lambda runtime on the old interpreter, every API call to the stub."""
+    with (
+        ResponseReceiver(tmp_path / "state") as receiver,
+        LambdaRuntime(receiver, api.url, tmp_path / "logs", concurrency=1, interpreter=str(old_runtime)) as runtime,
+    ):
+        yield runtime
+
+
+def _function(code_dir: Path, handler: str) -> FunctionSpec:
+    """The provider function as the construct declares it."""
+    return FunctionSpec(
+        logical_id="Provider",
+        function_name="HomeFleet-Provider",
+        arn=f"arn:aws:lambda:{REGION}:123456789012:function:HomeFleet-Provider",
+        code_dir=str(code_dir),
+        handler=handler,
+        timeout=120,
+        memory_size=256,
+        region=REGION,
         # /var/task is read-only on Lambda: no bytecode is written next to the asset.
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "AKIDE2ETESTING",
-        "AWS_SECRET_ACCESS_KEY": "e2e-testing-secret",
-        "AWS_SESSION_TOKEN": "e2e-testing-token",
-        "AWS_LAMBDA_FUNCTION_NAME": "HomeFleet-Provider",
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
-        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
-        "POWERTOOLS_SERVICE_NAME": "managed-thing-provider",
-        # Never the developer's AWS configuration, never the instance metadata service.
-        "AWS_CONFIG_FILE": str(home / "no-aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-aws-credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "NO_PROXY": "127.0.0.1,localhost",
-    }
-    if asset_dir is not None:
-        env["PYTHONPATH"] = str(asset_dir)
-    env.update(extra)
-    return env
+        environment={"POWERTOOLS_SERVICE_NAME": "managed-thing-provider", "PYTHONDONTWRITEBYTECODE": "1"},
+    )
 
 
-def _report(stdout: str) -> dict[str, Any]:
-    lines = [line for line in stdout.splitlines() if line.startswith("E2E-REPORT ")]
-    assert len(lines) == 1, f"expected one report line, got:\n{stdout}"
-    return json.loads(lines[0].removeprefix("E2E-REPORT "))
+def _create(event: dict[str, Any]) -> CustomResourceRequest:
+    return CustomResourceRequest(
+        RequestType.CREATE,
+        stack_id=event["StackId"],
+        logical_id=event["LogicalResourceId"],
+        resource_type=event["ResourceType"],
+        service_token=event["ServiceToken"],
+        properties=event["ResourceProperties"],
+        request_id=event["RequestId"],
+    )
+
+
+def _answer_data(outcome: Outcome, logs: str) -> dict[str, Any]:
+    assert outcome.succeeded and outcome.answer is not None, f"{outcome.reason}\n{logs}"
+    return outcome.answer.data
 
 
 # --- what the handler must send -----------------------------------------------
@@ -347,77 +287,49 @@ def _bundled_create_members(asset_dir: Path) -> set[str]:
 # --- tests --------------------------------------------------------------------
 
 
-def test_old_runtime_alone_rejects_wifi_simple_setup(old_runtime: Path, api: Server, tmp_path: Path) -> None:
+def test_old_runtime_alone_rejects_wifi_simple_setup(old_lambda: LambdaRuntime, api: Server, tmp_path: Path) -> None:
     """Without the bundled model, botocore 1.40 refuses WiFiSimpleSetupConfiguration before sending anything.
 
     This is what the next test would run into if the handler used the runtime's model.
     """
-    script = tmp_path / "without_bundled_model.py"
-    script.write_text(WITHOUT_BUNDLED_MODEL)
-    result = run([old_runtime, script, api.url], cwd=tmp_path, env=_lambda_env(tmp_path, None))
-    report = _report(result.stdout)
+    code_dir = tmp_path / "probe"
+    code_dir.mkdir()
+    (code_dir / "without_bundled_model.py").write_text(WITHOUT_BUNDLED_MODEL)
+    event = json.loads(EVENT_FILE.read_text())
 
-    assert report["botocore"].startswith("1.40."), report["botocore"]
+    outcome = old_lambda.invoke(_function(code_dir, "without_bundled_model.handler"), _create(event), LOG_NAME)
+    report = _answer_data(outcome, (old_lambda.log_dir / LOG_NAME).read_text())
+
+    assert report["botocore"] == OLD_BOTOCORE
     assert "AuthenticationMaterial" in report["members"]
     assert "WiFiSimpleSetupConfiguration" not in report["members"]
-    assert report["error"] is not None, "botocore 1.40 accepted WiFiSimpleSetupConfiguration"
+    assert report["error"], "botocore 1.40 accepted WiFiSimpleSetupConfiguration"
     assert report["error"]["type"] == "ParamValidationError"
     assert 'Unknown parameter in input: "WiFiSimpleSetupConfiguration"' in report["error"]["message"]
     assert api.recorder.snapshot() == [], "nothing may be sent when validation fails"
 
 
 def test_create_event_on_old_runtime_sends_every_member(
-    asset_dir: Path,
-    old_runtime: Path,
-    api: Server,
-    response_url_server: Server,
-    test_ca: trustme.CA,
-    tmp_path: Path,
+    asset_dir: Path, old_lambda: LambdaRuntime, api: Server
 ) -> None:
     event = json.loads(EVENT_FILE.read_text())
-    response_path = f"/{quote(event['StackId'], safe='')}/{event['LogicalResourceId']}?X-Amz-Signature=SECRET-SIGNATURE"
-    event["ResponseURL"] = response_url_server.url + response_path
-    event_file = tmp_path / "event.json"
-    event_file.write_text(json.dumps(event))
-    runner = tmp_path / "runner" / "run_handler.py"
-    runner.parent.mkdir()
-    runner.write_text(RUNNER)
-    ca_file = tmp_path / "test-ca.pem"
-    test_ca.cert_pem.write_to_path(str(ca_file))
     assert not any(asset_dir.rglob("__pycache__")), "the asset must be run as built"
 
-    result = run(
-        [old_runtime, runner, event_file],
-        cwd=asset_dir,
-        env=_lambda_env(
-            tmp_path,
-            asset_dir,
-            AWS_ENDPOINT_URL_IOT_MANAGED_INTEGRATIONS=api.url,
-            SSL_CERT_FILE=str(ca_file),  # crhelper verifies the response URL's certificate
-        ),
-    )
-    report = _report(result.stdout)
-    output = result.stdout + result.stderr
+    # The old venv has no crhelper, Powertools nor model: they can only come from the asset, first on the path.
+    outcome = old_lambda.invoke(_function(asset_dir, HANDLER), _create(event), LOG_NAME)
+    logs = (old_lambda.log_dir / LOG_NAME).read_text()
+    data = _answer_data(outcome, logs)
 
-    # The runtime really is the old one, and the provider and its libraries come from the asset.
-    assert report["botocore"].startswith("1.40."), report["botocore"]
-    assert report["boto3"].startswith("1.40."), report["boto3"]
-    for module in ("boto3", "botocore"):
-        assert Path(report["files"][module]).is_relative_to(old_runtime.parent.parent), report["files"]
-    vendored = ("managed_thing_provider.index", "managed_things_model.service_model", "crhelper")
-    for module in (*vendored, "aws_lambda_powertools"):
-        assert Path(report["files"][module]).is_relative_to(asset_dir), report["files"]
-    assert Path(report["bundled_data_dir"]).is_dir()
-    assert report["status"] == "SUCCESS", f"{report['reason']}\n{output}"
-
-    # One CreateManagedThing request, signed for the service, with every member of the
+    # One CreateManagedThing request, from the old botocore, signed for the service, with every member of the
     # bundled model, each typed as the model says (not as CloudFormation's strings).
     calls = api.recorder.snapshot()
     assert [(c.method, c.path) for c in calls] == [("POST", "/managed-things")], calls
     call = calls[0]
+    assert f"Boto3/{OLD_BOTOCORE} " in call.headers["user-agent"], call.headers["user-agent"]
+    assert f"md/Botocore#{OLD_BOTOCORE} " in call.headers["user-agent"], call.headers["user-agent"]
     assert call.headers["content-type"].startswith("application/json")
     assert re.match(
-        rf"AWS4-HMAC-SHA256 Credential=AKIDE2ETESTING/\d{{8}}/{REGION}/iotmanagedintegrations/aws4_request,",
+        rf"AWS4-HMAC-SHA256 Credential=\w+/\d{{8}}/{REGION}/iotmanagedintegrations/aws4_request,",
         call.headers["authorization"],
     ), call.headers["authorization"]
     body = json.loads(call.body)
@@ -426,17 +338,13 @@ def test_create_event_on_old_runtime_sends_every_member(
     assert re.fullmatch("[0-9a-f]{64}", body["ClientToken"]), body["ClientToken"]
     _assert_same(body, _expected_request(event))
 
-    # crhelper's answer to CloudFormation, over HTTPS to the response URL.
-    answers = response_url_server.recorder.snapshot()
-    assert [(a.method, a.path) for a in answers] == [("PUT", response_path)], answers
-    answer = json.loads(answers[0].body)
-    assert answer["Status"] == "SUCCESS", answer
-    assert answer["PhysicalResourceId"] == THING_ID
-    assert {k: answer[k] for k in ("StackId", "RequestId", "LogicalResourceId")} == {
-        k: event[k] for k in ("StackId", "RequestId", "LogicalResourceId")
-    }
-    _assert_same(answer["Data"], {"Id": THING_ID, "Arn": THING_ARN, "CreatedAt": CREATED_AT.isoformat()})
+    # crhelper's answer on the response URL (its certificate verified), for this request (the receiver checks
+    # the RequestId), with the thing's id and attributes.
+    assert outcome.answer is not None and outcome.answer.physical_id == THING_ID
+    _assert_same(data, {"Id": THING_ID, "Arn": THING_ARN, "CreatedAt": CREATED_AT.isoformat()})
+    assert not any(asset_dir.rglob("__pycache__")), "the asset must be run as built"
 
-    # Nothing secret reaches the logs: not the material, not the presigned URL's signature.
-    for secret in ("hunter22", "SECRET-SIGNATURE", "SN-SECRET-0001", "tag-value-secret"):
-        assert secret not in output, f"{secret!r} was logged"
+    # Nothing secret reaches the logs: not the material, not the presigned URL.
+    assert "START RequestId: " in logs and "REPORT RequestId: " in logs
+    for secret in ("hunter22", "cloudformation-response/", "SN-SECRET-0001", "tag-value-secret"):
+        assert secret not in logs, f"{secret!r} was logged"

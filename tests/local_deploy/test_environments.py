@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import threading
@@ -22,6 +23,7 @@ from runtime_support import (
 )
 
 from managed_things_local.deploy.invoker import FunctionSpec, LambdaRuntime, Outcome
+from managed_things_local.deploy.lambda_runtime.pool import EnvironmentPool
 from managed_things_local.deploy.requests import CustomResourceRequest, RequestType
 from managed_things_local.deploy.responses import ResponseReceiver
 from managed_things_local.emulator.server import EmulatorServer
@@ -53,6 +55,9 @@ COUNTING_HANDLER = """
         if action == "sleep":
             time.sleep(float(properties["Seconds"]))
         data = {"Pid": str(os.getpid()), "Invocations": str(INVOCATIONS)}
+        if action == "trust":
+            data["CaCertificates"] = str(len(ssl.create_default_context().get_ca_certs()))
+            data["CaDirectory"] = str(ssl.get_default_verify_paths().capath)
         if action == "spawn":
             data["ChildPid"] = str(subprocess.Popen(["sleep", "60"]).pid)
         body = {"Status": "SUCCESS", "PhysicalResourceId": "thing-1", "RequestId": event["RequestId"], "Data": data}
@@ -160,23 +165,174 @@ def test_a_function_runs_at_most_its_concurrency_of_environments_at_once(
     assert sum(served.values()) == 6
 
 
-@pytest.mark.parametrize(("concurrency", "stays_warm"), [(1, False), (2, True)])
-def test_functions_without_reserved_concurrency_share_the_runtimes_concurrency(
-    tmp_path: Path, receiver: ResponseReceiver, counting_function: FunctionSpec, concurrency: int, stays_warm: bool
+def test_an_idle_environment_stays_warm_while_another_function_runs_in_the_shared_concurrency(
+    tmp_path: Path, receiver: ResponseReceiver, counting_function: FunctionSpec
 ) -> None:
-    # GIVEN two functions without ReservedConcurrentExecutions (one per nested stack, say)
+    # GIVEN two functions without ReservedConcurrentExecutions (one per nested stack, say), room for one invocation
     first = counting_function
     second = function_spec(
         Path(first.code_dir), function_name="Other-Provider", arn=first.arn.replace("Stack", "Other")
     )
 
     # WHEN the first, then the second, then the first again are invoked
-    with LambdaRuntime(receiver, "http://127.0.0.1:9", tmp_path / "logs", concurrency=concurrency) as runtime:
+    with LambdaRuntime(receiver, "http://127.0.0.1:9", tmp_path / "logs", concurrency=1) as runtime:
         before, _, after = (data(invoke(runtime, function)) for function in (first, second, first))
 
-    # THEN with room for one environment only, the second evicted the first's idle one, which then started cold
-    assert (before["Pid"] == after["Pid"]) is stays_warm
-    assert after["Invocations"] == ("2" if stays_warm else "1")
+    # THEN the second's invocation did not take the first's idle environment away: it is still warm
+    assert before["Pid"] == after["Pid"]
+    assert after["Invocations"] == "2"
+
+
+class FakeEnvironment:
+    """What the pool needs of an execution environment, with the memory it reports; counts nothing by itself."""
+
+    def __init__(self, function: FunctionSpec, memory_mb: int) -> None:
+        self.function = function
+        self.max_memory_used_mb = memory_mb
+        self.usable = True
+        self.stopped = False
+
+    def stop(self) -> None:
+        self.usable, self.stopped = False, True
+
+    def stop_process(self) -> None:
+        self.usable = False
+
+
+class FakeEnvironments:
+    """An environment factory for ``EnvironmentPool`` that records every environment it makes (a cold start)."""
+
+    def __init__(self, memory_mb: int = 60) -> None:
+        self.memory_mb = memory_mb
+        self.made: list[FakeEnvironment] = []
+
+    def __call__(self, function: FunctionSpec) -> FakeEnvironment:
+        environment = FakeEnvironment(function, self.memory_mb)
+        self.made.append(environment)
+        return environment
+
+    def cold_starts(self, function: FunctionSpec) -> int:
+        return sum(1 for environment in self.made if environment.function == function)
+
+
+def functions(count: int, **overrides: Any) -> list[FunctionSpec]:
+    return [
+        function_spec(
+            Path("/code"), function_name=f"Shard{i}-Provider", arn=f"arn:aws:lambda:::function:{i}", **overrides
+        )
+        for i in range(count)
+    ]
+
+
+def run_one(pool: EnvironmentPool, function: FunctionSpec) -> FakeEnvironment:
+    """One invocation of ``function`` that succeeds: the environment it ran in."""
+    environment = pool.acquire(function)
+    pool.release(function, environment, reusable=True)
+    return environment
+
+
+@pytest.mark.parametrize(("concurrency", "function_count"), [(1, 2), (2, 3), (4, 5)])
+def test_functions_taking_turns_in_the_shared_concurrency_cold_start_once_each(
+    concurrency: int, function_count: int
+) -> None:
+    # GIVEN more functions without ReservedConcurrentExecutions than the shared concurrency (nested stacks' providers)
+    made = FakeEnvironments()
+    pool = EnvironmentPool(made, concurrency=concurrency, reuse=True)
+    shards = functions(function_count)
+
+    # WHEN they take turns, ten invocations each
+    for _ in range(10):
+        for function in shards:
+            run_one(pool, function)
+
+    # THEN each cold started once: an idle environment is not evicted because another function runs
+    assert [made.cold_starts(function) for function in shards] == [1] * function_count
+    assert not any(environment.stopped for environment in made.made)
+    pool.close(0)
+    assert all(environment.stopped for environment in made.made)
+
+
+def test_idle_environments_beyond_the_memory_budget_are_stopped_least_recently_used_first() -> None:
+    # GIVEN idle environments of 60 MB each and room for two of them
+    made = FakeEnvironments(memory_mb=60)
+    pool = EnvironmentPool(made, concurrency=4, reuse=True, idle_memory_mb=120)
+    first, second, third = functions(3)
+
+    # WHEN three functions run one after the other
+    environments = [run_one(pool, function) for function in (first, second, third)]
+
+    # THEN the least recently used (the first's) was stopped when the third's became idle
+    assert [environment.stopped for environment in environments] == [True, False, False]
+
+    # AND WHEN the first and the third run again, THEN the first cold starts and the third is still warm
+    assert run_one(pool, first) is not environments[0]
+    assert run_one(pool, third) is environments[2]
+    assert made.cold_starts(first) == 2 and made.cold_starts(third) == 1
+
+
+def test_the_last_idle_environment_is_kept_even_beyond_the_memory_budget() -> None:
+    # GIVEN a function whose environment alone is larger than the idle budget
+    made = FakeEnvironments(memory_mb=600)
+    pool = EnvironmentPool(made, concurrency=1, reuse=True, idle_memory_mb=100)
+    (function,) = functions(1)
+
+    # WHEN it is invoked twice, THEN the second invocation is warm
+    assert run_one(pool, function) is run_one(pool, function)
+
+
+def test_a_function_whose_configuration_changed_gets_new_environments() -> None:
+    # GIVEN a function with one idle environment and one busy, and an update of its configuration
+    made = FakeEnvironments()
+    pool = EnvironmentPool(made, concurrency=4, reuse=True)
+    (function,) = functions(1)
+    idle, busy = pool.acquire(function), pool.acquire(function)
+    pool.release(function, idle, reusable=True)
+    updated = dataclasses.replace(function, environment={"LOG_LEVEL": "DEBUG"})
+
+    # WHEN the updated function is invoked, and the busy environment of the old configuration ends its invocation
+    fresh = pool.acquire(updated)
+    pool.release(function, busy, reusable=True)
+    pool.release(updated, fresh, reusable=True)
+
+    # THEN neither old environment serves it again: both were stopped, and the new one is the one kept warm
+    assert fresh not in (idle, busy) and idle.stopped and busy.stopped
+    assert run_one(pool, updated) is fresh
+
+
+@pytest.mark.parametrize("reserved", [None, 1], ids=["shared-concurrency", "reserved-concurrency"])
+def test_an_invocation_beyond_the_concurrency_waits_for_one_to_end(reserved: int | None) -> None:
+    # GIVEN a concurrency of one busy environment (the runtime's, or the function's reserved one beside room to spare)
+    made = FakeEnvironments()
+    pool = EnvironmentPool(made, concurrency=1 if reserved is None else 4, reuse=True)
+    first, second = functions(2, reserved_concurrency=reserved) if reserved else functions(2)
+    if reserved:
+        second = first  # a reserved concurrency caps its own function only
+    busy = pool.acquire(first)
+    served: list[FakeEnvironment] = []
+
+    # WHEN a second invocation arrives while the first runs
+    waiting = threading.Thread(target=lambda: served.append(pool.acquire(second)))
+    waiting.start()
+    waiting.join(0.2)
+
+    # THEN it waits, and runs once the first ends
+    assert waiting.is_alive() and served == []
+    pool.release(first, busy, reusable=True)
+    waiting.join()
+    assert len(served) == 1
+    pool.release(second, served[0], reusable=True)
+    pool.close(0)
+
+
+def test_the_handlers_default_ssl_context_trusts_the_local_ca_alone(
+    runtime: LambdaRuntime, counting_function: FunctionSpec
+) -> None:
+    # WHEN a handler looks at what its default SSL context (crhelper's, for the ResponseURL) trusts
+    trust = data(invoke(runtime, counting_function, Action="trust"))
+
+    # THEN it is the local ResponseURL's CA, through which it answered, and no directory of the system's CAs
+    assert trust["CaCertificates"] == "1"
+    assert trust["CaDirectory"] == "None"
 
 
 def test_a_function_with_a_reserved_concurrency_of_zero_is_throttled(

@@ -12,6 +12,7 @@ a fresh environment, discarded afterwards, to exercise INIT each time.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import uuid
@@ -76,7 +77,11 @@ class _Invocation:
 
 
 class LambdaRuntime:
-    """Invokes provider functions in execution environments it starts lazily and stops at ``close()``."""
+    """Invokes provider functions in execution environments it starts lazily and stops at ``close()``.
+
+    ``interpreter`` is the Python that runs every environment (the Lambda runtime's stand-in): this one's unless
+    told otherwise.
+    """
 
     def __init__(
         self,
@@ -86,11 +91,13 @@ class LambdaRuntime:
         *,
         concurrency: int,
         cold: bool = False,
+        interpreter: str = sys.executable,
     ) -> None:
         self.receiver = receiver
         self.endpoint_url = endpoint_url
         self.log_dir = log_dir
         self.cold = cold
+        self.interpreter = interpreter
         self._pool = EnvironmentPool(self._new_environment, concurrency=concurrency, reuse=not cold)
         self._longest_timeout = 0
         self._log_lock = threading.Lock()
@@ -133,7 +140,7 @@ class LambdaRuntime:
     def _new_environment(self, function: FunctionSpec) -> ExecutionEnvironment:
         log_stream = new_log_stream()
         variables = lambda_variables(function, self.endpoint_url, self.receiver.ca_file, log_stream)
-        return ExecutionEnvironment(function.code_dir, variables, log_stream)
+        return ExecutionEnvironment(function.code_dir, variables, log_stream, self.interpreter)
 
     def _run(self, environment: ExecutionEnvironment, function: FunctionSpec, event: dict[str, Any]) -> _Invocation:
         request_id = str(uuid.uuid4())

@@ -1,26 +1,37 @@
 """Which execution environment serves an invocation: Lambda's scaling, for one machine.
 
-As on Lambda, a function with ReservedConcurrentExecutions has that many
-environments to itself; every other function shares the runtime's
-concurrency (the account's unreserved concurrency), so a deploy of many
-provider functions (one per nested stack, say) never has more than that many
-of their processes alive. An idle environment is reused (warm); with none
-idle and room for one more, a new one is made (cold, started by the caller),
-evicting an idle environment of another function when the shared pool is
-full; with no room at all the caller waits for an environment to be given
-back. A function whose configuration changed gets new environments, as after
-an update on Lambda.
+Concurrency counts busy environments, as Lambda's concurrency counts
+executions in flight: a function with ReservedConcurrentExecutions runs at
+most that many invocations at once; every other function shares the
+runtime's concurrency (the account's unreserved concurrency), so at most that
+many of their invocations run at once, whichever functions they are. With no
+room, the caller waits for an invocation to end.
+
+An idle environment does not count against concurrency and is not given up
+because another function scales (on Lambda it waits, warm, for its function's
+next event). An invocation takes its function's most recently used idle
+environment (warm); with none, a new one (cold, started by the caller).
+Locally what bounds idle environments is memory, each being a process
+(about 60 MB for the provider): they are kept while the peak RSS they
+reported sums to at most ``IDLE_MEMORY_BUDGET_MB``, the least recently used
+stopped beyond it, though never the last one. A function whose configuration
+changed gets new environments, as after an update on Lambda.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .function import FunctionSpec
 from .process import ExecutionEnvironment
+
+# What idle environments may hold: 8 provider environments (~60 MB each). With the busy ones (at most
+# --concurrency, 4 on a 2-core machine) a 2,000-thing deploy stays well under its 1 GB budget.
+IDLE_MEMORY_BUDGET_MB = 512
 
 
 class PoolClosed(Exception):
@@ -32,20 +43,34 @@ class _FunctionEnvironments:
     configuration: str
     reserved: int | None
     idle: list[ExecutionEnvironment] = field(default_factory=list)  # least recently used first
-    count: int = 0  # alive: idle or lent
+    busy: int = 0  # lent to an invocation
+
+
+@dataclass(frozen=True)
+class _Loan:
+    arn: str
+    configuration: str  # the one the environment was started for
 
 
 class EnvironmentPool:
     def __init__(
-        self, new_environment: Callable[[FunctionSpec], ExecutionEnvironment], *, concurrency: int, reuse: bool
+        self,
+        new_environment: Callable[[FunctionSpec], ExecutionEnvironment],
+        *,
+        concurrency: int,
+        reuse: bool,
+        idle_memory_mb: int = IDLE_MEMORY_BUDGET_MB,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self._new_environment = new_environment
         self._concurrency = concurrency
         self._reuse = reuse
+        self._idle_memory_mb = idle_memory_mb
         self._functions: dict[str, _FunctionEnvironments] = {}
-        self._lent: dict[ExecutionEnvironment, str] = {}  # -> the configuration it was started for
+        self._lent: dict[ExecutionEnvironment, _Loan] = {}
+        # Every idle environment, least recently used first -> the arn of its function.
+        self._idle: OrderedDict[ExecutionEnvironment, str] = OrderedDict()
         self._condition = threading.Condition()
         self._closed = False
 
@@ -58,17 +83,12 @@ class EnvironmentPool:
                     if self._closed:
                         raise PoolClosed()
                     environments = self._current(function, discarded)
-                    while environments.idle:
-                        environment = environments.idle.pop()  # the most recently used, as Lambda tends to
-                        if environment.usable:
-                            self._lent[environment] = environments.configuration
-                            return environment
-                        environments.count -= 1
-                        discarded.append(environment)
-                    if self._room_for_one_more(environments, discarded):
-                        environments.count += 1
-                        environment = self._new_environment(function)
-                        self._lent[environment] = environments.configuration
+                    if self._may_run(environments):
+                        environment = self._take_idle(environments, discarded)
+                        if environment is None:
+                            environment = self._new_environment(function)
+                        environments.busy += 1
+                        self._lent[environment] = _Loan(function.arn, environments.configuration)
                         return environment
                     self._condition.wait()
         finally:
@@ -78,22 +98,24 @@ class EnvironmentPool:
     def release(self, function: FunctionSpec, environment: ExecutionEnvironment, *, reusable: bool) -> None:
         """Give back an environment after its invocation; it is kept for the next one only if ``reusable``."""
         with self._condition:
-            configuration = self._lent.pop(environment)
-            environments = self._functions[function.arn]
+            loan = self._lent.pop(environment)
+            environments = self._functions[loan.arn]
+            environments.busy -= 1
             keep = (
                 reusable
                 and self._reuse
                 and not self._closed
-                and configuration == environments.configuration
+                and loan.configuration == environments.configuration
                 and environment.usable
             )
+            evicted = [] if keep else [environment]
             if keep:
                 environments.idle.append(environment)
-            else:
-                environments.count -= 1
+                self._idle[environment] = loan.arn
+                evicted += self._evict_beyond_budget()
             self._condition.notify_all()
-        if not keep:
-            environment.stop()
+        for stopped in evicted:
+            stopped.stop()
 
     def close(self, grace_seconds: float) -> None:
         """Refuse new invocations, wait up to ``grace_seconds`` for those running, then stop every environment."""
@@ -107,9 +129,9 @@ class EnvironmentPool:
         finally:
             with self._condition:
                 self._closed = True
-                idle = [e for environments in self._functions.values() for e in environments.idle]
+                idle = list(self._idle)
+                self._idle.clear()
                 for environments in self._functions.values():
-                    environments.count -= len(environments.idle)
                     environments.idle.clear()
                 still_lent = list(self._lent)
             for environment in idle:
@@ -123,22 +145,40 @@ class EnvironmentPool:
             function.arn, _FunctionEnvironments(function.configuration, function.reserved_concurrency)
         )
         if environments.configuration != function.configuration:
+            for environment in environments.idle:
+                del self._idle[environment]
             discarded += environments.idle
-            environments.count -= len(environments.idle)
             environments.idle.clear()
             environments.configuration = function.configuration
             environments.reserved = function.reserved_concurrency
         return environments
 
-    def _room_for_one_more(self, environments: _FunctionEnvironments, discarded: list[ExecutionEnvironment]) -> bool:
+    def _may_run(self, environments: _FunctionEnvironments) -> bool:
+        """Whether one more invocation fits: in the function's reserved concurrency, else in the shared one."""
         if environments.reserved is not None:
-            return environments.count < environments.reserved
-        shared = [e for e in self._functions.values() if e.reserved is None]
-        if sum(e.count for e in shared) < self._concurrency:
-            return True
-        for other in shared:  # the shared pool is full: make room by evicting another function's idle environment
-            if other is not environments and other.idle:
-                discarded.append(other.idle.pop(0))
-                other.count -= 1
-                return True
-        return False
+            return environments.busy < environments.reserved
+        unreserved_busy = sum(e.busy for e in self._functions.values() if e.reserved is None)
+        return unreserved_busy < self._concurrency
+
+    def _take_idle(
+        self, environments: _FunctionEnvironments, discarded: list[ExecutionEnvironment]
+    ) -> ExecutionEnvironment | None:
+        """The function's most recently used idle environment that still runs; those that ended are discarded."""
+        while environments.idle:
+            environment = environments.idle.pop()  # the most recently used, as Lambda tends to
+            del self._idle[environment]
+            if environment.usable:
+                return environment
+            discarded.append(environment)
+        return None
+
+    def _evict_beyond_budget(self) -> list[ExecutionEnvironment]:
+        """Take the least recently used idle environments out until the rest fit the budget (one always stays)."""
+        evicted: list[ExecutionEnvironment] = []
+        held = sum(environment.max_memory_used_mb for environment in self._idle)
+        while held > self._idle_memory_mb and len(self._idle) > 1:
+            environment, arn = self._idle.popitem(last=False)
+            self._functions[arn].idle.remove(environment)
+            held -= environment.max_memory_used_mb
+            evicted.append(environment)
+        return evicted

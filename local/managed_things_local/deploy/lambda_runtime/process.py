@@ -14,7 +14,6 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -49,10 +48,15 @@ class PhaseResult:
 
 
 class ExecutionEnvironment:
-    """A function's process; not thread-safe (the runtime lends it to one invocation at a time)."""
+    """A function's process, run by ``interpreter``; not thread-safe (lent to one invocation at a time).
 
-    def __init__(self, code_dir: str, variables: dict[str, str], log_stream: str) -> None:
+    The interpreter plays the part of Lambda's Python runtime: its standard library and site-packages are what
+    the handler finds beside its code.
+    """
+
+    def __init__(self, code_dir: str, variables: dict[str, str], log_stream: str, interpreter: str) -> None:
         self.code_dir = code_dir
+        self.interpreter = interpreter
         self.log_stream = log_stream
         self.max_memory_used_mb = 0
         self._variables = variables
@@ -84,7 +88,7 @@ class ExecutionEnvironment:
         self._answers, answers_write = os.pipe()
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-c", _LAUNCH],
+                [self.interpreter, "-c", _LAUNCH],
                 cwd=self.code_dir,
                 env={**self._variables, bootstrap.CHANNEL_VARIABLE: f"{requests_read},{answers_write}"},
                 stdin=subprocess.DEVNULL,

@@ -46,8 +46,17 @@ def lambda_variables(function: FunctionSpec, endpoint_url: str, ca_file: Path, l
             "AWS_EC2_METADATA_DISABLED": "true",
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            # The ResponseURL is HTTPS on loopback, with a certificate from the local deploy's own CA.
-            "SSL_CERT_FILE": str(ca_file),
+            **trusted_ca_variables(ca_file),
         }
     )
     return variables
+
+
+def trusted_ca_variables(ca_file: Path) -> dict[str, str]:
+    """OpenSSL's variables that make ``ca_file`` the only CA a handler's default SSL context trusts.
+
+    The ResponseURL is HTTPS on loopback, with a certificate from the local deploy's own CA. No directory of CAs
+    either (OpenSSL's default is the system's): nothing else is reachable by design, and crhelper makes a new
+    context per answer, which registering that directory makes about 0.1 ms slower.
+    """
+    return {"SSL_CERT_FILE": str(ca_file), "SSL_CERT_DIR": os.devnull}
