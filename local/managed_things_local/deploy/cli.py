@@ -23,6 +23,7 @@ from .invoker import LambdaRuntime
 from .journal import JournalWriter
 from .progress import Progress, StackReport, json_document, print_summary
 from .responses import ResponseReceiver
+from .stack_status import StackStatuses, StackStatusServer
 from .state import STATE_DIR_NAME, StateStore
 
 # Each environment mostly waits on the emulator and the ResponseURL: two per core keep the cores busy, and
@@ -148,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     # A progress bar on a terminal; one line per resource event otherwise, or with --verbose or --json.
     progress = Progress(sys.stderr, bar=sys.stderr.isatty() and not args.verbose and not args.json)
+    statuses = StackStatuses()  # what DescribeStacks answers the providers
     reports: list[StackReport] = []
     error = ""
     extra: dict[str, Any] = {}
@@ -161,7 +163,15 @@ def run(args: argparse.Namespace) -> int:
             store.locked(),
             endpoint(args, store) as (url, label),
             ResponseReceiver(store.directory) as receiver,
-            LambdaRuntime(receiver, url, store.logs_dir, concurrency=args.concurrency, cold=args.cold) as runtime,
+            StackStatusServer(statuses) as stack_status,
+            LambdaRuntime(
+                receiver,
+                url,
+                store.logs_dir,
+                concurrency=args.concurrency,
+                cold=args.cold,
+                service_endpoints={"CLOUDFORMATION": stack_status.url},
+            ) as runtime,
         ):
             extra["endpointUrl"] = url
             executor = Executor(
@@ -169,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
                 store,
                 runtime,
                 concurrency=args.concurrency,
-                listeners=[progress],
+                listeners=[progress, statuses],
                 invocation_listeners=[JournalWriter(store.journal)],
                 lines=progress.line,
             )

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,9 +93,11 @@ class LambdaRuntime:
         concurrency: int,
         cold: bool = False,
         interpreter: str = sys.executable,
+        service_endpoints: Mapping[str, str] | None = None,
     ) -> None:
         self.receiver = receiver
         self.endpoint_url = endpoint_url
+        self.service_endpoints = dict(service_endpoints or {})
         self.log_dir = log_dir
         self.cold = cold
         self.interpreter = interpreter
@@ -139,7 +142,9 @@ class LambdaRuntime:
 
     def _new_environment(self, function: FunctionSpec) -> ExecutionEnvironment:
         log_stream = new_log_stream()
-        variables = lambda_variables(function, self.endpoint_url, self.receiver.ca_file, log_stream)
+        variables = lambda_variables(
+            function, self.endpoint_url, self.receiver.ca_file, log_stream, self.service_endpoints
+        )
         return ExecutionEnvironment(function.code_dir, variables, log_stream, self.interpreter)
 
     def _run(self, environment: ExecutionEnvironment, function: FunctionSpec, event: dict[str, Any]) -> _Invocation:

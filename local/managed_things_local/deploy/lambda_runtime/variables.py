@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,8 +16,15 @@ def new_log_stream() -> str:
     return f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
 
 
-def lambda_variables(function: FunctionSpec, endpoint_url: str, ca_file: Path, log_stream: str) -> dict[str, str]:
-    """The function's own variables, then those Lambda sets, with every AWS call sent to ``endpoint_url``."""
+def lambda_variables(
+    function: FunctionSpec,
+    endpoint_url: str,
+    ca_file: Path,
+    log_stream: str,
+    service_endpoints: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The function's own variables, then those Lambda sets, with every AWS call sent to ``endpoint_url``
+    (or, for a service of ``service_endpoints`` such as ``CLOUDFORMATION``, to its own local URL)."""
     variables = {key: str(value) for key, value in function.environment.items()}
     variables.update(
         {
@@ -49,6 +57,7 @@ def lambda_variables(function: FunctionSpec, endpoint_url: str, ca_file: Path, l
             **trusted_ca_variables(ca_file),
         }
     )
+    variables.update({f"AWS_ENDPOINT_URL_{service}": url for service, url in (service_endpoints or {}).items()})
     return variables
 
 
