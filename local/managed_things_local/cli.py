@@ -8,34 +8,62 @@ traceback written to a file, and Ctrl-C exits with 130 like a shell does.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-import tempfile
-import traceback
 from collections.abc import Sequence
-from importlib import metadata
+from typing import Any
 
-from .deploy import cli as deploy_cli
-from .emulator import cli as emulator_cli
+from .deploy.interrupts import EXIT_INTERRUPTED
+
+__all__ = ["EXIT_INTERRUPTED", "build_parser", "main"]
 
 DISTRIBUTION = "cdk-managed-things"
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command ended by Ctrl-C
+
+# Each command: the module whose ``register`` adds it (with the other commands of that module), and its line in
+# ``--help``. Only the command being run is imported (the deploy engine, botocore, ... take a second or two):
+# ``--version``, ``--help`` and the checks before a deploy answer at once.
+COMMANDS = {
+    "emulator": ("managed_things_local.emulator.cli", "serve the Managed Integrations emulator"),
+    "deploy": ("managed_things_local.deploy.cli", "deploy a CDK app's managed things locally"),
+    "destroy": ("managed_things_local.deploy.cli", "destroy a CDK app's managed things locally"),
+    "diff": ("managed_things_local.deploy.cli", "what a local deploy would do to each managed thing"),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The command line; given ``argv``, only the command it names is built in full (the others: name and help)."""
     parser = argparse.ArgumentParser(
         prog="managed-things",
         description="Run AWS IoT Managed Integrations managed things locally: an emulator, and a local deploy "
         "of a CDK app's Custom::ManagedThing resources through the very provider code Lambda runs.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {distribution_version()}")
+    parser.add_argument("--version", action=_Version, help="show the version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    emulator_cli.register(commands)
-    deploy_cli.register(commands)
+    named = next((a for a in argv if not a.startswith("-")), None) if argv is not None else None
+    wanted = {module for name, (module, _) in COMMANDS.items() if argv is None or name == named}
+    for name, (module, help_text) in COMMANDS.items():
+        if module not in wanted:
+            commands.add_parser(name, help=help_text)
+        elif name not in commands.choices:
+            importlib.import_module(module).register(commands)
     return parser
+
+
+class _Version(argparse.Action):
+    """``--version``: the distribution's version, looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: Any) -> None:
+        sys.stdout.write(f"{parser.prog} {distribution_version()}\n")
+        parser.exit()
 
 
 def distribution_version() -> str:
     """The installed distribution's version (``unknown`` when run from a source tree that is not installed)."""
+    from importlib import metadata
+
     try:
         return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
@@ -43,7 +71,8 @@ def distribution_version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(arguments).parse_args(arguments)
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:
@@ -61,6 +90,9 @@ def describe(error: BaseException) -> str:
 
 def write_details(error: BaseException) -> str:
     """Write the traceback to a new file and return its path (or why there is none)."""
+    import tempfile
+    import traceback
+
     try:
         with tempfile.NamedTemporaryFile(
             "w", prefix="managed-things-error-", suffix=".log", delete=False, encoding="utf-8"

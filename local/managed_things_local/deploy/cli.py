@@ -11,24 +11,29 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+# Only what parsing the command line and the checks before synth need: the engine and what it runs
+# (botocore, trustme, the emulator) are imported once those pass, so that a mistake is told at once.
 from . import preflight
-from .annotations import report as report_annotations
-from .assembly import CloudAssembly, read_assembly, synthesize
-from .engine import Engine
 from .errors import DeployError
-from .executor import Executor
-from .invoker import LambdaRuntime
-from .journal import JournalWriter
-from .progress import Progress, StackReport, json_document, print_summary
-from .responses import ResponseReceiver
-from .stack_status import StackStatuses, StackStatusServer
+from .interrupts import EXIT_INTERRUPTED, StopWaiting, quiet_after_stop
 from .state import STATE_DIR_NAME, StateStore
+
+if TYPE_CHECKING:
+    from .assembly import CloudAssembly
+    from .progress import Progress, StackReport
 
 # Each environment mostly waits on the emulator and the ResponseURL: two per core keep the cores busy, and
 # the cap bounds memory (an environment is a Python process of about 100 MB).
 DEFAULT_CONCURRENCY = min(16, 2 * (os.cpu_count() or 1))
+
+STOPPED_WAITING = {
+    "deploy": "Stopped without waiting for what was in progress (Ctrl-C twice): run `managed-things deploy` again "
+    "to finish, or `managed-things destroy` to delete what was deployed",
+    "destroy": "Stopped without waiting for what was in progress (Ctrl-C twice): run `managed-things destroy` again "
+    "to finish",
+}
 
 DESCRIPTIONS = {
     "deploy": "Synthesize a CDK app and deploy its Custom::ManagedThing resources locally: the provider's own "
@@ -145,71 +150,25 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .progress import Progress, json_document, print_summary
+
     command = args.command
     started = time.monotonic()
     # A progress bar on a terminal; one line per resource event otherwise, or with --verbose or --json.
     progress = Progress(sys.stderr, bar=sys.stderr.isatty() and not args.verbose and not args.json)
-    statuses = StackStatuses()  # what DescribeStacks answers the providers
     reports: list[StackReport] = []
     error = ""
+    interrupted = False
     extra: dict[str, Any] = {}
     try:
-        assembly = load_assembly(preflight.check(args, Path.cwd()))
-        if command == "deploy":
-            report_annotations((a for s in assembly.select(args.stacks) for a in s.annotations), sys.stderr)
-        store = StateStore(assembly.directory.parent / STATE_DIR_NAME)
-        extra["stateDirectory"] = str(store.directory)
-        with (
-            store.locked(),
-            endpoint(args, store) as (url, label),
-            ResponseReceiver(store.directory) as receiver,
-            StackStatusServer(statuses) as stack_status,
-            LambdaRuntime(
-                receiver,
-                url,
-                store.logs_dir,
-                concurrency=args.concurrency,
-                cold=args.cold,
-                service_endpoints={"CLOUDFORMATION": stack_status.url},
-            ) as runtime,
-        ):
-            extra["endpointUrl"] = url
-            executor = Executor(
-                assembly,
-                store,
-                runtime,
-                concurrency=args.concurrency,
-                listeners=[progress, statuses],
-                invocation_listeners=[JournalWriter(store.journal)],
-                lines=progress.line,
-            )
-            engine = Engine(
-                assembly,
-                store,
-                executor,
-                endpoint_label=label,
-                parameters=parse_parameters(getattr(args, "parameters", []), assembly),
-                allow_endpoint_change=args.allow_endpoint_change,
-                verbose=args.verbose,
-            )
-            if command == "deploy":
-                reports = engine.deploy(engine.deploy_order(assembly.select(args.stacks)))
-            else:
-                named = destroy_selection(assembly, store, args.stacks)
-                order = engine.destroy_order(named, with_dependents=not args.exclusively)
-                if not order:
-                    progress.line("nothing to destroy")
-                for line in engine.destruction_plan(order):
-                    progress.line(line)
-                dependents = [n for n in order if n not in named]
-                if order and (not args.stacks or args.force or not dependents or confirmed(order, named)):
-                    reports = engine.destroy(order)
-                elif order:
-                    progress.line("Nothing destroyed")
+        source = preflight.check(args, Path.cwd())
+        reports, interrupted = run_engine(args, source, progress, extra)
     except DeployError as caught:
         error = str(caught)
+    except StopWaiting:
+        interrupted, error = True, STOPPED_WAITING[command]
     except KeyboardInterrupt:
-        error = "Interrupted by the user"
+        interrupted, error = True, "Interrupted by the user"
     finally:
         progress.close()
     failed = bool(error) or any(r.failed for r in reports)
@@ -220,11 +179,86 @@ def run(args: argparse.Namespace) -> int:
         print_summary(reports, command, sys.stdout, time.monotonic() - started)
     if error:
         progress.line(f"\n ❌  {error}")
+    if interrupted:
+        return EXIT_INTERRUPTED  # after the rollback, like a shell reports a command ended by Ctrl-C
     return 1 if failed else 0
+
+
+def run_engine(
+    args: argparse.Namespace, source: preflight.AssemblySource, progress: Progress, extra: dict[str, Any]
+) -> tuple[list[StackReport], bool]:
+    """Synthesize, then deploy or destroy: (each stack's report, whether Ctrl-C interrupted it)."""
+    from .annotations import report as report_annotations
+    from .engine import Engine
+    from .executor import Executor
+    from .invoker import LambdaRuntime
+    from .journal import JournalWriter
+    from .responses import ResponseReceiver
+    from .stack_status import StackStatuses, StackStatusServer
+
+    command = args.command
+    statuses = StackStatuses()  # what DescribeStacks answers the providers
+    reports: list[StackReport] = []
+    assembly = load_assembly(source)
+    if command == "deploy":
+        report_annotations((a for s in assembly.select(args.stacks) for a in s.annotations), sys.stderr)
+    store = StateStore(assembly.directory.parent / STATE_DIR_NAME)
+    extra["stateDirectory"] = str(store.directory)
+    with (
+        store.locked(),
+        endpoint(args, store) as (url, label),
+        ResponseReceiver(store.directory) as receiver,
+        StackStatusServer(statuses) as stack_status,
+        LambdaRuntime(
+            receiver,
+            url,
+            store.logs_dir,
+            concurrency=args.concurrency,
+            cold=args.cold,
+            service_endpoints={"CLOUDFORMATION": stack_status.url},
+        ) as runtime,
+        quiet_after_stop(progress) as report,  # left first: before the runtime stops what was abandoned
+    ):
+        extra["endpointUrl"] = url
+        executor = Executor(
+            assembly,
+            store,
+            runtime,
+            concurrency=args.concurrency,
+            listeners=[report, statuses],
+            invocation_listeners=[JournalWriter(store.journal)],
+            lines=progress.line,
+        )
+        engine = Engine(
+            assembly,
+            store,
+            executor,
+            endpoint_label=label,
+            parameters=parse_parameters(getattr(args, "parameters", []), assembly),
+            allow_endpoint_change=args.allow_endpoint_change,
+            verbose=args.verbose,
+        )
+        if command == "deploy":
+            reports = engine.deploy(engine.deploy_order(assembly.select(args.stacks)))
+        else:
+            named = destroy_selection(assembly, store, args.stacks)
+            order = engine.destroy_order(named, with_dependents=not args.exclusively)
+            if not order:
+                progress.line("nothing to destroy")
+            for line in engine.destruction_plan(order):
+                progress.line(line)
+            dependents = [n for n in order if n not in named]
+            if order and (not args.stacks or args.force or not dependents or confirmed(order, named)):
+                reports = engine.destroy(order)
+            elif order:
+                progress.line("Nothing destroyed")
+        return reports, executor.interrupted
 
 
 def load_assembly(source: preflight.AssemblySource) -> CloudAssembly:
     """The cloud assembly: read as it is, or synthesized first by running the app like the CDK CLI."""
+    from .assembly import read_assembly, synthesize
+
     if source.app is not None:
         synthesize(source.app, source.directory, Path.cwd())
     return read_assembly(source.directory)

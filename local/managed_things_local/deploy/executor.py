@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import signal
 import threading
 import traceback
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from .assembly import CloudAssembly, StackArtifact
 from .errors import Unresolvable
 from .functions import find_function
 from .graph import reverse, run_concurrently
+from .interrupts import Interrupts
 from .invoker import FunctionSpec, Outcome
 from .journal import Invocation
 from .plan import Removal
@@ -73,7 +73,7 @@ class Executor:
         self._functions: dict[str, FunctionSpec] = {}
         self._functions_lock = threading.Lock()
         self._emit_lock = threading.Lock()
-        self.interrupted = False
+        self.interrupts = Interrupts(self.line)
 
     # --- events ------------------------------------------------------------------------
 
@@ -148,29 +148,17 @@ class Executor:
             should_stop=(lambda: self.interrupted) if stop_on_failure else (lambda: False),
         )
 
+    @property
+    def interrupted(self) -> bool:
+        return self.interrupts.interrupted
+
     def interrupt(self) -> None:
         """Stop starting new work; what is in flight finishes, then the stack rolls back."""
-        if not self.interrupted:
-            self.interrupted = True
-            self.line("Interrupted: finishing what is in progress (Ctrl-C again to stop waiting for it)")
+        self.interrupts.interrupt()
 
-    @contextlib.contextmanager
-    def interrupts_handled(self) -> Iterator[None]:
-        """While deploying, a first Ctrl-C interrupts (see ``interrupt``); a second one raises KeyboardInterrupt."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def handle(signum: int, frame: object) -> None:
-            if self.interrupted:
-                raise KeyboardInterrupt
-            self.interrupt()
-
-        previous = signal.signal(signal.SIGINT, handle)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, previous)
+    def interrupts_handled(self) -> contextlib.AbstractContextManager[None]:
+        """While deploying, a first Ctrl-C interrupts (see ``interrupt``); a second one stops waiting."""
+        return self.interrupts.handled()
 
     # --- provider functions --------------------------------------------------------------
 

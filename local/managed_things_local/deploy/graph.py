@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from .errors import DeployError
+from .interrupts import StopWaiting
 
 Graph = Mapping[str, Iterable[str]]
 _POLL_SECONDS = 0.1  # how soon an interrupt stops new work from starting
@@ -71,7 +72,8 @@ def run_concurrently(
     True: succeeded; False: failed; None: not started (a prerequisite failed, or
     the run stopped at a failure or an interrupt). ``should_stop`` (polled) or a
     KeyboardInterrupt while waiting (then ``on_interrupt`` is called) stops
-    starting new work and lets what is running finish.
+    starting new work and lets what is running finish; ``StopWaiting`` (a
+    second Ctrl-C) propagates at once, without waiting for what is running.
     """
     sorter = _sorter(nodes, prerequisites, "The resources")
     members = set(nodes)
@@ -86,7 +88,8 @@ def run_concurrently(
         for node in sorter.get_ready():
             heapq.heappush(ready, (position[node], node))
 
-    with ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="resource") as pool:
+    pool = ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="resource")
+    try:
         while True:
             stopping = stopping or should_stop()
             if not stopping:
@@ -105,6 +108,8 @@ def run_concurrently(
                 continue
             try:
                 done, _ = wait(running, timeout=_POLL_SECONDS, return_when=FIRST_COMPLETED)
+            except StopWaiting:
+                raise
             except KeyboardInterrupt:
                 stopping = True
                 on_interrupt()
@@ -115,6 +120,11 @@ def run_concurrently(
                 sorter.done(node)
                 if results[node] is False and stop_on_failure:
                     stopping = True
+    except BaseException:
+        # Stop waiting (a second Ctrl-C, say): nothing new starts, and what runs is not waited for.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     for node in nodes:
         results.setdefault(node, None)
     return results

@@ -108,12 +108,14 @@ class LambdaRuntime:
     def __enter__(self) -> LambdaRuntime:
         return self
 
-    def __exit__(self, *_exc: Any) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *_exc: Any) -> None:
+        # Ctrl-C (a second one, while waiting): stop the invocations in flight instead of waiting for them.
+        self.close(wait=not (exc_type is not None and issubclass(exc_type, KeyboardInterrupt)))
 
-    def close(self) -> None:
-        """Stop every environment, after the invocations in flight end (they end by their deadline)."""
-        self._pool.close(self._longest_timeout + INIT_TIMEOUT_SECONDS + _CLOSE_GRACE_SECONDS)
+    def close(self, *, wait: bool = True) -> None:
+        """Stop every environment, after the invocations in flight end (by their deadline), or at once."""
+        grace = self._longest_timeout + INIT_TIMEOUT_SECONDS + _CLOSE_GRACE_SECONDS if wait else 0.0
+        self._pool.close(grace)
 
     def invoke(self, function: FunctionSpec, request: CustomResourceRequest, log_name: str) -> Outcome:
         """Deliver ``request`` to ``function`` and wait for its answer, or for the invocation to end without one."""
