@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 # (botocore, trustme, the emulator) are imported once those pass, so that a mistake is told at once.
 from . import preflight
 from .errors import DeployError
-from .interrupts import EXIT_INTERRUPTED, StopWaiting, quiet_after_stop
+from .interrupts import EXIT_INTERRUPTED, Stopping, StopWaiting
 from .state import STATE_DIR_NAME, StateStore
 
 if TYPE_CHECKING:
@@ -202,12 +202,14 @@ def run_engine(
         report_annotations((a for s in assembly.select(args.stacks) for a in s.annotations), sys.stderr)
     store = StateStore(assembly.directory.parent / STATE_DIR_NAME)
     extra["stateDirectory"] = str(store.directory)
+    stopping = Stopping()
     with (
+        stopping.restoring(),
         store.locked(),
         endpoint(args, store) as (url, label),
         ResponseReceiver(store.directory) as receiver,
         LambdaRuntime(receiver, url, store.logs_dir, concurrency=args.concurrency, cold=args.cold) as runtime,
-        quiet_after_stop(progress) as report,  # left first: before the runtime stops what was abandoned
+        stopping.reporting(progress) as report,  # left first: before the runtime stops what was abandoned
     ):
         extra["endpointUrl"] = url
         executor = Executor(
