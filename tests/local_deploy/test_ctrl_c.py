@@ -181,7 +181,7 @@ def test_a_ctrl_c_finishes_what_runs_rolls_back_and_exits_130(tmp_path: Path) ->
     # THEN Slow's Create finished, the stack rolled back (First is gone again), and the deploy exits 130 like cdk's
     assert code == EXIT_INTERRUPTED, deploy.stderr
     assert "Interrupted: finishing what is in progress" in deploy.stderr
-    assert "Slow" in deploy.stderr and "CREATE_COMPLETE" in deploy.stderr
+    assert f"{STACK} | CREATE_COMPLETE | Custom::ManagedThing | Slow" in deploy.stderr.splitlines()
     assert "ROLLBACK_COMPLETE" in deploy.stderr
     assert "Traceback" not in deploy.stderr
     assert emulator_things(cdk_out) == {}
