@@ -7,6 +7,7 @@
   deploy  local deploy of a pre-synthesized stack of 494 things: per-thing wall time <= 1/10 of the cold init;
           then a redeploy with no changes and a destroy
   nested  the same for 2,000 things in 5 nested stacks, and peak RSS of all processes <= 1 GB
+  cli     managed-things --version, --help and a preflight error: wall time of a fresh process <= 300 ms each
 
 A stack holds at most 494 things: CloudFormation allows 500 resources per stack (CDK checks it at synth),
 and the provider takes 5 of them in every stack, nested ones included, and CDK's version metadata 1.
@@ -23,12 +24,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import local_deploy, static_figures, warm_handler
+from . import cli_startup, local_deploy, static_figures, warm_handler
 from .report import LIBRARY_PATH, SYNTH_ENV, BenchmarkError
 
 # CloudFormation's 500 resources per stack, less the provider's 5 (function, role, policy, log group, invoke config).
 THINGS_PER_STACK = 494
-GROUPS = ("asset", "init", "synth", "warm", "deploy", "nested")
+GROUPS = ("asset", "init", "synth", "warm", "deploy", "nested", "cli")
 # --quick: the same figures on small sizes, for a check that everything runs (not for the targets' verdicts).
 QUICK = {
     "things": 50,
@@ -38,6 +39,7 @@ QUICK = {
     "deploy_things": 20,
     "fleet_things": 40,
     "nested_stacks": 2,
+    "cli_repeat": 3,
 }
 DEFAULTS = {
     "things": 450,
@@ -47,6 +49,7 @@ DEFAULTS = {
     "deploy_things": 494,
     "fleet_things": 2000,
     "nested_stacks": 5,
+    "cli_repeat": 9,
 }
 
 
@@ -69,6 +72,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--deploy-things", type=int, metavar="N", help="things in the one-stack deploy (494)")
     parser.add_argument("--fleet-things", type=int, metavar="N", help="things in the nested-stack deploy (2000)")
     parser.add_argument("--nested-stacks", type=int, metavar="N", help="nested stacks the fleet is spread over (5)")
+    parser.add_argument("--cli-repeat", type=int, metavar="N", help="fresh processes per CLI start-up figure (9)")
     args = parser.parse_args(argv)
     for name, default in (QUICK if args.quick else DEFAULTS).items():
         if getattr(args, name) is None:
@@ -113,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         if "nested" in groups:
             fleet = local_deploy.Fleet(args.fleet_things, args.nested_stacks)
             local_deploy.measure(fleet, cold_start, rss_target=local_deploy.FLEET_PEAK_RSS_TARGET)
+        if "cli" in groups:
+            cli_startup.measure(args.cli_repeat)
     except BenchmarkError as error:
         print(f"benchmark failed: {error}", file=sys.stderr)
         return 1

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 TINY = [
     "--only",
-    "warm,deploy,nested",
+    "warm,deploy,nested,cli",
     "--init-repeat",
     "1",
     "--warm-events",
@@ -32,6 +32,8 @@ TINY = [
     "--fleet-things",
     "2",
     "--nested-stacks",
+    "1",
+    "--cli-repeat",
     "1",
 ]
 VERDICT = r"target <= [0-9.]+ (ms|MB): (met|MISSED)"
@@ -112,6 +114,20 @@ def test_the_nested_stack_deploy_is_measured_or_said_to_be_unsupported(tiny_run:
         return
     rss = lines[lines.index(block[0]) + 2]
     assert re.search(r"peak RSS of all processes: .*; target <= 1000 MB: (met|MISSED)", rss)
+
+
+def test_the_cli_start_up_is_timed_for_version_help_and_a_preflight_error(tiny_run: str) -> None:
+    # GIVEN the tiny run's output
+    lines = [line for line in tiny_run.splitlines() if line.startswith("managed-things ")]
+
+    # THEN each of the three answers the CLI gives without deploying has its wall time beside the 300 ms target
+    assert [line.split(":")[0] for line in lines] == [
+        "managed-things --version",
+        "managed-things --help",
+        "managed-things deploy refused by a check before synth",
+    ]
+    for line in lines:
+        assert re.search(r": median [0-9]+ ms \(min [0-9]+, max [0-9]+, n=1\); target <= 300 ms: (met|MISSED)$", line)
 
 
 def test_an_unknown_group_is_refused_in_one_line() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import stat
@@ -17,7 +18,7 @@ from conftest import REPO_ROOT
 from deploy_support import Run, run_cli, synth
 
 import managed_things_local.deploy.cli as deploy_cli
-from managed_things_local.cli import EXIT_INTERRUPTED
+from managed_things_local.cli import EXIT_INTERRUPTED, build_parser
 from managed_things_local.deploy.assembly import app_environment
 
 SCRIPT = Path(sys.executable).parent / "managed-things"
@@ -156,6 +157,75 @@ def test_version_is_the_installed_distributions() -> None:
 
     assert result.returncode == 0
     assert result.stdout == f"managed-things {version('cdk-managed-things')}\n"
+
+
+# -- start-up -------------------------------------------------------------------------------------------------------
+
+# Runs the CLI in a fresh interpreter, then prints its exit code and which of the heavy modules it imported.
+IMPORTS_OF = """
+import json, sys
+from managed_things_local.cli import main
+try:
+    code = main(sys.argv[2:])
+except SystemExit as exit:
+    code = exit.code
+print(json.dumps({"code": code, "imported": [m for m in json.loads(sys.argv[1]) if m in sys.modules]}))
+"""
+# What the deploy itself needs: the engine, the Lambda runtime, the embedded emulator, and the libraries they use.
+HEAVY_MODULES = [
+    "managed_things_local.deploy.engine",
+    "managed_things_local.deploy.invoker",
+    "managed_things_local.deploy.stack_run",
+    "managed_things_local.emulator.server",
+    "managed_things_local.emulator.cli",
+    "botocore",
+    "boto3",
+    "trustme",
+    "cryptography",
+]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--version"],
+        ["--help"],
+        ["deploy", "--help"],
+        ["deploy", "--cdk-out", "cdk.out", "--endpoint-url", "127.0.0.1:8765"],
+        ["destroy", "--endpoint-url", "http://127.0.0.1:1"],
+    ],
+    ids=["version", "help", "deploy-help", "deploy-preflight-error", "destroy-preflight-error"],
+)
+def test_version_help_and_preflight_errors_answer_without_loading_the_engine(tmp_path: Path, argv: list[str]) -> None:
+    # GIVEN a directory with nothing to deploy
+    (tmp_path / "cdk.json").write_text('{"app": "touch synthesized"}')
+
+    # WHEN the CLI is asked for its version, its help, or to deploy with a mistake the checks before synth find
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORTS_OF, json.dumps(HEAVY_MODULES), *argv],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    # THEN it answers (0, or 1 with its one line) without importing the engine or what the engine runs on
+    outcome = json.loads(result.stdout.splitlines()[-1])
+    assert outcome == {"code": 1 if argv[0] in ("deploy", "destroy") and "--help" not in argv else 0, "imported": []}
+    assert not (tmp_path / "synthesized").exists()
+
+
+def test_help_lists_every_command_the_same_whichever_command_is_built_in_full() -> None:
+    # GIVEN the parser built in full, and as it is built for `--help` and for one command
+    full = build_parser().format_help()
+
+    # WHEN each prints the top-level help
+    # THEN they list the same commands with the same lines
+    assert build_parser(["--help"]).format_help() == full
+    assert build_parser(["emulator", "--port", "0"]).format_help() == full
+    assert build_parser(["diff"]).format_help() == full
+    assert all(f"    {name}" in full for name in ("emulator", "deploy", "destroy", "diff"))
 
 
 # -- the last resort ------------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ whose provider (``Slow``) takes its time to answer a Create: the interrupt
 arrives while Slow's Create is in flight. A first Ctrl-C lets it finish and
 rolls the stack back; a second one stops waiting for it. Either way the command
 exits 130 (128 + SIGINT), no process of it is left, and a later destroy leaves
-nothing in the emulator. The last test drives the engine in-process, with a fake runtime.
+nothing in the emulator. The last tests drive the engine, and the blocks the CLI stops in, in-process.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from deploy_support import device, emulator_things, state_dir, synth
 from fake_runtime import FakeApp, FakeRuntime, thing
 
 from managed_things_local.cli import EXIT_INTERRUPTED
+from managed_things_local.deploy.interrupts import Stopping, StopWaiting
 from managed_things_local.deploy.requests import CustomResourceRequest, RequestType
 from managed_things_local.deploy.state import StateStore
 
@@ -180,7 +181,7 @@ def test_a_ctrl_c_finishes_what_runs_rolls_back_and_exits_130(tmp_path: Path) ->
     # THEN Slow's Create finished, the stack rolled back (First is gone again), and the deploy exits 130 like cdk's
     assert code == EXIT_INTERRUPTED, deploy.stderr
     assert "Interrupted: finishing what is in progress" in deploy.stderr
-    assert "Slow" in deploy.stderr and "CREATE_COMPLETE" in deploy.stderr
+    assert f"{STACK} | CREATE_COMPLETE | Custom::ManagedThing | Slow" in deploy.stderr.splitlines()
     assert "ROLLBACK_COMPLETE" in deploy.stderr
     assert "Traceback" not in deploy.stderr
     assert emulator_things(cdk_out) == {}
@@ -275,3 +276,24 @@ def test_a_second_ctrl_c_stops_the_engine_waiting_for_an_invocation_in_flight(tm
         assert runtime.calls() == [("Create", "A", "a1")]
     finally:
         release.set()
+
+
+def test_once_stopping_further_ctrl_cs_cannot_cut_the_stop_short_and_nothing_abandoned_is_reported() -> None:
+    # GIVEN a command's blocks around what it started, and the Ctrl-C handling before it ran
+    stopping, reported = Stopping(), []
+    before = signal.getsignal(signal.SIGINT)
+
+    with pytest.raises(StopWaiting):
+        with stopping.restoring():
+            try:
+                with stopping.reporting(reported.append) as report:
+                    report("in flight")
+                    raise StopWaiting  # WHEN a second Ctrl-C stops waiting
+            finally:
+                # AND Ctrl-C is pressed again while what was started is being stopped, which then ends
+                signal.raise_signal(signal.SIGINT)
+                report("abandoned, then stopped")
+
+    # THEN that Ctrl-C did not interrupt the stop, the abandoned work's end was not reported, and Ctrl-C works again
+    assert reported == ["in flight"]
+    assert signal.getsignal(signal.SIGINT) is before

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 # (botocore, trustme, the emulator) are imported once those pass, so that a mistake is told at once.
 from . import preflight
 from .errors import DeployError
-from .interrupts import EXIT_INTERRUPTED, StopWaiting, quiet_after_stop
+from .interrupts import EXIT_INTERRUPTED, Stopping, StopWaiting
 from .state import STATE_DIR_NAME, StateStore
 
 if TYPE_CHECKING:
@@ -204,7 +204,9 @@ def run_engine(
         report_annotations((a for s in assembly.select(args.stacks) for a in s.annotations), sys.stderr)
     store = StateStore(assembly.directory.parent / STATE_DIR_NAME)
     extra["stateDirectory"] = str(store.directory)
+    stopping = Stopping()
     with (
+        stopping.restoring(),
         store.locked(),
         endpoint(args, store) as (url, label),
         ResponseReceiver(store.directory) as receiver,
@@ -217,7 +219,7 @@ def run_engine(
             cold=args.cold,
             service_endpoints={"CLOUDFORMATION": stack_status.url},
         ) as runtime,
-        quiet_after_stop(progress) as report,  # left first: before the runtime stops what was abandoned
+        stopping.reporting(progress) as report,  # left first: before the runtime stops what was abandoned
     ):
         extra["endpointUrl"] = url
         executor = Executor(

@@ -4,8 +4,9 @@ The first Ctrl-C (SIGINT) stops new work from starting: what is in flight
 finishes, then the stack rolls back. The second stops waiting: ``StopWaiting``
 (a ``KeyboardInterrupt``) is raised in the main thread, the scheduler stops
 without waiting for its workers, the runtime's processes are stopped and the
-command exits 130. The journal stays consistent because it has each request
-before it is sent and each answer only once it came.
+command exits 130. The journal stays consistent: it has each request before
+it is sent and each answer once it came; a request cut off has no successful
+answer, so it replays as not done.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import contextlib
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -60,17 +61,39 @@ class Interrupts:
             signal.signal(signal.SIGINT, previous)
 
 
-@contextlib.contextmanager
-def quiet_after_stop(listener: Callable[[T], None]) -> Iterator[Callable[[T], None]]:
-    """``listener``, until ``StopWaiting`` leaves the block: what was abandoned is not reported as it ends."""
-    stopped = False
+class Stopping:
+    """How a command stops once it stopped waiting: its two blocks wrap what it started (the runtime, say).
 
-    def forward(item: T) -> None:
-        if not stopped:
-            listener(item)
+    ``reporting(listener)``, the innermost block: ``listener`` until a Ctrl-C leaves the block; from then on
+    what was abandoned is not reported as it ends, and further Ctrl-Cs are ignored so that they cannot cut
+    short the stopping of what was started. ``restoring()``, the outermost: Ctrl-C works again once all is left.
+    """
 
-    try:
-        yield forward
-    except StopWaiting:
-        stopped = True
-        raise
+    def __init__(self) -> None:
+        self.stopped = False
+        self._ignoring = False
+        self._previous: Any = None
+
+    @contextlib.contextmanager
+    def restoring(self) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            if self._ignoring:  # (None: a handler not set from Python, which cannot be put back)
+                signal.signal(signal.SIGINT, self._previous or signal.default_int_handler)
+                self._ignoring = False
+
+    @contextlib.contextmanager
+    def reporting(self, listener: Callable[[T], None]) -> Iterator[Callable[[T], None]]:
+        def forward(item: T) -> None:
+            if not self.stopped:
+                listener(item)
+
+        try:
+            yield forward
+        except KeyboardInterrupt:
+            self.stopped = True
+            if threading.current_thread() is threading.main_thread() and not self._ignoring:
+                self._previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+                self._ignoring = True
+            raise
