@@ -569,3 +569,21 @@ def test_nothing_of_one_event_carries_over_into_the_next_answer_of_a_warm_provid
     assert deleted.succeeded and deleted.answer is not None, deleted.reason
     assert (deleted.answer.physical_id, deleted.answer.data, deleted.answer.reason) == (never_created, {}, "")
     assert ["Init Duration" in line for line in reports(log_text(tmp_path / "logs"))] == [True, False, False]
+
+
+def test_an_environment_started_from_a_large_process_reports_its_own_memory(
+    runtime: LambdaRuntime, counting_function: FunctionSpec
+) -> None:
+    # GIVEN a deploy (or test) process holding much more memory than any environment
+    ballast = bytearray(600 * 1024 * 1024)
+    for index in range(0, len(ballast), 4096):
+        ballast[index] = 1
+
+    # WHEN an environment started from it serves an invocation
+    invoke(runtime, counting_function)
+
+    # THEN it reports its own peak, not its parent's (which the idle environments' memory budget would count)
+    (report,) = reports(log_text(runtime.log_dir))
+    used = int(re.search(r"Max Memory Used: (\d+) MB", report).group(1))  # type: ignore[union-attr]
+    assert used < 300
+    del ballast

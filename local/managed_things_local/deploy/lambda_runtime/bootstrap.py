@@ -62,6 +62,15 @@ def _receive(stream: BinaryIO) -> dict[str, Any] | None:
 
 
 def max_memory_used_mb() -> int:
+    """This process's peak resident memory. VmHWM, not ``ru_maxrss``: Linux carries ``ru_maxrss`` across
+    exec, so a process started from a large one (a test run, say) would report its parent's peak."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024  # kB
+    except OSError:
+        pass
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)  # KiB on Linux
 
 
