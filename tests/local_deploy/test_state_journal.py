@@ -133,3 +133,67 @@ def test_the_override_runs_against_the_new_endpoint(app: FakeApp) -> None:
     # WHEN destroyed against another with --allow-endpoint-change, THEN the deletes go there
     app.destroy(runtime, endpoint="http://two", allow_endpoint_change=True)
     assert runtime.calls() == [("Delete", "T0", "t0")]
+
+
+class Died(BaseException):
+    """The deploy's process ended here: nothing after it runs."""
+
+
+def test_a_create_that_never_answered_is_delivered_again_so_that_destroy_deletes_its_thing(tmp_path: Path) -> None:
+    # GIVEN a deploy that died while A's Create was in flight (the provider may have created it)
+    app = FakeApp(tmp_path)
+    app.write({"Fake": {"A": thing("a1")}})
+    sent = []
+
+    def die_in_flight(request) -> None:
+        sent.append(request)
+        raise Died()
+
+    with pytest.raises(Died):
+        app.deploy(FakeRuntime(on_request=die_in_flight))
+    # WHEN the stack is destroyed
+    runtime = FakeRuntime()
+    destroyed = app.destroy(runtime)
+    # THEN the same Create is delivered again (same request id: the provider's idempotent Create answers its
+    # thing), and the thing it answered is deleted; nothing is left
+    assert runtime.calls() == [("Create", "A", "a1"), ("Delete", "A", "a1")]
+    assert runtime.requests[0].request_id == sent[0].request_id
+    assert any("its Create was never answered; delivering it again" in line for line in destroyed.lines)
+    assert app.store.all() == []
+
+
+def test_a_create_that_never_answered_is_found_by_the_next_deploy(tmp_path: Path) -> None:
+    # GIVEN a deploy that died while B's Create was in flight, A created
+    app = FakeApp(tmp_path)
+    app.write({"Fake": {"A": thing("a1"), "B": thing("b1", Upstream={"Ref": "A"})}})
+
+    lost = []
+
+    def die_at_b(request) -> None:
+        if request.logical_id == "B":
+            lost.append(request)
+            raise Died()
+
+    with pytest.raises(Died):
+        app.deploy(FakeRuntime(on_request=die_at_b))
+    # WHEN deployed again
+    runtime = FakeRuntime()
+    deployed = app.deploy(runtime)
+    # THEN B's lost Create is delivered again (same request id, so the service's ClientToken answers the thing
+    # it committed instead of creating a second one), and the stack ends with both
+    assert runtime.calls() == [("Create", "B", "b1")]
+    assert runtime.requests[0].request_id == lost[0].request_id
+    assert not deployed.report().failed
+    assert app.state() == {"A": "a1", "B": "b1"}
+
+
+def test_a_create_whose_outcome_was_learned_by_its_rollback_is_not_delivered_again(tmp_path: Path) -> None:
+    # GIVEN a Create that ended without an answer, and the Delete CloudFormation sends after it
+    app = FakeApp(tmp_path)
+    app.write({"Fake": {"A": thing("a1")}})
+    app.deploy(FakeRuntime(silent={("A", RequestType.CREATE)}))
+    # WHEN deployed again
+    runtime = FakeRuntime()
+    app.deploy(runtime)
+    # THEN only the new deploy's Create is sent
+    assert [c[0] for c in runtime.calls()] == ["Create"]

@@ -16,6 +16,7 @@ from .errors import DeployError, Unresolvable
 from .executor import Executor
 from .graph import ordered, reverse
 from .plan import Removal
+from .recovery import deliver_unanswered_creates
 from .report import Reports, StackReport
 from .stack_events import Phase, StackStatus, StackSummary
 from .stack_run import StackRun
@@ -128,6 +129,7 @@ class Engine:
 
     def deploy_stack(self, artifact: StackArtifact) -> StackReport:
         started = time.monotonic()
+        deliver_unanswered_creates(self.store, self.executor, artifact.stack_name)
         previous = self.store.load(artifact.stack_name)
         try:
             run = StackRun(
@@ -208,6 +210,7 @@ class Engine:
         return reports
 
     def destroy_stack(self, stack_name: str) -> StackReport:
+        deliver_unanswered_creates(self.store, self.executor, stack_name)
         state = self.store.load(stack_name)
         report = self.reports.report(stack_name)
         if state is None:

@@ -200,6 +200,7 @@ class Executor:
             succeeded=outcome.succeeded,
             physical_id=answer.physical_id if answer else "",
             data=dict(answer.data) if answer else {},
+            unknown=answer is None,
         )
         try:
             for listener in self.invocation_listeners:

@@ -9,7 +9,13 @@ not be written, or the run ended before it was. Requests carry no ResponseURL.
 Entries:
 - ``stack``: the stack's identity (id, region, account, endpoint), once per run;
 - ``request``: the resource as it will be after the request, the request type and id, the function;
-- ``answer``: the request id, whether it succeeded, the physical id and data answered.
+- ``answer``: the request id, whether it succeeded, the physical id and data answered, and whether the
+  outcome is ``unknown`` (the invocation ended without an answer: the process died, or was abandoned).
+
+A Create whose outcome is unknown and that nothing later in the journal
+touched (``unanswered_creates``) may have created a thing the state does not
+know: the next run delivers that same request again (Lambda delivers at least
+once), and the provider's idempotent Create answers what it committed.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ class Invocation:
     succeeded: bool = False
     physical_id: str = ""
     data: Mapping[str, Any] = field(default_factory=dict)
+    unknown: bool = False  # answered=True without an answer: the invocation ended, its outcome unknown
 
 
 class JournalWriter:
@@ -54,7 +61,13 @@ class JournalWriter:
             )
         else:
             journal.append(
-                answer_entry(invocation.request_id, invocation.succeeded, invocation.physical_id, invocation.data)
+                answer_entry(
+                    invocation.request_id,
+                    invocation.succeeded,
+                    invocation.physical_id,
+                    invocation.data,
+                    unknown=invocation.unknown,
+                )
             )
 
 
@@ -114,14 +127,35 @@ def request_entry(
     }
 
 
-def answer_entry(request_id: str, succeeded: bool, physical_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
+def answer_entry(
+    request_id: str, succeeded: bool, physical_id: str, data: Mapping[str, Any], *, unknown: bool = False
+) -> dict[str, Any]:
     return {
         "entry": "answer",
         "request_id": request_id,
         "succeeded": succeeded,
         "physical_id": physical_id,
         "data": dict(data),
+        **({"unknown": True} if unknown else {}),
     }
+
+
+def unanswered_creates(entries: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The Create requests whose outcome is unknown (no answer, or none could be had) and that no later
+    request of the same resource followed: each may have created a thing nothing else records."""
+    last: dict[str, Mapping[str, Any]] = {}  # logical id -> its last request
+    answers: dict[str, Mapping[str, Any]] = {}
+    for entry in entries:
+        if entry.get("entry") == "request":
+            last[str((entry.get("resource") or {}).get("logical_id"))] = entry
+        elif entry.get("entry") == "answer":
+            answers[str(entry.get("request_id"))] = entry
+    pending = []
+    for request in last.values():
+        answer = answers.get(str(request.get("request_id")))
+        if request.get("request_type") == "Create" and (answer is None or answer.get("unknown")):
+            pending.append(request)
+    return pending
 
 
 def replay(snapshot: StackState | None, entries: Iterable[Mapping[str, Any]]) -> StackState | None:

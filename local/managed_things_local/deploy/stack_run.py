@@ -34,6 +34,7 @@ from .invoker import Outcome
 from .journal import stack_entry
 from .outputs import export_problem, stack_outputs
 from .plan import Removal, StackPlan, Step, plan_stack, replaced
+from .recovery import deliver_unanswered_creates
 from .requests import CustomResourceRequest, RequestType, made_up_physical_id, new_stack_id
 from .stack_events import Action, Phase, ResourceStatus, StackStatus, StackSummary
 from .state import OutputState, ResourceState, StackState, StateStore
@@ -398,6 +399,8 @@ class StackRun:
             child_name = str(old.data.get("StackName")) if old else nested_stack_name(self.name, logical_id)
             artifact = nested_artifact(self.artifact, logical_id, child_name, self.pseudo)
             self.executor.add_stacks([artifact])
+            if old is not None:
+                deliver_unanswered_creates(self.store, self.executor, child_name)
             child = StackRun(
                 self.executor,
                 self.store,
