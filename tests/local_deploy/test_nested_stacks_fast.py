@@ -157,3 +157,33 @@ def test_a_glob_selects_the_root_for_destroy_never_its_nested_stack_alone(app: F
     engine, _, _ = app.engine(FakeRuntime())
     # WHEN stacks are selected for destroy by a glob, THEN only the root is
     assert destroy_selection(engine.assembly, app.store, ["Fake*"]) == ["Fake"]
+
+
+def test_updated_nested_stacks_are_rolled_back_each_after_those_that_depend_on_it(app: FakeApp) -> None:
+    # GIVEN two deployed nested stacks, Upstairs using Downstairs' output, and a root thing
+    def write(version: str, fail: bool = False) -> None:
+        down = {"Resources": {"Lamp": thing("d1", Note=version)}, "Outputs": {"LampId": {"Value": {"Ref": "Lamp"}}}}
+        up = {"Parameters": {"Below": {"Type": "String"}}, "Resources": {"Lamp": thing("u1", Note=version)}}
+        hub = thing("h1", Note="fail" if fail else "ok")
+        app.write(
+            {
+                "Fake": {
+                    "Down": nested_stack("Down.json", "Fake/Down"),
+                    "Up": nested_stack("Up.json", "Fake/Up", Below={"Fn::GetAtt": ["Down", "Outputs.LampId"]}),
+                    "Hub": {**hub, "DependsOn": ["Up"]},
+                }
+            },
+            nested={"Down.json": down, "Up.json": up},
+        )
+
+    write("v1")
+    app.deploy(FakeRuntime())
+    # WHEN both are updated and the root then fails
+    write("v2", fail=True)
+    runtime = FakeRuntime(fail={("Hub", RequestType.UPDATE): "told to fail"})
+    deployed = app.deploy(runtime)
+    # THEN both nested stacks are rolled back, Upstairs before Downstairs, to their old properties
+    rollbacks = [r for r in runtime.requests if r.request_type is RequestType.UPDATE and r.properties["Note"] == "v1"]
+    assert [r.physical_id for r in rollbacks] == ["u1", "d1"]
+    statuses = {n.stack_name.split("-")[1]: n.status for n in deployed.report().nested}
+    assert statuses == {"Down": "UPDATE_ROLLBACK_COMPLETE", "Up": "UPDATE_ROLLBACK_COMPLETE"}

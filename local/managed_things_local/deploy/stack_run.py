@@ -29,6 +29,7 @@ from .assembly import StackArtifact
 from .errors import DeployError, Unresolvable
 from .executor import Executor
 from .functions import function_arn, function_name
+from .graph import reverse
 from .intrinsics import Pseudo, Resolver, cfn_stringify, parameter_values
 from .invoker import Outcome
 from .journal import stack_entry
@@ -544,12 +545,18 @@ class StackRun:
         with self._lock:
             records = dict(self.records)
         # 0. Nested stacks this deploy changed are rolled back with their parent (created ones are deleted below).
-        updated_children = [(lid, c) for lid, c in self.children.items() if c.previous is not None and c.changed]
-        for logical_id, child in reversed(updated_children):
-            problems += [
-                f"{self._label(logical_id)}: {p}"
-                for p in child.rollback(f"the parent stack {self.name} is rolled back")
-            ]
+        # Side by side, each after the nested stacks that depend on it.
+        updated = {lid: c for lid, c in self.children.items() if c.previous is not None and c.changed}
+
+        def roll_back_child(logical_id: str) -> bool:
+            undone = updated[logical_id].rollback(f"the parent stack {self.name} is rolled back")
+            problems.extend(f"{self._label(logical_id)}: {p}" for p in undone)
+            return not undone
+
+        if updated:
+            self.executor.run_graph(
+                list(updated), reverse(list(updated), self.plan.prerequisites), roll_back_child, stop_on_failure=False
+            )
         # 1. What was updated in place (or attempted) goes back to its previous properties, in dependency order.
         updates = {
             lid: record
