@@ -167,8 +167,14 @@ class Executor:
         with self._functions_lock:
             self._extra_stacks.update((s.artifact_id, s) for s in stacks)
 
-    def function(self, token: str, fallback: Mapping[str, dict[str, Any]] | None = None) -> FunctionSpec:
-        """The provider a ServiceToken names: a Python Lambda function of this cloud assembly, staged locally."""
+    def function(
+        self, token: str, fallback: Mapping[str, dict[str, Any]] | None = None, *, as_deployed: bool = False
+    ) -> FunctionSpec:
+        """The provider a ServiceToken names: a Python Lambda function of this cloud assembly, staged locally;
+        ``as_deployed``: the one ``fallback`` (a state's functions) recorded, while its staged code is there."""
+        recorded = (fallback or {}).get(token)
+        if as_deployed and recorded and Path(recorded["code_dir"]).is_dir():
+            return FunctionSpec.from_json(recorded)
         with self._functions_lock:  # held while staging: each function's code is copied once
             if token not in self._functions:
                 stacks = [*self.assembly.stacks, *self._extra_stacks.values()]
@@ -283,11 +289,8 @@ class Executor:
         self, state: StackState, resource: ResourceState, phase: Phase, functions: Mapping[str, dict[str, Any]]
     ) -> str:
         try:
-            recorded = functions.get(resource.service_token)
-            if phase is Phase.DESTROY and recorded and Path(recorded["code_dir"]).is_dir():
-                function = FunctionSpec.from_json(recorded)  # the code deployed last, as Lambda still has it
-            else:
-                function = self.function(resource.service_token, functions)
+            # A destroy runs the code deployed last, as Lambda still has it.
+            function = self.function(resource.service_token, functions, as_deployed=phase is Phase.DESTROY)
         except Unresolvable as error:
             return str(error)
         request = CustomResourceRequest(

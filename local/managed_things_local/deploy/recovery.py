@@ -11,11 +11,8 @@ way the journal then records it, and the deploy or destroy that follows sees it.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from .errors import Unresolvable
 from .executor import Executor
-from .invoker import FunctionSpec
 from .journal import unanswered_creates
 from .records import ResourceState
 from .requests import CustomResourceRequest, RequestType
@@ -36,12 +33,9 @@ def deliver_unanswered_creates(store: StateStore, executor: Executor, stack_name
             f"{stack_name} | {label}: its Create was never answered; delivering it again (Lambda delivers at least "
             "once) to learn what it created"
         )
-        recorded = entry.get("function")
+        recorded = {resource.service_token: entry["function"]} if entry.get("function") else state.functions
         try:
-            if recorded and Path(recorded["code_dir"]).is_dir():
-                function = FunctionSpec.from_json(recorded)
-            else:
-                function = executor.function(resource.service_token, state.functions)
+            function = executor.function(resource.service_token, recorded, as_deployed=True)
         except Unresolvable as error:
             executor.warning(stack_name, f"{label}: its unanswered Create could not be delivered again ({error})")
             continue
