@@ -82,7 +82,7 @@ def run_command(command: str, cdk_out: Path) -> CommandRun:
         raise BenchmarkError(
             f"managed-things {command} printed no JSON document (exit {process.returncode}): {last}"
         ) from None
-    if process.returncode != 0 or not document.get("success"):
+    if process.returncode != 0 or not document.get("success", command == "diff"):
         errors = [document.get("error")] + [s.get("error") for s in document.get("stacks", [])]
         reason = "; ".join(e for e in errors if e) or f"exit code {process.returncode}"
         raise BenchmarkError(f"managed-things {command} failed: {reason}")
@@ -142,5 +142,15 @@ def measure(fleet: Fleet, cold_start: float, rss_target: float | None = None) ->
         )
         redeploy = run_command("deploy", cdk_out)
         print(f"  redeploy with no changes: {redeploy.seconds:.1f} s")
+        diff = run_command("diff", cdk_out)
+        differences = _differences(diff.document.get("stacks", []))
+        if differences:
+            raise BenchmarkError(f"{fleet.label}: diff after a redeploy lists {differences} differences")
+        print(f"  diff against the deployed state: {diff.seconds:.1f} s, no differences")
         destroy = run_command("destroy", cdk_out)
         print(f"  destroy: {destroy.seconds:.1f} s, {fleet.things / destroy.seconds:.1f} things/s")
+
+
+def _differences(stacks: list[dict[str, Any]]) -> int:
+    """How many things the ``diff --json`` stacks (nested ones included) would change."""
+    return sum(len(s.get("things", [])) + _differences(s.get("nestedStacks", [])) for s in stacks)
