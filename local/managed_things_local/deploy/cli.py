@@ -195,6 +195,7 @@ def run_engine(
     from .journal import JournalWriter
     from .responses import ResponseReceiver
     from .stack_status import StackStatuses, StackStatusServer
+    from .secrets import SecretResource, SecretsServer, SecretVault
 
     command = args.command
     statuses = StackStatuses()  # what DescribeStacks answers the providers
@@ -209,6 +210,7 @@ def run_engine(
         stopping.restoring(),
         store.locked(),
         endpoint(args, store) as (url, label),
+        SecretsServer(SecretVault(store.directory)) as secrets,  # also with --endpoint-url: always local
         ResponseReceiver(store.directory) as receiver,
         StackStatusServer(statuses) as stack_status,
         LambdaRuntime(
@@ -217,7 +219,7 @@ def run_engine(
             store.logs_dir,
             concurrency=args.concurrency,
             cold=args.cold,
-            service_endpoints={"CLOUDFORMATION": stack_status.url},
+            service_endpoints={"CLOUDFORMATION": stack_status.url, "SECRETS_MANAGER": secrets.url},
         ) as runtime,
         stopping.reporting(progress) as report,  # left first: before the runtime stops what was abandoned
     ):
@@ -230,6 +232,7 @@ def run_engine(
             listeners=[report, statuses],
             invocation_listeners=[JournalWriter(store.journal)],
             lines=progress.line,
+            natives=[SecretResource(secrets)],
         )
         engine = Engine(
             assembly,
