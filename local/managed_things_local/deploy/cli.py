@@ -38,7 +38,7 @@ STOPPED_WAITING = {
 DESCRIPTIONS = {
     "deploy": "Synthesize a CDK app and deploy its Custom::ManagedThing resources locally: the provider's own "
     "code runs like Lambda would, with CloudFormation's events, against the Managed Integrations emulator. "
-    "Other resources are listed, not deployed.",
+    "Secrets Manager secrets go to a local Secrets Manager; other resources are listed, not deployed.",
     "destroy": "Delete the locally deployed Custom::ManagedThing resources of a CDK app's stacks "
     "(DeletionPolicy Retain is honoured).",
 }
@@ -194,8 +194,8 @@ def run_engine(
     from .invoker import LambdaRuntime
     from .journal import JournalWriter
     from .responses import ResponseReceiver
-    from .stack_status import StackStatuses, StackStatusServer
     from .secrets import SecretResource, SecretsServer, SecretVault
+    from .stack_status import StackStatuses, StackStatusServer
 
     command = args.command
     statuses = StackStatuses()  # what DescribeStacks answers the providers
