@@ -27,6 +27,7 @@ COMMANDS = {
     "deploy": ("managed_things_local.deploy.cli", "deploy a CDK app's managed things locally"),
     "destroy": ("managed_things_local.deploy.cli", "destroy a CDK app's managed things locally"),
     "diff": ("managed_things_local.deploy.cli", "what a local deploy would do to each managed thing"),
+    "secret": ("managed_things_local.deploy.secret_cli", "put or list the local engine's Secrets Manager secrets"),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import datetime
 from typing import Any
@@ -81,7 +82,9 @@ def test_update_changes_only_the_given_members(client: Any, emulator: EmulatorSe
     assert got["UpdatedAt"] >= got["CreatedAt"]
     # and the members Get does not show are kept too
     (stored,) = emulator.backend.list_things()
-    assert stored["AuthenticationMaterial"] == "WIFI:S:home;;"
+    assert stored["AuthenticationMaterialSha256"] == hashlib.sha256(b"WIFI:S:home;;").hexdigest()
+    # the material itself is never stored
+    assert "AuthenticationMaterial" not in stored
 
 
 def test_delete_removes_the_thing(client: Any) -> None:

@@ -41,6 +41,24 @@ def test_things_survive_a_restart_with_a_state_file(tmp_path: Path) -> None:
     assert [item["Id"] for item in listed] == [kept["Id"]]
 
 
+def test_the_state_file_keeps_no_authentication_material(tmp_path: Path) -> None:
+    # GIVEN an emulator with a state file
+    state = tmp_path / "things.db"
+    canary = "WIFI:S:canary-5f1c;T:WPA;P:never-stored-7d2e;;"
+    with EmulatorServer(state=state) as server:
+        client = make_client(server.url)
+        # WHEN a thing is created with a material, and the same token is replayed and reused with another material
+        created = client.create_managed_thing(ClientToken="token-m", **thing(AuthenticationMaterial=canary))
+        replay = client.create_managed_thing(ClientToken="token-m", **thing(AuthenticationMaterial=canary))
+        with pytest.raises(client.exceptions.ConflictException):
+            client.create_managed_thing(ClientToken="token-m", **thing(AuthenticationMaterial=canary + "x"))
+
+    # THEN idempotency still holds, and no file of the state holds the material (only its digest)
+    assert replay["Id"] == created["Id"]
+    for path in tmp_path.iterdir():
+        assert b"never-stored-7d2e" not in path.read_bytes(), path.name
+
+
 def test_without_a_state_file_nothing_is_kept() -> None:
     # GIVEN an in-memory emulator with a thing
     with EmulatorServer() as first:

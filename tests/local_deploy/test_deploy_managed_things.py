@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import aws_cdk as cdk
-from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_ssm as ssm
 from deploy_support import by_name, device, emulator_things, run_cli, stack_state, synth
 
 from cdk_managed_things import (
@@ -247,26 +247,20 @@ def test_a_failed_update_rolls_back_to_the_previous_deployment(tmp_path: Path, c
 
 
 def test_a_property_that_needs_an_undeployed_resource_fails_naming_it(tmp_path: Path, capsys) -> None:
-    # GIVEN a thing whose material comes from a Secrets Manager secret of the same stack
+    # GIVEN a thing whose name comes from an SSM parameter of the same stack (not deployed locally)
     def define(app: cdk.App) -> None:
-        stack = cdk.Stack(app, "Secretive")
-        secret = secretsmanager.Secret(stack, "SetupCode")
-        ManagedThing(
-            stack,
-            "Sensor",
-            role=Role.DEVICE,
-            authentication_material_type=AuthenticationMaterialType.ZIGBEE_QR_BAR_CODE,
-            authentication_material_secret=secret,
-        )
+        stack = cdk.Stack(app, "Parametric")
+        parameter = ssm.StringParameter(stack, "SensorName", string_value="Sensor")
+        device(stack, "Sensor", 1, name=parameter.string_value)
 
     cdk_out = synth(tmp_path / "cdk.out", define)
 
     # WHEN it is deployed
     run = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--json")
 
-    # THEN it fails before any call, naming the secret as not deployed locally
+    # THEN it fails before any call, naming the parameter as not deployed locally
     assert run.code == 1
-    error = run.stack("Secretive")["error"]
+    error = run.stack("Parametric")["error"]
     assert "Sensor" in error
-    assert "SetupCode" in error and "AWS::SecretsManager::Secret" in error and "not deployed locally" in error
+    assert "SensorName" in error and "AWS::SSM::Parameter" in error and "not deployed locally" in error
     assert emulator_things(cdk_out) == {}

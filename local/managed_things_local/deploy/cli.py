@@ -38,7 +38,7 @@ STOPPED_WAITING = {
 DESCRIPTIONS = {
     "deploy": "Synthesize a CDK app and deploy its Custom::ManagedThing resources locally: the provider's own "
     "code runs like Lambda would, with CloudFormation's events, against the Managed Integrations emulator. "
-    "Other resources are listed, not deployed.",
+    "Secrets Manager secrets go to a local Secrets Manager; other resources are listed, not deployed.",
     "destroy": "Delete the locally deployed Custom::ManagedThing resources of a CDK app's stacks "
     "(DeletionPolicy Retain is honoured).",
 }
@@ -194,6 +194,7 @@ def run_engine(
     from .invoker import LambdaRuntime
     from .journal import JournalWriter
     from .responses import ResponseReceiver
+    from .secrets import SecretResource, SecretsServer, SecretVault
     from .stack_status import StackStatuses, StackStatusServer
 
     command = args.command
@@ -209,6 +210,7 @@ def run_engine(
         stopping.restoring(),
         store.locked(),
         endpoint(args, store) as (url, label),
+        SecretsServer(SecretVault(store.directory)) as secrets,  # also with --endpoint-url: always local
         ResponseReceiver(store.directory) as receiver,
         StackStatusServer(statuses) as stack_status,
         LambdaRuntime(
@@ -217,7 +219,7 @@ def run_engine(
             store.logs_dir,
             concurrency=args.concurrency,
             cold=args.cold,
-            service_endpoints={"CLOUDFORMATION": stack_status.url},
+            service_endpoints={"CLOUDFORMATION": stack_status.url, "SECRETS_MANAGER": secrets.url},
         ) as runtime,
         stopping.reporting(progress) as report,  # left first: before the runtime stops what was abandoned
     ):
@@ -230,6 +232,7 @@ def run_engine(
             listeners=[report, statuses],
             invocation_listeners=[JournalWriter(store.journal)],
             lines=progress.line,
+            natives=[SecretResource(secrets)],
         )
         engine = Engine(
             assembly,

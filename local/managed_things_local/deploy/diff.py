@@ -85,6 +85,8 @@ def diff_stack(run: StackRun, store: StateStore, executor: Executor) -> StackDif
             if nested is not None:
                 result.nested.append(diff_stack(nested, store, executor))
             continue
+        if step.resource_type != MANAGED_THING:  # a secret: the diff is of managed things
+            continue
         label = resource_path(run.artifact, run.resources[logical_id])
         if old is None:
             result.things.append(ThingDiff(logical_id, label, Action.CREATE))

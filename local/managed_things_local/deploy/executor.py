@@ -24,6 +24,7 @@ from .graph import reverse, run_concurrently
 from .interrupts import Interrupts
 from .invoker import FunctionSpec, Outcome
 from .journal import Invocation
+from .native import NATIVE_TYPES, NativeResource
 from .plan import Removal
 from .requests import CustomResourceRequest, RequestType
 from .runtime import Runtime
@@ -46,6 +47,8 @@ Listener = Callable[[DeployEvent], None]
 
 InvocationListener = Callable[[Invocation], None]
 
+Provider = FunctionSpec | NativeResource  # what answers a resource's requests
+
 
 class Executor:
     """Runs provider functions through a runtime and reports every status change as an event."""
@@ -60,8 +63,10 @@ class Executor:
         listeners: Sequence[Listener] = (),
         invocation_listeners: Sequence[InvocationListener] = (),
         lines: Callable[[str], None] | None = None,
+        natives: Iterable[NativeResource] = (),
     ) -> None:
         self.assembly = assembly
+        self.natives = {native.resource_type: native for native in natives}
         self.store = store
         self.runtime = runtime
         self.concurrency = max(1, concurrency)
@@ -181,24 +186,50 @@ class Executor:
                 self._functions[token] = find_function(stacks, self.store, token, fallback)
             return self._functions[token]
 
+    def provider(
+        self,
+        resource_type: str,
+        token: str,
+        fallback: Mapping[str, dict[str, Any]] | None = None,
+        *,
+        as_deployed: bool = False,
+    ) -> Provider:
+        """What answers a resource's requests: its native runner (a secret), else the function its token names."""
+        if resource_type in NATIVE_TYPES:
+            native = self.natives.get(resource_type)
+            if native is None:
+                raise Unresolvable(f"{resource_type} cannot be deployed here: no local service runs it")
+            return native
+        return self.function(token, fallback, as_deployed=as_deployed)
+
+    def recorded_properties(self, resource_type: str, properties: Mapping[str, Any]) -> dict[str, Any]:
+        """The properties as the state and the journal may keep them (a secret's value only as a digest)."""
+        native = self.natives.get(resource_type)
+        return native.recorded_properties(properties) if native is not None else dict(properties)
+
     @property
     def functions_used(self) -> list[FunctionSpec]:
         return list(self._functions.values())
 
     def invoke(
-        self, stack_name: str, resource: ResourceState, function: FunctionSpec, request: CustomResourceRequest
+        self, stack_name: str, resource: ResourceState, function: Provider, request: CustomResourceRequest
     ) -> Outcome:
-        """Deliver ``request``; listeners (the journal) hear of it before it is sent and again with its outcome.
+        """Deliver ``request`` to a provider function (through the runtime) or a native resource (in process);
+        listeners (the journal) hear of it before it is sent and again with its outcome.
 
         A request that cannot be journaled is not sent: nothing is created that the state could lose.
         """
-        sent = Invocation(stack_name, request.request_id, str(request.request_type), resource, function.to_json())
+        spec = function.to_json() if isinstance(function, FunctionSpec) else None
+        sent = Invocation(stack_name, request.request_id, str(request.request_type), resource, spec)
         try:
             for listener in self.invocation_listeners:
                 listener(sent)
         except OSError as error:
             return Outcome(None, f"Not sent: the local state journal cannot be written ({error})")
-        outcome = self.runtime.invoke(function, request, f"{_safe_name(stack_name)}.log")
+        if isinstance(function, FunctionSpec):
+            outcome = self.runtime.invoke(function, request, f"{_safe_name(stack_name)}.log")
+        else:
+            outcome = Outcome(function.handle(request))
         answer = outcome.answer
         answered = dataclasses.replace(
             sent,
@@ -288,9 +319,12 @@ class Executor:
     def _invoke_delete(
         self, state: StackState, resource: ResourceState, phase: Phase, functions: Mapping[str, dict[str, Any]]
     ) -> str:
+        function: Provider
         try:
             # A destroy runs the code deployed last, as Lambda still has it.
-            function = self.function(resource.service_token, functions, as_deployed=phase is Phase.DESTROY)
+            function = self.provider(
+                resource.type, resource.service_token, functions, as_deployed=phase is Phase.DESTROY
+            )
         except Unresolvable as error:
             return str(error)
         request = CustomResourceRequest(
@@ -298,12 +332,17 @@ class Executor:
             state.stack_id,
             resource.logical_id,
             resource.type,
-            resource.service_token or function.arn,
+            service_token(resource.service_token, function),
             resource.properties,
             physical_id=resource.physical_id,
         )
         outcome = self.invoke(state.stack_name, resource, function, request)
         return "" if outcome.succeeded else outcome.reason or "failed"
+
+
+def service_token(token: str, provider: Provider) -> str:
+    """The ServiceToken of a request: the resource's, else the function's ARN (a native resource has none)."""
+    return token or (provider.arn if isinstance(provider, FunctionSpec) else "")
 
 
 def _guarded(work: Callable[[str], bool], node: str) -> bool:

@@ -2,7 +2,7 @@
 
 From the template (its conditions already decidable) and the stack's recorded
 state, the plan says what the deploy does to each resource it deploys
-(managed things and nested stacks): create what is new, update what exists
+(managed things, nested stacks and secrets): create what is new, update what exists
 (skipped at run time if its properties resolve unchanged: a property may refer
 to a resource this deploy replaces, so whether it changes is only known then,
 as a change set's "known after apply"), and delete what left the template; in
@@ -21,9 +21,9 @@ from .graph import check_acyclic, ordered
 from .intrinsics import resource_dependencies
 from .records import ResourceState, StackState
 from .stack_events import Action
-from .templates import MANAGED_THING, NESTED_STACK
+from .templates import MANAGED_THING, NESTED_STACK, SECRET
 
-DEPLOYED_TYPES = (MANAGED_THING, NESTED_STACK)
+DEPLOYED_TYPES = (MANAGED_THING, NESTED_STACK, SECRET)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ def deliver_unanswered_creates(store: StateStore, executor: Executor, stack_name
         )
         recorded = {resource.service_token: entry["function"]} if entry.get("function") else state.functions
         try:
-            function = executor.function(resource.service_token, recorded, as_deployed=True)
+            function = executor.provider(resource.type, resource.service_token, recorded, as_deployed=True)
         except Unresolvable as error:
             executor.warning(stack_name, f"{label}: its unanswered Create could not be delivered again ({error})")
             continue

@@ -27,12 +27,13 @@ from typing import Any
 from ..environment import resolve_account, resolve_region
 from .assembly import StackArtifact
 from .errors import DeployError, Unresolvable
-from .executor import Executor
+from .executor import Executor, service_token
 from .functions import function_arn, function_name
 from .graph import reverse
 from .intrinsics import Pseudo, Resolver, cfn_stringify, parameter_values
 from .invoker import Outcome
 from .journal import stack_entry
+from .native import NATIVE_TYPES
 from .outputs import export_problem, stack_outputs
 from .plan import Removal, StackPlan, Step, plan_stack, replaced
 from .recovery import deliver_unanswered_creates
@@ -167,8 +168,8 @@ class StackRun:
             listed = ", ".join(f"{lid} ({kind})" for lid, kind in not_deployed)
             self.executor.line(
                 f"{self.name} | not deployed locally: {listed}. "
-                "Only Custom::ManagedThing resources and nested stacks are deployed; their provider functions run "
-                "locally."
+                "Only Custom::ManagedThing resources, nested stacks and Secrets Manager secrets are deployed; the "
+                "provider functions run locally."
             )
             return
         kinds = sorted({kind for _, kind in not_deployed})
@@ -333,7 +334,7 @@ class StackRun:
         try:
             if step.resource_type == NESTED_STACK:
                 return self._deploy_nested(step)
-            return self._deploy_thing(step)
+            return self._deploy_resource(step)
         except Exception as error:  # a bug of ours: fail the resource (and roll back) rather than hang
             traceback.print_exc()
             verb = "UPDATE" if step.previous else "CREATE"
@@ -341,26 +342,30 @@ class StackRun:
                 logical_id, verb, f"Internal error of the local deploy: {type(error).__name__}: {error}"
             )
 
-    def _deploy_thing(self, step: Step) -> bool:
+    def _deploy_resource(self, step: Step) -> bool:
+        """A managed thing (through its provider function) or a native resource such as a secret."""
         logical_id, old = step.logical_id, step.previous
         verb = "UPDATE" if old else "CREATE"
+        native = step.resource_type in NATIVE_TYPES
         try:
             properties = self.properties(logical_id)
-            token = properties.get("ServiceToken")
-            if not isinstance(token, str) or not token:
+            token = "" if native else properties.get("ServiceToken")
+            if not native and (not isinstance(token, str) or not token):
                 raise Unresolvable("the resource has no ServiceToken")
-            if old is not None and old.properties == properties:
+            assert isinstance(token, str)
+            recorded = self.executor.recorded_properties(step.resource_type, properties)
+            if old is not None and old.properties == recorded:
                 return True  # unchanged: no request, the record stays as it was
             if old is not None and old.service_token != token:
                 raise Unresolvable("Modifying service token is not allowed.")
-            function = self.executor.function(token)
+            function = self.executor.provider(step.resource_type, token)
         except Unresolvable as error:
             return self._failed(logical_id, verb, str(error))
         self._announce()
         action = Action.UPDATE if old else Action.CREATE
         self._event(logical_id, ResourceStatus(f"{verb}_IN_PROGRESS"), action)
         sent = self._resource_state(
-            logical_id, physical_id=old.physical_id if old else "", properties=properties, service_token=token
+            logical_id, physical_id=old.physical_id if old else "", properties=recorded, service_token=token
         )
         request = CustomResourceRequest(
             RequestType.UPDATE if old else RequestType.CREATE,
@@ -629,7 +634,9 @@ class StackRun:
         self._event(step.logical_id, ResourceStatus.UPDATE_IN_PROGRESS, Action.ROLLBACK, phase=Phase.ROLLBACK)
         try:
             # The provider as it was deployed: the rollback restores the old function too.
-            function = self.executor.function(old.service_token, self.previous.functions if self.previous else None)
+            function = self.executor.provider(
+                old.type, old.service_token, self.previous.functions if self.previous else None
+            )
         except Unresolvable as error:
             outcome = Outcome(None, str(error))
         else:
@@ -638,7 +645,7 @@ class StackRun:
                 self.pseudo.stack_id,
                 old.logical_id,
                 old.type,
-                old.service_token or function.arn,
+                service_token(old.service_token, function),
                 old.properties,
                 physical_id=old.physical_id,
                 old_properties=record.properties,

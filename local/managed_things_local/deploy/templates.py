@@ -18,6 +18,7 @@ from .intrinsics import Pseudo, Resolver, import_arguments
 MANAGED_THING = RESOURCE_TYPE  # the construct and the provider declare it in the shared model
 NESTED_STACK = "AWS::CloudFormation::Stack"
 LAMBDA_FUNCTION = "AWS::Lambda::Function"
+SECRET = "AWS::SecretsManager::Secret"  # deployed natively, into the local Secrets Manager (secrets.py)
 
 
 def no_resources(stack: StackArtifact) -> Callable[[str, str | None], Any]:

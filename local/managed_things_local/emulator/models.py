@@ -35,6 +35,9 @@ DEFAULT_ACCOUNT_ID = environment.DEFAULT_ACCOUNT
 DEFAULT_REGION = environment.DEFAULT_REGION
 DEFAULT_MAX_RESULTS = 100
 INITIAL_STATUS = "UNASSOCIATED"
+# The store keeps no authentication material: only its SHA-256, under this name (not a member of the model).
+MATERIAL_MEMBER = "AuthenticationMaterial"
+MATERIAL_DIGEST = "AuthenticationMaterialSha256"
 RESOURCE_TYPE = "managed-thing"
 
 
@@ -68,7 +71,7 @@ class ManagedThingsBackend:
             thing_id = uuid.uuid4().hex
             now = _now()
             doc = {
-                **members,
+                **_stored(members),
                 "Id": thing_id,
                 "Arn": f"arn:aws:iotmanagedintegrations:{region}:{self.account_id}:{RESOURCE_TYPE}/{thing_id}",
                 "CreatedAt": now,
@@ -92,7 +95,7 @@ class ManagedThingsBackend:
         identifier = members.pop("Identifier")
         with self.store.transaction() as tx:
             thing = _thing(tx, region, identifier)
-            doc = {**thing.doc, **members, "UpdatedAt": _now()}
+            doc = {**thing.doc, **_stored(members), "UpdatedAt": _now()}
             tx.replace_doc(thing, doc)
         return {}
 
@@ -222,6 +225,18 @@ def _now() -> float:
     return round(time.time(), 3)
 
 
+def _stored(members: Mapping[str, Any]) -> dict[str, Any]:
+    """The members as the store keeps them: the authentication material only as its SHA-256 (hex), never itself.
+
+    Idempotency needs no more: a ClientToken's replay or conflict is decided by the request's digest.
+    """
+    stored = dict(members)
+    material = stored.pop(MATERIAL_MEMBER, None)
+    if material is not None:
+        stored[MATERIAL_DIGEST] = hashlib.sha256(str(material).encode()).hexdigest()
+    return stored
+
+
 def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
@@ -243,6 +258,7 @@ def _decode_next_token(token: str, scope: str) -> int:
 def _check_model() -> None:
     status = service_model().shape_for("ProvisioningStatus")
     assert INITIAL_STATUS in status.enum, f"{INITIAL_STATUS} is not a ProvisioningStatus of the model"
+    assert MATERIAL_MEMBER in input_shape("CreateManagedThing").members, f"CreateManagedThing has no {MATERIAL_MEMBER}"
 
 
 _check_model()
