@@ -14,6 +14,7 @@ from __future__ import annotations
 from .errors import Unresolvable
 from .executor import Executor
 from .journal import unanswered_creates
+from .native import NATIVE_TYPES
 from .records import ResourceState
 from .requests import CustomResourceRequest, RequestType
 from .state import StateStore
@@ -28,6 +29,8 @@ def deliver_unanswered_creates(store: StateStore, executor: Executor, stack_name
         return
     for entry in pending:
         resource = ResourceState(**entry["resource"])
+        if resource.type in NATIVE_TYPES:
+            continue  # run in this process, and journaled with a digest of their value: not delivered again
         label = resource_label(resource.path, resource.logical_id)
         executor.line(
             f"{stack_name} | {label}: its Create was never answered; delivering it again (Lambda delivers at least "
@@ -35,7 +38,7 @@ def deliver_unanswered_creates(store: StateStore, executor: Executor, stack_name
         )
         recorded = {resource.service_token: entry["function"]} if entry.get("function") else state.functions
         try:
-            function = executor.provider(resource.type, resource.service_token, recorded, as_deployed=True)
+            function = executor.function(resource.service_token, recorded, as_deployed=True)
         except Unresolvable as error:
             executor.warning(stack_name, f"{label}: its unanswered Create could not be delivered again ({error})")
             continue
