@@ -21,7 +21,7 @@ Which of the invocations waiting for room goes first is the pool's choice
 (Lambda would not queue them): one whose function has an idle environment
 goes before one that would start cold. A deploy of nested stacks has one
 provider function per stack and more workers than the shared concurrency, and
-a cold start costs a few hundred milliseconds of CPU against a warm event's few.
+a cold start costs a few hundred milliseconds of CPU, a warm event a few tens.
 """
 
 from __future__ import annotations
