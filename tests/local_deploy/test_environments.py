@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ from runtime_support import (
 )
 
 from managed_things_local.deploy.invoker import FunctionSpec, LambdaRuntime, Outcome
-from managed_things_local.deploy.lambda_runtime.pool import EnvironmentPool
+from managed_things_local.deploy.lambda_runtime.pool import EnvironmentPool, PoolClosed
 from managed_things_local.deploy.requests import CustomResourceRequest, RequestType
 from managed_things_local.deploy.responses import ResponseReceiver
 from managed_things_local.emulator.server import EmulatorServer
@@ -278,6 +280,53 @@ def test_the_last_idle_environment_is_kept_even_beyond_the_memory_budget() -> No
 
     # WHEN it is invoked twice, THEN the second invocation is warm
     assert run_one(pool, function) is run_one(pool, function)
+
+
+def until(condition: Callable[[], object], what: str) -> None:
+    """Wait for ``condition`` (a guard against a hang, not a measurement: it holds at once or never)."""
+    give_up = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < give_up, f"never: {what}"
+        time.sleep(0.001)
+
+
+def acquire_in_thread(pool: EnvironmentPool, function: FunctionSpec) -> list[FakeEnvironment]:
+    """An invocation waiting for an environment in its own thread: the list it appends its environment to."""
+    acquired: list[FakeEnvironment] = []
+    waiting_before = pool.waiting
+
+    def acquire() -> None:
+        with contextlib.suppress(PoolClosed):
+            acquired.append(pool.acquire(function))
+
+    threading.Thread(target=acquire, daemon=True).start()
+    until(lambda: pool.waiting > waiting_before or acquired, f"{function.function_name} asks for an environment")
+    return acquired
+
+
+def test_the_room_freed_in_the_shared_concurrency_goes_to_a_warm_invocation_before_a_cold_one() -> None:
+    # GIVEN a shared concurrency of two, both busy (one with the first function, which also has an idle environment)
+    made = FakeEnvironments()
+    pool = EnvironmentPool(made, concurrency=2, reuse=True)
+    warm, cold, other = functions(3)
+    busy_warm, idle_warm = pool.acquire(warm), pool.acquire(warm)
+    pool.release(warm, idle_warm, reusable=True)
+    busy_other = pool.acquire(other)
+    try:
+        # WHEN an invocation of a function with no environment waits, then one of the function with an idle one,
+        # and one invocation ends
+        cold_got = acquire_in_thread(pool, cold)
+        warm_got = acquire_in_thread(pool, warm)
+        pool.release(other, busy_other, reusable=True)
+        until(lambda: warm_got or cold_got, "the freed room is taken")
+
+        # THEN the warm one ran first, in its idle environment; the cold one waits for the next room, then starts
+        assert warm_got == [idle_warm] and cold_got == [] and made.cold_starts(cold) == 0
+        pool.release(warm, busy_warm, reusable=True)
+        until(lambda: cold_got, "the cold invocation starts")
+        assert made.cold_starts(cold) == 1 and cold_got[0].function == cold
+    finally:
+        pool.close(0)
 
 
 def test_a_function_whose_configuration_changed_gets_new_environments() -> None:
