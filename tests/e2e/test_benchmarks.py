@@ -87,7 +87,7 @@ def test_the_one_stack_deploy_prints_speed_memory_redeploy_and_destroy(tiny_run:
 
     # WHEN the one-stack deploy's block is read
     start = lines.index("local deploy, 2 things in one stack (pre-synthesized, fresh state, embedded emulator):")
-    deploy, rss, redeploy, destroy = lines[start + 1 : start + 5]
+    deploy, rss, redeploy, diff, destroy = lines[start + 1 : start + 6]
 
     # THEN each figure is there, the per-thing time beside its share of the cold start measured in the same run
     assert re.search(
@@ -97,6 +97,7 @@ def test_the_one_stack_deploy_prints_speed_memory_redeploy_and_destroy(tiny_run:
     )
     assert re.search(r"peak RSS of all processes: [0-9]+ MB \([0-9]+ processes then, at most [0-9]+\)", rss)
     assert re.search(r"redeploy with no changes: [0-9.]+ s", redeploy)
+    assert re.search(r"diff against the deployed state: [0-9.]+ s, no differences", diff)
     assert re.search(r"destroy: [0-9.]+ s, [0-9.]+ things/s", destroy)
 
 

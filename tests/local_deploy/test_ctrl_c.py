@@ -35,6 +35,7 @@ STACK = "Interrupted"
 HANG_GUARD_SECONDS = 120  # only so that a broken interrupt fails the test instead of hanging it
 
 # Answers requests of type ``SlowOn`` after ``Seconds``, having written its pid to PID_DIR; others at once.
+# Idempotent like a real provider: the same request delivered again (same RequestId) answers at once.
 SLOW_PROVIDER = r"""
 import json
 import os
@@ -45,7 +46,10 @@ import urllib.request
 
 def handler(event, context):
     properties = event["ResourceProperties"]
-    if event["RequestType"] == properties["SlowOn"]:
+    started = os.path.join(os.environ["PID_DIR"], os.pardir, "requests", event["RequestId"])
+    if event["RequestType"] == properties["SlowOn"] and not os.path.exists(started):
+        os.makedirs(os.path.dirname(started), exist_ok=True)
+        open(started, "w").close()
         with open(os.path.join(os.environ["PID_DIR"], str(os.getpid())), "w"):
             pass
         time.sleep(float(properties["Seconds"]))
@@ -223,9 +227,11 @@ def test_a_second_ctrl_c_stops_waiting_exits_130_and_leaves_a_state_that_destroy
     assert state is not None
     assert [r.physical_id for r in state.resources.values() if r.logical_id.startswith("First")] == list(created)
 
-    # AND a later destroy deletes it: nothing is left in the emulator
+    # AND a later destroy first delivers Slow's unanswered Create again (Lambda delivers at least once), then
+    # deletes everything: nothing is left in the emulator
     destroy = run(tmp_path, "destroy", "--cdk-out", str(cdk_out))
     assert destroy.returncode == 0, destroy.stderr
+    assert "Slow: its Create was never answered; delivering it again" in destroy.stderr
     assert emulator_things(cdk_out) == {}
     assert not os.path.exists(state_dir(cdk_out) / "stacks" / f"{STACK}.journal.jsonl")
 
