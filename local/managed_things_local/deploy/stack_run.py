@@ -347,8 +347,10 @@ class StackRun:
             token = properties.get("ServiceToken")
             if not isinstance(token, str) or not token:
                 raise Unresolvable("the resource has no ServiceToken")
-            if old is not None and old.properties == properties:
+            if old is not None and old.properties == properties and not old.status.endswith("_FAILED"):
                 return True  # unchanged: no request, the record stays as it was
+            # (a Create that failed, kept by a failed rollback, is sent again as an Update: the provider creates
+            # the thing, and the cleanup's Delete of the failed id removes what that Create may have made)
             if old is not None and old.service_token != token:
                 raise Unresolvable("Modifying service token is not allowed.")
             function = self.executor.function(token)
@@ -497,6 +499,7 @@ class StackRun:
         changed = (
             self._announced
             or self.previous is None
+            or self.previous.status.endswith("_FAILED")  # a redeploy that recovers a failed stack changes it
             or self.previous.outputs != self.outputs
             or sorted(self.previous.imports) != imports
         )
