@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import io
+import json
 import os
 import signal
 import threading
@@ -252,6 +253,7 @@ class Harness:
     runtime: AtLeastOnceRuntime
     statuses: StackStatuses
     hook: HandledHook
+    concurrency: int = 2
     outputs: list[str] = field(default_factory=list)
 
     @property
@@ -266,7 +268,7 @@ class Harness:
             assembly,
             self.store,
             self.runtime,
-            concurrency=2,
+            concurrency=self.concurrency,
             listeners=[progress, self.statuses],
             invocation_listeners=[JournalWriter(self.store.journal)],
             lines=progress.line,
@@ -294,8 +296,14 @@ class Harness:
 
 
 @contextlib.contextmanager
-def harness(cdk_out: Path, options: EmulatorOptions = EmulatorOptions()) -> Iterator[Harness]:  # noqa: B008
-    """Everything ``managed-things deploy --endpoint-url`` starts, started once for many deploys."""
+def harness(
+    cdk_out: Path,
+    options: EmulatorOptions = EmulatorOptions(),  # noqa: B008
+    concurrency: int = 2,
+) -> Iterator[Harness]:
+    """Everything ``managed-things deploy --endpoint-url`` starts, started once for many deploys.
+
+    Kill tests use ``concurrency=1``: the killer takes the environments in the order their invocations began."""
     store = StateStore(cdk_out.parent / ".managed-things")
     store.directory.mkdir(parents=True, exist_ok=True)
     statuses = StackStatuses()
@@ -308,15 +316,20 @@ def harness(cdk_out: Path, options: EmulatorOptions = EmulatorOptions()) -> Iter
             receiver,
             server.url,
             store.logs_dir,
-            concurrency=2,
+            concurrency=concurrency,
             service_endpoints={"CLOUDFORMATION": stack_status.url},
         )
         hook = HandledHook(server)
         runtime = AtLeastOnceRuntime(inner, server, hook)
         try:
-            yield Harness(cdk_out, server, runtime, statuses, hook)
+            yield Harness(cdk_out, server, runtime, statuses, hook, concurrency)
         finally:
             runtime.close()
+
+
+def write_template(cdk_out: Path, stack: str, base: Mapping[str, Any], things: Mapping[str, Mapping[str, Any]]) -> None:
+    """The stack's template in ``cdk_out`` becomes ``base`` with ``things`` as its managed things."""
+    (cdk_out / f"{stack}.template.json").write_text(json.dumps(replace_things(base, things)))
 
 
 def replace_things(template: Mapping[str, Any], things: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -348,4 +361,5 @@ __all__ = [
     "live_things",
     "replace_things",
     "set_faults",
+    "write_template",
 ]
