@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from canary_scan import SCAN
+
 from managed_things_local.deploy.assembly import read_assembly
 from managed_things_local.deploy.engine import Engine
 from managed_things_local.deploy.executor import Executor
@@ -281,6 +283,7 @@ class Harness:
         with self.store.locked():
             reports = engine.deploy(engine.deploy_order(engine.assembly.stacks))
         self.outputs.append(stream.getvalue())
+        SCAN.output("engine deploy", stream.getvalue())
         return Deployment(reports, stream.getvalue())
 
     def destroy(self) -> Deployment:
@@ -289,6 +292,7 @@ class Harness:
             names = [s.stack_name for s in engine.assembly.stacks]
             reports = engine.destroy(engine.destroy_order(names))
         self.outputs.append(stream.getvalue())
+        SCAN.output("engine destroy", stream.getvalue())
         return Deployment(reports, stream.getvalue())
 
     def assert_converged(self, *, allow_failed: bool = False) -> None:
