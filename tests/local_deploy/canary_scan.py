@@ -73,9 +73,11 @@ def _material_scope(path: Path, text: str) -> str:
     if path.name.startswith("emulator.sqlite"):
         return ""  # the service's own store
     if "stacks" in parts:  # snapshots and journals: materials only in resource properties
-        documents = [json.loads(line) for line in text.splitlines() if line.strip()] if path.suffix == ".jsonl" else [
-            json.loads(text)
-        ]
+        documents = (
+            [json.loads(line) for line in text.splitlines() if line.strip()]
+            if path.suffix == ".jsonl"
+            else [json.loads(text)]
+        )
         return json.dumps([_without_properties(d) for d in documents])
     return text  # Lambda logs, anything else
 

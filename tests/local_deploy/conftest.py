@@ -35,6 +35,10 @@ def canary_scan() -> Iterator[None]:
     finally:
         ResponseReceiver.expect = expect  # type: ignore[method-assign]
     leaks = SCAN.leaks()
+    print(
+        f"\ncanary scan: {len(SCAN.response_tokens)} ResponseURLs, {len(SCAN.outputs)} outputs, "
+        f"{len(SCAN.directories)} test directories; {len(leaks)} leaks"
+    )
     assert not leaks, "sensitive values or ResponseURLs leaked:\n  " + "\n  ".join(leaks[:50])
 
 

@@ -14,8 +14,8 @@ os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import aws_cdk as cdk  # noqa: E402
-
 from canary_scan import SCAN  # noqa: E402
+
 from cdk_managed_things import AuthenticationMaterialType, ManagedThing, Role  # noqa: E402
 from managed_things_local.cli import main  # noqa: E402
 from managed_things_local.deploy.assembly import CLI_DEFAULT_CONTEXT  # noqa: E402

@@ -16,7 +16,7 @@ def test_the_scan_finds_materials_and_response_urls_where_they_do_not_belong(tmp
     state = tmp_path / ".managed-things"
     (state / "logs").mkdir(parents=True)
     (state / "stacks").mkdir()
-    (state / "logs" / "Stack.log").write_text(f"START\n{{\"material\": \"{material(3)}\"}}\nEND\n")
+    (state / "logs" / "Stack.log").write_text(f'START\n{{"material": "{material(3)}"}}\nEND\n')
     resource = {"logical_id": "Plug", "properties": {"AuthenticationMaterial": material(4)}}
     (state / "stacks" / "Stack.json").write_text(json.dumps({"resources": {"Plug": resource}}))
     (state / "stacks" / "Stack.journal.jsonl").write_text(

@@ -27,7 +27,8 @@ def fleet(materials: tuple[int, ...] = (1, 2, 3), suffix: str = "", tags: dict[s
         stack = cdk.Stack(app, "Fleet")
         sibling_name = cdk.CfnParameter(stack, "SiblingName", default="sibling").value_as_string
         plugs = [
-            device(stack, f"Plug{i}", material, name=f"plug-{i}{suffix}", tags=tags) for i, material in enumerate(materials)
+            device(stack, f"Plug{i}", material, name=f"plug-{i}{suffix}", tags=tags)
+            for i, material in enumerate(materials)
         ]
         sibling = device(stack, "Sibling", 90, name=sibling_name)
         for plug in plugs:

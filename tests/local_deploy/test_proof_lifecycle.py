@@ -1,7 +1,8 @@
 """Proof, part 2: random lifecycles (hypothesis stateful testing). Random template changes (role, material or a
 secret, material type, name, brand added and removed, tags, capability schemas, things added and removed),
 deployed through the engine and the real provider in one warm runtime, with random sibling failures (forcing a
-rollback), random emulator faults and random duplicate deliveries; the invariant checked after every step. A
+rollback), random emulator faults, random duplicate deliveries and handlers killed mid-request (the event then
+delivered again); the invariant checked after every step. A
 failing sequence shrinks and prints.
 
 CI runs a few sequences with a fixed seed; more with PROOF_EXAMPLES=200 PROOF_STEPS=15 (PROOF_SEED=... to vary).
@@ -21,8 +22,8 @@ from proof_support import Harness, convergence_problems, harness, live_things, s
 
 from managed_things_local.emulator.faults import EmulatorOptions
 
-EXAMPLES = int(os.environ.get("PROOF_EXAMPLES", "4"))
-STEPS = int(os.environ.get("PROOF_STEPS", "6"))
+EXAMPLES = int(os.environ.get("PROOF_EXAMPLES", "10"))
+STEPS = int(os.environ.get("PROOF_STEPS", "8"))
 SEED = int(os.environ.get("PROOF_SEED", "20261206"))
 STATS = {"sequences": 0, "steps": 0, "deploys": 0, "rollbacks": 0, "recoveries": 0}
 
@@ -60,9 +61,9 @@ FAULT_CHOICES = st.one_of(
     st.just(EmulatorOptions()),
     st.builds(
         EmulatorOptions,
-        throttle_fraction=st.sampled_from([0.1, 0.3]),
-        error_fraction=st.sampled_from([0.0, 0.05]),
-        error_after_commit_fraction=st.sampled_from([0.0, 0.05, 0.2]),
+        throttle_fraction=st.sampled_from([0.1, 0.3, 0.6]),
+        error_fraction=st.sampled_from([0.0, 0.05, 0.3]),
+        error_after_commit_fraction=st.sampled_from([0.0, 0.05, 0.5]),
         seed=st.integers(0, 1000),
     ),
 )
@@ -95,8 +96,9 @@ class Lifecycle(RuleBasedStateMachine):
         sibling=st.sampled_from(["none", "none", "none", "fails first", "fails last"]),
         faults=FAULT_CHOICES,
         duplicates=st.booleans(),
+        kills=st.booleans(),
     )
-    def deploy(self, sibling: str, faults: EmulatorOptions, duplicates: bool) -> None:
+    def deploy(self, sibling: str, faults: EmulatorOptions, duplicates: bool, kills: bool) -> None:
         h = self.harness
         template = dict(self.desired)
         if sibling != "none":
@@ -107,11 +109,12 @@ class Lifecycle(RuleBasedStateMachine):
         self._write(template)
         set_faults(h.server, faults)
         h.runtime.duplicate = lambda request: duplicates
+        h.runtime.kill = lambda request: kills  # killed after the service's first change, then delivered again
         try:
             status = h.deploy().status(STACK)
         finally:
             set_faults(h.server)
-            h.runtime.duplicate = lambda request: False
+            h.runtime.duplicate = h.runtime.kill = lambda request: False
         STATS["deploys"] += 1
         note(f"deploy -> {status}")
         if status.endswith("_FAILED"):

@@ -1,4 +1,4 @@
-"""A plain redeploy recovers a stack whose rollback failed, even when the template did not change (found by the proof)."""
+"""A plain redeploy recovers a stack whose rollback failed, even with the template unchanged (found by the proof)."""
 
 from __future__ import annotations
 
