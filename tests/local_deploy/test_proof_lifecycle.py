@@ -11,6 +11,7 @@ CI runs a few sequences with a fixed seed; more with PROOF_EXAMPLES=200 PROOF_ST
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ EXAMPLES = int(os.environ.get("PROOF_EXAMPLES", "10"))
 STEPS = int(os.environ.get("PROOF_STEPS", "8"))
 SEED = int(os.environ.get("PROOF_SEED", "20261206"))
 STATS = {"sequences": 0, "steps": 0, "deploys": 0, "rollbacks": 0, "recoveries": 0}
+STATUSES: dict[str, int] = {}  # how the deploys ended
+REASONS: dict[str, int] = {}  # why resources failed
 
 LOGICAL_IDS = ("Hub", "Plug", "Lamp")
 SCHEMA = {
@@ -57,6 +60,9 @@ def things(draw: Any) -> dict[str, Any]:
     return {"Properties": properties}
 
 
+# (logical id, a thing to set there, or None to remove it)
+EDITS = st.tuples(st.sampled_from(LOGICAL_IDS), st.one_of(things(), things(), st.none()))
+
 FAULT_CHOICES = st.one_of(
     st.just(EmulatorOptions()),
     st.builds(
@@ -79,27 +85,25 @@ class Lifecycle(RuleBasedStateMachine):
         self.deployed: dict[str, Any] = {}  # what the last successful deploy made
         STATS["sequences"] += 1
 
-    # --- template changes -----------------------------------------------------------------------
-
-    @rule(logical_id=st.sampled_from(LOGICAL_IDS), thing=things())
-    def set_thing(self, logical_id: str, thing: dict[str, Any]) -> None:
-        self.desired[logical_id] = thing
-
-    @precondition(lambda self: bool(self.desired))
-    @rule(data=st.data())
-    def remove_thing(self, data: Any) -> None:
-        del self.desired[data.draw(st.sampled_from(sorted(self.desired)))]
-
     # --- deploys ----------------------------------------------------------------------------------
 
     @rule(
+        edits=st.lists(EDITS, min_size=1, max_size=3),
         sibling=st.sampled_from(["none", "none", "none", "fails first", "fails last"]),
         faults=FAULT_CHOICES,
         duplicates=st.booleans(),
         kills=st.booleans(),
     )
-    def deploy(self, sibling: str, faults: EmulatorOptions, duplicates: bool, kills: bool) -> None:
+    def deploy(
+        self, edits: list[tuple[str, Any]], sibling: str, faults: EmulatorOptions, duplicates: bool, kills: bool
+    ) -> None:
+        """The template changed by ``edits`` (a thing set, or removed), then deployed."""
         h = self.harness
+        for logical_id, thing in edits:
+            if thing is None:
+                self.desired.pop(logical_id, None)
+            else:
+                self.desired[logical_id] = thing
         template = dict(self.desired)
         if sibling != "none":
             bad = {"Properties": thing_properties(9, Name="bad!name")}
@@ -116,6 +120,7 @@ class Lifecycle(RuleBasedStateMachine):
             set_faults(h.server)
             h.runtime.duplicate = h.runtime.kill = lambda request: False
         STATS["deploys"] += 1
+        STATUSES[status] = STATUSES.get(status, 0) + 1
         note(f"deploy -> {status}")
         if status.endswith("_FAILED"):
             # The invariant: such a stack is recovered by a plain redeploy (the last good template, a good service)
@@ -128,6 +133,10 @@ class Lifecycle(RuleBasedStateMachine):
             return
         if "ROLLBACK" in status:
             STATS["rollbacks"] += 1
+            for line in h.outputs[-1].splitlines():
+                if "_FAILED |" in line and "Custom::ManagedThing" in line:
+                    reason = line.rsplit("|", 1)[-1].strip()[:70]
+                    REASONS[reason] = REASONS.get(reason, 0) + 1
             self._write(self.deployed)
             return
         assert status.endswith("_COMPLETE"), h.outputs[-1]
@@ -160,13 +169,19 @@ class Lifecycle(RuleBasedStateMachine):
         write_template(self.harness.cdk_out, STACK, base, things)
 
     def teardown(self) -> None:
-        # Each sequence starts from nothing: destroy (a good service), which must leave nothing.
+        # Each sequence ends with a destroy (a good service), which must leave nothing...
         h = self.harness
         set_faults(h.server)
-        h.runtime.duplicate = lambda request: False
-        if h.store.load(STACK) is not None:
-            assert h.destroy().status(STACK) == "DELETE_COMPLETE", h.outputs[-1]
-        assert live_things(h.server) == {}, h.outputs[-1]
+        h.runtime.duplicate = h.runtime.kill = lambda request: False
+        try:
+            if h.store.load(STACK) is not None:
+                assert h.destroy().status(STACK) == "DELETE_COMPLETE", h.outputs[-1]
+            assert live_things(h.server) == {}, h.outputs[-1]
+        finally:
+            # ...and, whatever happened, the next one starts from nothing (a failing one must not taint the next)
+            for thing_id in live_things(h.server):
+                h.server.backend.delete_managed_thing({"Identifier": thing_id})
+            shutil.rmtree(h.store.stacks_dir, ignore_errors=True)
 
 
 def test_random_lifecycles_converge(tmp_path: Path, proof_base: Path) -> None:
@@ -185,4 +200,4 @@ def test_random_lifecycles_converge(tmp_path: Path, proof_base: Path) -> None:
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
             ),
         )
-    print(f"\nproof lifecycles: seed {SEED}, {STATS}")
+    print(f"\nproof lifecycles: seed {SEED}, {STATS}, deploys ended {STATUSES}, failures {REASONS}")
