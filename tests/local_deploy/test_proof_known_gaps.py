@@ -9,7 +9,7 @@ import pytest
 from proof_app import STACK, copy_base, thing_properties
 from proof_support import harness, live_things, write_template
 
-from managed_things_local.emulator.exceptions import ServiceUnavailableException
+from managed_things_local.emulator.exceptions import ServiceUnavailableException, ThrottlingException
 from managed_things_local.emulator.faults import EmulatorOptions, FaultInjector
 
 
@@ -61,4 +61,37 @@ def test_a_replacement_whose_create_outcome_stays_unknown_leaves_no_orphan(tmp_p
         assert status == "UPDATE_ROLLBACK_COMPLETE", h.outputs[-1]
         assert h.store.load(STACK).resources["Plug"].physical_id == original  # type: ignore[union-attr]
         # ...and the invariant wants the committed replacement gone
+        h.assert_converged()
+
+
+class ThrottleFirst(FaultInjector):
+    """The first ``count`` requests are throttled; the rest are served."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(EmulatorOptions())
+        self._left = count
+        self._guard = threading.Lock()
+
+    def before_request(self) -> None:
+        with self._guard:
+            if self._left > 0:
+                self._left -= 1
+                raise ThrottlingException("Rate exceeded")
+
+
+def test_a_create_delivered_twice_whose_first_delivery_failed_leaves_no_orphan(tmp_path: Path, proof_base: Path) -> None:
+    # GIVEN a service that throttles every attempt of the first delivery of a Create (it answers FAILED)
+    cdk_out, base = copy_base(proof_base, tmp_path)
+    with harness(cdk_out, concurrency=1) as h:
+        h.server.responses.faults = ThrottleFirst(5)
+        # WHEN the Create is delivered a second time (at-least-once), and that delivery is served
+        h.runtime.duplicate = lambda request: str(request.request_type) == "Create"
+        write_template(cdk_out, STACK, base, {"Plug": {"Properties": thing_properties(1, Name="plug")}})
+        status = h.deploy().status(STACK)
+        # THEN CloudFormation took the first answer and rolled back; the thing the duplicate made is deleted too
+        assert status == "ROLLBACK_COMPLETE", h.outputs[-1]
+        assert [(d.how, d.succeeded) for d in h.runtime.deliveries if d.request_type == "Create"] == [
+            ("once", False),
+            ("duplicate", True),
+        ]
         h.assert_converged()
