@@ -39,6 +39,7 @@ from managed_things_local.emulator.faults import EmulatorOptions, FaultInjector
 from managed_things_local.emulator.server import EmulatorServer
 
 MANAGED_THING = "Custom::ManagedThing"
+RECOVERABLE = "ClientToken/"  # the provider's id for a Create of unknown outcome
 # What the issue asks the emulator to do to every deploy of the proof: 30 % throttled, 5 % 5xx (before or after a
 # committed Create), some latency; seeded so that a run repeats (as far as concurrent requests arrive in order).
 FAULTS = EmulatorOptions(
@@ -54,11 +55,26 @@ def live_things(server: EmulatorServer) -> dict[str, dict[str, Any]]:
     return {thing["Id"]: thing for thing in server.backend.list_things()}
 
 
+def client_tokens(server: EmulatorServer) -> dict[str, str]:
+    """ClientToken -> the Id of the thing a Create with it made (as the service keeps them)."""
+    with server.store.transaction() as tx:
+        return {t.client_token: t.doc["Id"] for t in tx.page(None, {}, 0, -1) if t.client_token}
+
+
 def convergence_problems(
-    things: Mapping[str, Mapping[str, Any]], store: StateStore, *, allow_failed: bool = False
+    things: Mapping[str, Mapping[str, Any]],
+    store: StateStore,
+    *,
+    allow_failed: bool = False,
+    tokens: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """Why the emulator's things and the recorded state disagree (empty when they converge)."""
+    """Why the emulator's things and the recorded state disagree (empty when they converge).
+
+    With ``allow_failed``, a stack left *_FAILED may record a Create of unknown outcome by its recoverable id
+    ``ClientToken/<token>``: it names the thing a Create with that token made (``tokens``), if any.
+    """
     problems: list[str] = []
+    tokens = tokens or {}
     owners: dict[str, list[str]] = collections.defaultdict(list)
     for state in store.all():  # snapshots with their journals replayed: what destroy and the next deploy see
         if state.status.endswith("_FAILED") and not allow_failed:
@@ -67,6 +83,11 @@ def convergence_problems(
             if resource.type != MANAGED_THING:
                 continue
             where = f"{state.stack_name}/{resource.logical_id}"
+            if allow_failed and resource.physical_id.startswith(RECOVERABLE):
+                made = tokens.get(resource.physical_id.removeprefix(RECOVERABLE))
+                if made is not None:
+                    owners[made].append(where)
+                continue
             owners[resource.physical_id].append(where)
             thing = things.get(resource.physical_id)
             if thing is None:
@@ -87,7 +108,7 @@ def convergence_problems(
 
 def assert_converged(server: EmulatorServer, store: StateStore, *, allow_failed: bool = False) -> None:
     """The invariant: emulator things == recorded resources, one to one, and no stack left *_FAILED."""
-    problems = convergence_problems(live_things(server), store, allow_failed=allow_failed)
+    problems = convergence_problems(live_things(server), store, allow_failed=allow_failed, tokens=client_tokens(server))
     assert not problems, "not converged:\n  " + "\n  ".join(problems)
 
 
@@ -360,6 +381,7 @@ __all__ = [
     "HandledHook",
     "SlowFirst",
     "assert_converged",
+    "client_tokens",
     "convergence_problems",
     "harness",
     "live_things",

@@ -119,29 +119,6 @@ def test_a_failing_sibling_rolls_back_creates_updates_and_replacements_without_a
     assert live_things(faulty) == {}
 
 
-def test_the_same_rollbacks_without_faults_complete(tmp_path: Path, capsys) -> None:
-    # GIVEN a well-behaved emulator: the rollbacks above complete, leaving exactly the previous things
-    cdk_out = tmp_path / "cdk.out"
-    store = StateStore(state_dir(cdk_out))
-    with EmulatorServer() as server:
-        synth(cdk_out, fleet())
-        run = deploy(capsys, cdk_out, server.url, "--parameters", "SiblingName=bad!name")
-        assert not rolled_back(run, store, server, "ROLLBACK_COMPLETE")
-        assert live_things(server) == {}
-        assert deploy(capsys, cdk_out, server.url).code == 0
-        before = live_things(server)
-        synth(cdk_out, fleet(materials=(7, 2, 3), suffix="-v2", tags={"room": "hall"}))
-        run = deploy(capsys, cdk_out, server.url, "--parameters", "SiblingName=bad!name")
-        assert not rolled_back(run, store, server, "UPDATE_ROLLBACK_COMPLETE")
-        after = live_things(server)
-        assert set(after) == set(before)
-        assert {i: (t["Name"], t.get("Tags")) for i, t in after.items()} == {
-            i: (t["Name"], t.get("Tags")) for i, t in before.items()
-        }
-        assert destroy(capsys, cdk_out, server.url).code == 0
-        assert live_things(server) == {}
-
-
 def short_timeout(cdk_out: Path, seconds: int) -> None:
     """The provider function's Timeout in the synthesized template, as if the app had set it."""
     path = cdk_out / "Fleet.template.json"

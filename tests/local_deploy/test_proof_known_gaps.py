@@ -79,7 +79,9 @@ class ThrottleFirst(FaultInjector):
                 raise ThrottlingException("Rate exceeded")
 
 
-def test_a_create_delivered_twice_whose_first_delivery_failed_leaves_no_orphan(tmp_path: Path, proof_base: Path) -> None:
+def test_a_create_delivered_twice_whose_first_delivery_failed_leaves_no_orphan(
+    tmp_path: Path, proof_base: Path
+) -> None:
     # GIVEN a service that throttles every attempt of the first delivery of a Create (it answers FAILED)
     cdk_out, base = copy_base(proof_base, tmp_path)
     with harness(cdk_out, concurrency=1) as h:
