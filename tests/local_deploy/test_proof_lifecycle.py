@@ -132,9 +132,11 @@ class Lifecycle(RuleBasedStateMachine):
             STATS["recoveries"] += 1
             note(f"plain redeploy -> {status}")
             assert status.endswith("_COMPLETE") and "ROLLBACK" not in status, h.outputs[-1]
+            self.desired = dict(self.deployed)
             return
         if "ROLLBACK" in status:
             STATS["rollbacks"] += 1
+            self.desired = dict(self.deployed)  # the template goes back to what is deployed (the user fixes it)
             for line in h.outputs[-1].splitlines():
                 if "_FAILED |" in line and "Custom::ManagedThing" in line:
                     reason = line.rsplit("|", 1)[-1].strip()[:70]
