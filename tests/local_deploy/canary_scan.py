@@ -2,15 +2,14 @@
 
 Collected during the session: every ResponseURL the engine issues (its unguessable path is the presigned URL's
 signature locally), what the CLI printed (``deploy_support.run_cli``: progress lines, summaries, ``--json``
-documents) and the progress lines of engine-driven tests, and each test's temporary directory (Lambda logs,
-stack snapshots and journals, the emulator's state, the assembly). Rules:
+documents) and the progress lines of engine-driven tests, and what the engine wrote in each test's temporary
+directory (``.managed-things``: Lambda logs, stack snapshots and journals, the emulator's state). Rules:
 
 * a ResponseURL appears in no output and no file;
 * the canary authentication materials (``deploy_support.material()`` and the literal ones tests use) appear in no
   output and no Lambda log; in the stack snapshots and journals only as resource properties (where CloudFormation
   keeps them too, and where the rollback and the recovery of a Create of unknown outcome need them). The
-  assembly's templates (the construct warns that plain-text material is in them), app sources and the
-  emulator's state (the service's own store) are not scanned for materials.
+  emulator's state (the service's own store) is not scanned for materials.
 """
 
 from __future__ import annotations
@@ -61,15 +60,14 @@ def _files(directory: Path) -> Iterable[Path]:
         return
     for path in sorted(directory.rglob("*")):
         parts = set(path.relative_to(directory).parts)
-        if path.is_file() and not parts & _SKIPPED_DIRS and not any(p.startswith("asset.") for p in parts):
+        # What the engine writes (a test's own files, e.g. a recorder handler's raw events, are not scanned)
+        if path.is_file() and ".managed-things" in parts and not parts & _SKIPPED_DIRS:
             yield path
 
 
 def _material_scope(path: Path, text: str) -> str:
     """The part of a file in which no material may appear ("" where materials belong)."""
     parts = path.parts
-    if ".managed-things" not in parts:
-        return ""  # the assembly, app sources: materials are in the template by the construct's design
     if path.name.startswith("emulator.sqlite"):
         return ""  # the service's own store
     if "stacks" in parts:  # snapshots and journals: materials only in resource properties

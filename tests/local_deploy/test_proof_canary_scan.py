@@ -22,8 +22,9 @@ def test_the_scan_finds_materials_and_response_urls_where_they_do_not_belong(tmp
     (state / "stacks" / "Stack.journal.jsonl").write_text(
         json.dumps({"entry": "answer", "data": {"Reason": material(5)}}) + "\n"
     )
-    (tmp_path / "cdk.out").mkdir()
+    (tmp_path / "cdk.out").mkdir()  # the assembly: the construct warns that plain-text material is in it
     (tmp_path / "cdk.out" / "Stack.template.json").write_text(json.dumps({"AuthenticationMaterial": material(6)}))
+    (state / "emulator.sqlite").write_text(material(7))  # the service's own store
     scan.directories.append(("test", tmp_path))
     scan.output("managed-things deploy", '{"reason": "PUT to /cloudformation-response/Zm9vYmFyYmF6cXV4 failed"}')
     leaks = scan.leaks()
