@@ -101,3 +101,57 @@ def provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[Provider]:
     with stubber:
         yield recorder
         stubber.assert_no_pending_responses()
+
+
+# --- the local deploy tests: the proof's synthesized assembly, and the canary scan (local_deploy/canary_scan.py)
+
+LOCAL_DEPLOY = Path(__file__).parent / "local_deploy"
+
+
+@pytest.fixture(scope="session")
+def proof_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The proof's cloud assembly (the real provider asset), synthesized once per session."""
+    from proof_app import synthesize_base
+
+    return synthesize_base(tmp_path_factory.mktemp("proof-base"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def canary_scan() -> Iterator[None]:
+    """Records every ResponseURL issued; at the end of the session, fails if a canary of the local deploy tests
+    (a sensitive value, a ResponseURL) is found in their outputs or files (see local_deploy/canary_scan.py)."""
+    try:
+        from canary_scan import SCAN  # on the path once a local deploy test was collected
+    except ImportError:
+        yield
+        return
+    from managed_things_local.deploy.responses import ResponseReceiver
+
+    expect = ResponseReceiver.expect
+
+    def recorded(self: ResponseReceiver, request_id: str) -> str:
+        url = expect(self, request_id)
+        SCAN.url_issued(url)
+        return url
+
+    ResponseReceiver.expect = recorded  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        ResponseReceiver.expect = expect  # type: ignore[method-assign]
+    leaks = SCAN.leaks()
+    print(
+        f"\ncanary scan: {len(SCAN.response_tokens)} ResponseURLs, {len(SCAN.outputs)} outputs, "
+        f"{len(SCAN.directories)} test directories; {len(leaks)} leaks"
+    )
+    assert not leaks, "sensitive values or ResponseURLs leaked:\n  " + "\n  ".join(leaks[:50])
+
+
+@pytest.fixture(autouse=True)
+def scanned_directory(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A local deploy test's tmp_path joins the final canary scan (pytest keeps it until the session ends)."""
+    if "tmp_path" in request.fixturenames and LOCAL_DEPLOY in Path(str(request.node.path)).parents:
+        from canary_scan import SCAN
+
+        SCAN.directories.append((request.node.nodeid, request.getfixturevalue("tmp_path")))
+    yield

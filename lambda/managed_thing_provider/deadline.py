@@ -77,14 +77,19 @@ class ApiError(ProviderError):
     ``code`` is the service's error code (or the botocore error's class name, or
     ``DeadlineReached``); ``maybe_committed`` says whether some attempt may have been
     carried out by the service without its answer reaching us (a read timeout, a closed
-    connection, a 5xx), so a Create may exist.
+    connection, a 5xx), so a Create may exist; ``retryable`` whether the same request could
+    still succeed (throttling, a 5xx, a lost connection, no time left), as another delivery
+    of the same event may make it.
     """
 
-    def __init__(self, message: str, *, code: str, maybe_committed: bool = False, operation: str = "") -> None:
+    def __init__(
+        self, message: str, *, code: str, maybe_committed: bool = False, operation: str = "", retryable: bool = False
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.maybe_committed = maybe_committed
         self.operation = operation
+        self.retryable = retryable
 
 
 @dataclass
@@ -176,6 +181,7 @@ def call(
                 operation=operation,
             )
         maybe_committed = last.maybe_committed
+        last.retryable = retryable
         if not retryable or attempt == MAX_ATTEMPTS:
             raise last
         delay = random.uniform(0, min(MAX_BACKOFF_SECONDS, 2.0 ** (attempt - 1)))
@@ -187,13 +193,17 @@ def call(
         wait(delay)
     if last is None:
         raise ApiError(
-            f"{operation} not attempted: no time left before the deadline", code="DeadlineReached", operation=operation
+            f"{operation} not attempted: no time left before the deadline",
+            code="DeadlineReached",
+            operation=operation,
+            retryable=True,
         )
     raise ApiError(
         f"{last} (no time left to retry before the deadline)",
         code=last.code,
         maybe_committed=last.maybe_committed,
         operation=operation,
+        retryable=True,
     )
 
 

@@ -59,8 +59,9 @@ def on_create(event: dict[str, Any], context: Any) -> str:
     try:
         thing = create_thing(client, desired, token, _secret_reader(deadline), deadline)
     except ApiError as error:
-        if error.maybe_committed:
-            # The thing may exist: answer an id from which the rollback Delete finds it (same token).
+        if error.maybe_committed or error.retryable:
+            # The thing may exist, or another delivery of this event (Lambda delivers at least once) may still
+            # make it: answer an id from which the rollback Delete finds it (same token).
             helper.PhysicalResourceId = recoverable_id(token)
             logger.warning(
                 "Create outcome unknown: answered a recoverable PhysicalResourceId", extra={"Code": error.code}

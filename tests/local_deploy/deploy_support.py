@@ -14,6 +14,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import aws_cdk as cdk  # noqa: E402
+from canary_scan import SCAN  # noqa: E402
 
 from cdk_managed_things import AuthenticationMaterialType, ManagedThing, Role  # noqa: E402
 from managed_things_local.cli import main  # noqa: E402
@@ -69,6 +70,7 @@ def run_cli(capsys: Any, *argv: str) -> Run:
     capsys.readouterr()
     code = main(list(argv))
     captured = capsys.readouterr()
+    SCAN.output(f"managed-things {' '.join(argv[:1])}", captured.out + captured.err)  # for the canary scan
     return Run(code, captured.out, captured.err)
 
 

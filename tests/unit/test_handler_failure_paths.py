@@ -265,6 +265,23 @@ def test_a_create_whose_outcome_stays_unknown_answers_a_recoverable_id(provider:
     assert leaked(response["PhysicalResourceId"] + response["Reason"], SEED_SECRETS) == []
 
 
+def test_a_create_throttled_on_every_attempt_answers_a_recoverable_id(provider: Any, api_calls: Any) -> None:
+    # GIVEN a Create throttled on every attempt: nothing was committed, but another delivery of the same event
+    # (Lambda delivers at least once) may still make the thing after CloudFormation took this answer
+    event = load_event("create")
+    for _ in range(5):
+        provider.stubber.add_client_error(
+            "create_managed_thing", "ThrottlingException", "Rate exceeded", http_status_code=429
+        )
+    # WHEN the handler runs
+    response = provider.invoke(event)
+    # THEN it answers FAILED with the recoverable id, so the rollback Delete finds whatever that token made
+    assert len(api_calls.params("CreateManagedThing")) == 5
+    assert response["Status"] == "FAILED"
+    assert response["PhysicalResourceId"] == f"ClientToken/{token(event)}"
+    assert response["Reason"].startswith("CreateManagedThing failed: ThrottlingException")
+
+
 def test_the_delete_after_an_unknown_create_deletes_what_it_committed(provider: Any, api_calls: Any) -> None:
     # GIVEN the rollback Delete of that Create: the recoverable id, and the Create's properties
     create = load_event("create")

@@ -354,8 +354,10 @@ class StackRun:
                 raise Unresolvable("the resource has no ServiceToken")
             assert isinstance(token, str)
             recorded = self.executor.recorded_properties(step.resource_type, properties)
-            if old is not None and old.properties == recorded:
+            if old is not None and old.properties == recorded and not old.status.endswith("_FAILED"):
                 return True  # unchanged: no request, the record stays as it was
+            # (a Create that failed, kept by a failed rollback, is sent again as an Update: the provider creates
+            # the thing, and the cleanup's Delete of the failed id removes what that Create may have made)
             if old is not None and old.service_token != token:
                 raise Unresolvable("Modifying service token is not allowed.")
             function = self.executor.provider(step.resource_type, token)
@@ -506,6 +508,7 @@ class StackRun:
         changed = (
             self._announced
             or self.previous is None
+            or self.previous.status.endswith("_FAILED")  # a redeploy that recovers a failed stack changes it
             or self.previous.outputs != self.outputs
             or sorted(self.previous.imports) != imports
         )
