@@ -43,12 +43,17 @@ def faulty() -> Iterator[EmulatorServer]:
         yield server
 
 
+# One resource at a time: the emulator's seeded faults then fall on the same calls in every run, so a scenario
+# is the same sequence each time (with resources side by side, which call draws which fault varies per run).
+SERIAL = ("--concurrency", "1")
+
+
 def deploy(capsys, cdk_out: Path, url: str, *extra: str):
-    return run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--endpoint-url", url, "--json", *extra)
+    return run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--endpoint-url", url, "--json", *SERIAL, *extra)
 
 
 def destroy(capsys, cdk_out: Path, url: str):
-    return run_cli(capsys, "destroy", "--cdk-out", str(cdk_out), "--endpoint-url", url, "--json")
+    return run_cli(capsys, "destroy", "--cdk-out", str(cdk_out), "--endpoint-url", url, "--json", *SERIAL)
 
 
 def test_a_lifecycle_under_throttling_5xx_and_latency_converges_after_every_deploy(
