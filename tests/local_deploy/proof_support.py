@@ -121,14 +121,18 @@ def set_faults(server: EmulatorServer, options: EmulatorOptions = EmulatorOption
 
 
 class SlowFirst(FaultInjector):
-    """The first ``count`` requests take ``seconds`` longer; the rest are answered at once."""
+    """The first ``count`` Creates are committed at once but answered ``seconds`` late; the rest at once.
+
+    (Committed first, as the issue measured it: a thing the service made while the provider gave up waiting.
+    A request held back before it commits would race the rollback's own Create with the same ClientToken.)
+    """
 
     def __init__(self, seconds: float, count: int = 1) -> None:
         super().__init__(EmulatorOptions())
         self.seconds = seconds
         self.count = count
 
-    def before_request(self) -> None:
+    def after_commit(self) -> None:
         with self._lock:
             slow = self.count > 0
             self.count -= 1

@@ -139,7 +139,7 @@ def one_plug(app: cdk.App) -> None:
 
 
 def test_a_create_the_service_commits_after_the_deadline_is_deleted_by_the_rollback(tmp_path: Path, capsys) -> None:
-    # GIVEN a provider with an 8 s Timeout (3 s to call AWS) and a service that takes 4 s to answer the Create
+    # GIVEN a provider with an 8 s Timeout (3 s to call AWS) and a service that commits the Create but answers 4 s late
     cdk_out = synth(tmp_path / "cdk.out", one_plug)
     short_timeout(cdk_out, 8)
     store = StateStore(state_dir(cdk_out))
