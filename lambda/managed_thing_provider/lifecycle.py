@@ -217,19 +217,6 @@ def apply_update(
     return UpdateResult(current.attributes, plan)
 
 
-def update_thing(
-    client: Any,
-    thing_id: str,
-    old: DesiredThing,
-    new: DesiredThing,
-    token: str,
-    read_secret: ReadSecret,
-    deadline: Deadline | None = None,
-) -> ThingAttributes:
-    """:func:`apply_update`, answering only the thing."""
-    return apply_update(client, thing_id, old, new, token, read_secret, deadline).thing
-
-
 def find_thing(
     client: Any, thing_id: str, scrub: Iterable[str] = (), deadline: Deadline | None = None
 ) -> LiveThing | None:

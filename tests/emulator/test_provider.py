@@ -13,12 +13,12 @@ from conftest import load_event
 from emulator.support import make_client
 from managed_thing_provider.errors import ProviderError
 from managed_thing_provider.lifecycle import (
+    apply_update,
     client_token,
     create_thing,
     delete_thing,
     get_thing,
     is_thing_id,
-    update_thing,
 )
 from managed_thing_provider.properties import parse_properties
 from managed_things_local.emulator.server import EmulatorOptions, EmulatorServer
@@ -114,7 +114,7 @@ def test_an_in_place_update_changes_members_and_tags(provider_client: Any, emula
     new_properties["MetaData"] = {"floor": "2"}
     new_properties["Tags"] = {"fleet": "home", "room": "kitchen"}
     new = parse_properties(new_properties)
-    updated = update_thing(provider_client, created.id, old, new, token("update-1"), no_secret)
+    updated = apply_update(provider_client, created.id, old, new, token("update-1"), no_secret).thing
 
     # THEN the same thing now has the new values, and the removed tag is gone
     assert updated.id == created.id
@@ -134,7 +134,7 @@ def test_a_replacing_update_creates_a_new_thing(provider_client: Any, emulator: 
 
     # WHEN a member UpdateManagedThing cannot change (Role) changes
     new = parse_properties({**old_properties, "Role": "DEVICE"})
-    replacement = update_thing(provider_client, created.id, old, new, token("update-1"), no_secret)
+    replacement = apply_update(provider_client, created.id, old, new, token("update-1"), no_secret).thing
 
     # THEN a second thing exists with the new role (CloudFormation then deletes the old one)
     assert replacement.id != created.id
