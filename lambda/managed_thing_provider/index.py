@@ -97,9 +97,9 @@ def on_update(event: dict[str, Any], context: Any) -> str:
             )
         except ApiError as error:
             if error.maybe_committed and error.operation == "CreateManagedThing":
-                # A FAILED Update keeps the old id: a replacement the service committed is not the stack's.
+                # A FAILED Update keeps the old id; the old thing carries the token, for the rollback to recover.
                 logger.warning(
-                    "Replacement outcome unknown: a thing made with this ClientToken may exist outside the stack",
+                    "Replacement outcome unknown: the rollback Update deletes what this ClientToken made",
                     extra={"ClientToken": _token(event), "Code": error.code},
                 )
             raise
@@ -163,6 +163,21 @@ def _log_update(result: UpdateResult, previous_id: str) -> None:
         logger.warning(
             "Rollback Update: not replacing the thing, which already has what the rollback restores",
             extra={"ThingId": thing.id, "Because": plan.not_replaced_in_rollback},
+        )
+    if result.pending_replacement_recovered:
+        logger.warning(
+            "Rollback: deleted what the failed Update's replacement of unknown outcome made",
+            extra={"ThingId": thing.id, "DeletedThingId": result.pending_replacement_deleted},
+        )
+    elif result.pending_replacement is not None:
+        logger.warning(
+            "Removed a pending-replacement tag outside a rollback (its replacement's outcome is known)",
+            extra={"ThingId": thing.id, "ClientToken": result.pending_replacement},
+        )
+    if result.not_marked_because:
+        logger.warning(
+            "Could not tag the thing with its replacement's token: an unknown outcome would not be recoverable",
+            extra={"ThingId": thing.id, "Code": result.not_marked_because},
         )
     if plan.kept and not result.recreated:
         logger.warning(

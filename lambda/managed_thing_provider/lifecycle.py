@@ -29,6 +29,11 @@ _GONE_STATES = frozenset({"DELETE_IN_PROGRESS", "DELETED"})
 # ClientToken, from which a later event finds what the Create committed. "/" is in no
 # thing id (the model's pattern is [a-zA-Z0-9:_-]*), so it is never taken for one.
 RECOVERABLE_PREFIX = "ClientToken/"
+# The tag a thing carries while its replacement is being created: the replacement's ClientToken. A forward Update
+# that fails answers the old id, and the rollback Update that follows carries another RequestId: this tag is how it
+# finds (CreateManagedThing with the same token and the forward's properties) and deletes a replacement the service
+# committed without saying so. Removed once the replacement's outcome is known.
+REPLACEMENT_TAG = "cdk-managed-things:replacement-token"
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ class LiveThing:
     attributes: ThingAttributes
     role: str | None
     provisioning_status: str | None
+    # The ClientToken of a replacement whose outcome was not known when its Update answered (REPLACEMENT_TAG).
+    pending_replacement: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,13 @@ class UpdateResult:
     thing: ThingAttributes
     plan: UpdatePlan
     recreated: bool = False  # the thing was gone (deleted outside CloudFormation) and was created again
+    # A pending replacement (REPLACEMENT_TAG) found on the thing: its token; whether this (rollback) Update
+    # recovered it, and the Id it then deleted (None: the same Create was refused, so nothing had been made).
+    pending_replacement: str | None = None
+    pending_replacement_recovered: bool = False
+    pending_replacement_deleted: str | None = None
+    # Why the thing could not be tagged before a replacement (then an unknown outcome cannot be recovered).
+    not_marked_because: str | None = None
 
 
 def client_token(stack_id: str, logical_resource_id: str, request_id: str) -> str:
@@ -186,8 +200,11 @@ def apply_update(
     The thing is read first: a thing that no longer exists (deleted outside CloudFormation)
     is created again with the new properties, under a new Id; CloudFormation's cleanup
     Delete of the old Id then meets a 404, which is success. ``is_rolling_back`` is asked
-    only when the properties alone would replace the thing; None means unknown.
-    A replacement returns a new Id; CloudFormation then deletes the old thing.
+    only when the properties alone would replace the thing, or when the thing carries a pending
+    replacement (``REPLACEMENT_TAG``); None means unknown, taken as a forward Update.
+    A replacement returns a new Id; CloudFormation then deletes the old thing. While it is being
+    created the old thing carries its ClientToken, so that the rollback Update of a forward Update
+    that failed with the replacement's outcome unknown finds and deletes what the service committed.
     """
     new.raise_if_invalid()
     deadline = deadline or Deadline.none()
@@ -196,25 +213,87 @@ def apply_update(
     if current is None:
         thing = create_thing(client, new, token, read_secret, deadline)
         return UpdateResult(thing, plan_update(old, new), recreated=True)
+    rolling_back = _asked_once(is_rolling_back)
+    pending, recovered, pending_deleted = current.pending_replacement, False, None
+    if pending is not None and rolling_back():
+        # The forward Update's replacement (its properties are this event's old ones) may exist: delete it.
+        pending_deleted, recovered = delete_recovered(client, pending, old, read_secret, deadline), True
     plan = plan_update(old, new, live_role=current.role)
-    if plan.replaces and is_rolling_back is not None and is_rolling_back():
+    if plan.replaces and rolling_back():
         plan = plan_update(old, new, live_role=current.role, rolling_back=True)
     if plan.replaces:
-        return UpdateResult(create_thing(client, new, token, read_secret, deadline), plan)
+        return _replace(client, current, new, token, read_secret, deadline, plan)
     if plan.changes:
         call(client, "UpdateManagedThing", deadline, scrub, Identifier=thing_id, **plan.changes)
-    if plan.tag_keys_to_remove:
+    tag_keys_to_remove = plan.tag_keys_to_remove + ([REPLACEMENT_TAG] if pending is not None else [])
+    if tag_keys_to_remove:
         call(
             client,
             "UntagResource",
             deadline,
             scrub + list(old.tags),
             ResourceArn=current.attributes.arn,
-            TagKeys=plan.tag_keys_to_remove,
+            TagKeys=tag_keys_to_remove,
         )
     if plan.tags_to_set:
         call(client, "TagResource", deadline, scrub, ResourceArn=current.attributes.arn, Tags=plan.tags_to_set)
-    return UpdateResult(current.attributes, plan)
+    return UpdateResult(
+        current.attributes,
+        plan,
+        pending_replacement=pending,
+        pending_replacement_recovered=recovered,
+        pending_replacement_deleted=pending_deleted,
+    )
+
+
+def _replace(
+    client: Any,
+    current: LiveThing,
+    new: DesiredThing,
+    token: str,
+    read_secret: ReadSecret,
+    deadline: Deadline,
+    plan: UpdatePlan,
+) -> UpdateResult:
+    """Create the replacement, the old thing tagged with its token until its outcome is known."""
+    arn = current.attributes.arn
+    not_marked_because = None
+    try:
+        call(client, "TagResource", deadline, (), ResourceArn=arn, Tags={REPLACEMENT_TAG: token})
+    except ApiError as error:
+        if error.retryable or error.maybe_committed:
+            raise  # no time or no service: nothing was created yet, so failing here is safe
+        not_marked_because = error.code  # e.g. the thing already has 50 tags: replace, unrecoverably if unknown
+    try:
+        thing = create_thing(client, new, token, read_secret, deadline)
+    except ApiError as error:
+        if not_marked_because is None and not (error.maybe_committed or error.retryable):
+            _untag_replacement(client, arn, deadline)  # refused: nothing to recover
+        raise
+    if not_marked_because is None:
+        # On success CloudFormation deletes the old thing, unless the stack rolls back and deletes the new one.
+        _untag_replacement(client, arn, deadline)
+    return UpdateResult(thing, plan, not_marked_because=not_marked_because)
+
+
+def _untag_replacement(client: Any, arn: str, deadline: Deadline) -> None:
+    """Best effort: a tag left behind is dropped by the thing's next Update."""
+    try:
+        call(client, "UntagResource", deadline, (), ResourceArn=arn, TagKeys=[REPLACEMENT_TAG])
+    except ApiError:
+        pass
+
+
+def _asked_once(question: Callable[[], bool | None] | None) -> Callable[[], bool]:
+    """Ask a costly yes/no question (the stack's status) at most once; unknown counts as no."""
+    answers: list[bool] = []
+
+    def ask() -> bool:
+        if not answers:
+            answers.append(bool(question()) if question is not None else False)
+        return answers[0]
+
+    return ask
 
 
 def find_thing(
@@ -230,7 +309,8 @@ def find_thing(
     if response.get("ProvisioningStatus") in _GONE_STATES:
         return None
     attributes = ThingAttributes(response["Id"], response["Arn"], _timestamp(response.get("CreatedAt")))
-    return LiveThing(attributes, response.get("Role"), response.get("ProvisioningStatus"))
+    pending = (response.get("Tags") or {}).get(REPLACEMENT_TAG)
+    return LiveThing(attributes, response.get("Role"), response.get("ProvisioningStatus"), pending or None)
 
 
 def get_thing(

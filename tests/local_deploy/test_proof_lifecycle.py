@@ -12,7 +12,6 @@ PROOF_SHRINK=0 to see a failing sequence at once instead of its shrunk form).
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -29,12 +28,7 @@ EXAMPLES = int(os.environ.get("PROOF_EXAMPLES", "6"))
 STEPS = int(os.environ.get("PROOF_STEPS", "6"))
 SEED = int(os.environ.get("PROOF_SEED", "20261206"))
 SHRINK = os.environ.get("PROOF_SHRINK", "1") != "0"
-# The known gap (test_proof_known_gaps.py, a strict xfail): a replacement Create of unknown outcome orphans what it
-# committed. Counted and cleaned up so that a run explores past it; PROOF_STRICT=1 fails on it instead.
-STRICT = os.environ.get("PROOF_STRICT", "0") == "1"
-_UNKNOWN_REPLACEMENT = re.compile(r'Replacement outcome unknown[^\n]*?"ClientToken": ?"([0-9a-f]{64})"')
-_LOG_SEEN = {"offset": 0}
-STATS = {"sequences": 0, "steps": 0, "deploys": 0, "rollbacks": 0, "recoveries": 0, "known_gap_orphans": 0}
+STATS = {"sequences": 0, "steps": 0, "deploys": 0, "rollbacks": 0, "recoveries": 0}
 STATUSES: dict[str, int] = {}  # how the deploys ended
 REASONS: dict[str, int] = {}  # why resources failed
 
@@ -129,7 +123,6 @@ class Lifecycle(RuleBasedStateMachine):
             h.runtime.duplicate = h.runtime.kill = lambda request: False
         STATS["deploys"] += 1
         STATUSES[status] = STATUSES.get(status, 0) + 1
-        self._known_gap()
         note(f"deploy -> {status}")
         if status.endswith("_FAILED"):
             # The invariant: such a stack is recovered by a plain redeploy (the last good template, a good service)
@@ -177,21 +170,6 @@ class Lifecycle(RuleBasedStateMachine):
         )
         assert not problems, "not converged:\n  " + "\n  ".join(problems) + "\n" + "\n".join(self.harness.outputs[-2:])
 
-    def _known_gap(self) -> None:
-        """Delete (and count) the things replacement Creates of unknown outcome committed in this deploy."""
-        log = self.harness.store.logs_dir / f"{STACK}.log"
-        text = log.read_text() if log.exists() else ""
-        new, _LOG_SEEN["offset"] = text[_LOG_SEEN["offset"] :], len(text)
-        if STRICT:
-            return
-        made = client_tokens(self.harness.server)
-        for token in _UNKNOWN_REPLACEMENT.findall(new):
-            thing_id = made.get(token)
-            if thing_id is not None:
-                STATS["known_gap_orphans"] += 1
-                note(f"known gap: replacement {thing_id} of unknown outcome orphaned; deleted")
-                self.harness.server.backend.delete_managed_thing({"Identifier": thing_id})
-
     def _write(self, things: dict[str, Any]) -> None:
         base = dict(self.base)
         base["Resources"] = {**base["Resources"], "Secret": SECRET}
@@ -215,8 +193,7 @@ class Lifecycle(RuleBasedStateMachine):
 
 def test_random_lifecycles_converge(tmp_path: Path, proof_base: Path) -> None:
     cdk_out, base = copy_base(proof_base, tmp_path)
-    STATS.update(sequences=0, steps=0, deploys=0, rollbacks=0, recoveries=0, known_gap_orphans=0)
-    _LOG_SEEN["offset"] = 0
+    STATS.update(sequences=0, steps=0, deploys=0, rollbacks=0, recoveries=0)
     with harness(cdk_out, concurrency=1) as h:  # one request at a time: the seeded faults repeat
         Lifecycle.harness, Lifecycle.base = h, base
         run_state_machine_as_test(

@@ -133,3 +133,22 @@ def same_json(actual: Any, expected: Any) -> bool:
 def leaked(text: str, values: tuple[str, ...] | list[str]) -> list[str]:
     """The values that occur in ``text``."""
     return [value for value in values if value in text]
+
+
+def stub_replacement(
+    provider: Any,
+    token: str,
+    response: dict[str, Any] | None = None,
+    expected: dict[str, Any] | None = None,
+    *,
+    old_arn: str = THING_ARN,
+) -> None:
+    """Queue a replacement's calls: the old thing tagged with the replacement's token, the Create, the tag removed."""
+    from managed_thing_provider.lifecycle import REPLACEMENT_TAG
+
+    provider.stubber.add_response("tag_resource", {}, {"ResourceArn": old_arn, "Tags": {REPLACEMENT_TAG: token}})
+    provider.stubber.add_response("create_managed_thing", response or created(NEW_THING_ID, NEW_THING_ARN), expected)
+    provider.stubber.add_response("untag_resource", {}, {"ResourceArn": old_arn, "TagKeys": [REPLACEMENT_TAG]})
+
+
+REPLACEMENT_OPERATIONS = ["GetManagedThing", "TagResource", "CreateManagedThing", "UntagResource"]

@@ -15,16 +15,18 @@ from typing import Any
 import pytest
 from conftest import THING_ARN, THING_ID, FakeLambdaContext, load_event, update_event
 
-from managed_thing_provider.lifecycle import client_token
+from managed_thing_provider.lifecycle import REPLACEMENT_TAG, client_token
 from unit.support import (
     NEW_THING_ARN,
     NEW_THING_ID,
+    REPLACEMENT_OPERATIONS,
     SEED_SECRETS,
     created,
     leaked,
     properties,
     request,
     same_json,
+    stub_replacement,
 )
 
 ROLLBACK_REQUEST_ID = "0b6f7c1e-9999-4c3d-9e8f-0123456789ab"
@@ -92,15 +94,11 @@ def test_a_forward_role_change_still_replaces(provider: Any, api_calls: Any) -> 
     # GIVEN an Update to DEVICE of a thing that is a CONTROLLER
     event = update_event(properties(), properties(Role="DEVICE"))
     live_thing(provider, role="CONTROLLER")
-    provider.stubber.add_response(
-        "create_managed_thing",
-        created(NEW_THING_ID, NEW_THING_ARN),
-        {"ClientToken": token(event), **request(Role="DEVICE")},
-    )
+    stub_replacement(provider, token(event), expected={"ClientToken": token(event), **request(Role="DEVICE")})
     # WHEN the handler runs
     response = provider.invoke(event)
-    # THEN a new thing replaces it
-    assert api_calls.operations == ["GetManagedThing", "CreateManagedThing"]
+    # THEN a new thing replaces it (the old one tagged with its token meanwhile)
+    assert api_calls.operations == REPLACEMENT_OPERATIONS
     assert response["PhysicalResourceId"] == NEW_THING_ID
 
 
@@ -137,11 +135,11 @@ def test_a_forward_material_change_replaces_when_the_stack_is_updating(
     event = update_event(properties(), properties(AuthenticationMaterialType="CUSTOM_PROTOCOL_QR_BAR_CODE"))
     live_thing(provider)
     stack_status(cloudformation, "UPDATE_IN_PROGRESS")
-    provider.stubber.add_response("create_managed_thing", created(NEW_THING_ID, NEW_THING_ARN))
+    stub_replacement(provider, token(event))
     # WHEN the handler runs
     response = provider.invoke(event)
     # THEN the thing is replaced
-    assert api_calls.operations == ["GetManagedThing", "CreateManagedThing"]
+    assert api_calls.operations == REPLACEMENT_OPERATIONS
     assert response["PhysicalResourceId"] == NEW_THING_ID
 
 
@@ -427,3 +425,108 @@ def test_every_attempt_of_every_call_ends_before_the_deadline(remaining_s: float
         # THEN each attempt, at its worst, ends before the deadline, which keeps the answer's reserve
         assert deadline.remaining() >= 0
     assert now[0] <= remaining_s - 5.0 or attempts == 0
+
+
+# --- A replacement of unknown outcome stays recoverable ---------------------------------------------------
+
+
+def tagged_thing(provider: Any, pending_token: str) -> None:
+    """Thing A, carrying the token of a replacement whose outcome its forward Update never learnt."""
+    provider.stubber.add_response(
+        "get_managed_thing",
+        {
+            **created(),
+            "Role": "CONTROLLER",
+            "ProvisioningStatus": "ACTIVATED",
+            "Tags": {REPLACEMENT_TAG: pending_token},
+        },
+        {"Identifier": THING_ID},
+    )
+
+
+def test_a_replacement_whose_outcome_stays_unknown_leaves_its_token_on_the_old_thing(
+    provider: Any, api_calls: Any, cloudformation: Any
+) -> None:
+    # GIVEN a replacing Update (a new material) whose Create the service answers with 500 on every attempt
+    event = update_event(properties(), properties(AuthenticationMaterialType="CUSTOM_PROTOCOL_QR_BAR_CODE"))
+    live_thing(provider)
+    stack_status(cloudformation, "UPDATE_IN_PROGRESS")
+    provider.stubber.add_response(
+        "tag_resource", {}, {"ResourceArn": THING_ARN, "Tags": {REPLACEMENT_TAG: token(event)}}
+    )
+    for _ in range(5):
+        provider.stubber.add_client_error(
+            "create_managed_thing", "InternalServerException", "Internal error", http_status_code=500
+        )
+    # WHEN the handler runs
+    response = provider.invoke(event)
+    # THEN FAILED with the old id, and the old thing keeps the replacement's token (no UntagResource)
+    assert (response["Status"], response["PhysicalResourceId"]) == ("FAILED", THING_ID)
+    assert api_calls.operations == ["GetManagedThing", "TagResource", *["CreateManagedThing"] * 5]
+
+
+def test_the_rollback_of_a_replacement_of_unknown_outcome_deletes_what_it_committed(
+    provider: Any, api_calls: Any, cloudformation: Any
+) -> None:
+    # GIVEN the rollback Update after that forward Update: thing A carries the forward replacement's token
+    forward_new = properties(AuthenticationMaterialType="CUSTOM_PROTOCOL_QR_BAR_CODE")
+    forward = update_event(properties(), forward_new)
+    rollback = rollback_of(properties(), forward_new)
+    tagged_thing(provider, token(forward))
+    stack_status(cloudformation, "UPDATE_ROLLBACK_IN_PROGRESS")
+    # AND the service, which committed the replacement B, answering the same token and parameters with it
+    provider.stubber.add_response(
+        "create_managed_thing",
+        created(NEW_THING_ID, NEW_THING_ARN),
+        {"ClientToken": token(forward), **request(AuthenticationMaterialType="CUSTOM_PROTOCOL_QR_BAR_CODE")},
+    )
+    provider.stubber.add_response("delete_managed_thing", {}, {"Identifier": NEW_THING_ID})
+    provider.stubber.add_response("untag_resource", {}, {"ResourceArn": THING_ARN, "TagKeys": [REPLACEMENT_TAG]})
+    # WHEN the handler runs
+    response = provider.invoke(rollback)
+    # THEN B is found by the forward's token (with the forward's properties) and deleted, the tag removed,
+    # and A is kept: the live things are again exactly A
+    assert api_calls.operations == ["GetManagedThing", "CreateManagedThing", "DeleteManagedThing", "UntagResource"]
+    assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", THING_ID)
+    assert cloudformation.calls.operations == ["DescribeStacks"]  # asked once
+
+
+def test_a_forward_update_drops_a_stale_replacement_token(provider: Any, api_calls: Any, cloudformation: Any) -> None:
+    # GIVEN a token left on thing A (its replacement's outcome became known, the UntagResource failed),
+    # and a forward Update in place
+    tagged_thing(provider, "c" * 64)
+    stack_status(cloudformation, "UPDATE_IN_PROGRESS")
+    provider.stubber.add_response("update_managed_thing", {}, {"Identifier": THING_ID, "Name": "Kitchen hub"})
+    provider.stubber.add_response("untag_resource", {}, {"ResourceArn": THING_ARN, "TagKeys": [REPLACEMENT_TAG]})
+    # WHEN the handler runs
+    response = provider.invoke(update_event(properties(), properties(Name="Kitchen hub")))
+    # THEN the tag is removed and nothing is created (only a rollback knows the replacement's properties)
+    assert api_calls.operations == ["GetManagedThing", "UpdateManagedThing", "UntagResource"]
+    assert response["Status"] == "SUCCESS"
+
+
+def test_a_refused_replacement_removes_its_token(provider: Any, api_calls: Any) -> None:
+    # GIVEN a replacing Update whose Create the service refuses (nothing was made)
+    event = update_event(properties(), properties(Role="DEVICE"))
+    live_thing(provider)
+    provider.stubber.add_response("tag_resource", {})
+    provider.stubber.add_client_error("create_managed_thing", "AccessDeniedException", http_status_code=403)
+    provider.stubber.add_response("untag_resource", {}, {"ResourceArn": THING_ARN, "TagKeys": [REPLACEMENT_TAG]})
+    # WHEN the handler runs
+    response = provider.invoke(event)
+    # THEN FAILED with the old id, and the token is removed: there is nothing to recover
+    assert (response["Status"], response["PhysicalResourceId"]) == ("FAILED", THING_ID)
+    assert api_calls.operations == REPLACEMENT_OPERATIONS
+
+
+def test_a_thing_that_cannot_be_tagged_is_still_replaced(provider: Any, api_calls: Any) -> None:
+    # GIVEN a replacing Update of a thing whose tags are full (TagResource refused)
+    event = update_event(properties(), properties(Role="DEVICE"))
+    live_thing(provider)
+    provider.stubber.add_client_error("tag_resource", "ValidationException", "Too many tags", http_status_code=400)
+    provider.stubber.add_response("create_managed_thing", created(NEW_THING_ID, NEW_THING_ARN))
+    # WHEN the handler runs
+    response = provider.invoke(event)
+    # THEN the replacement is made anyway (its outcome is known here)
+    assert api_calls.operations == ["GetManagedThing", "TagResource", "CreateManagedThing"]
+    assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", NEW_THING_ID)

@@ -17,6 +17,7 @@ from managed_things_model.service_model import sensitive_members
 from unit.support import (
     NEW_THING_ARN,
     NEW_THING_ID,
+    REPLACEMENT_OPERATIONS,
     RESPONSE_URL_PARTS,
     SEED,
     SEED_PROPERTIES,
@@ -26,6 +27,7 @@ from unit.support import (
     properties,
     request,
     same_json,
+    stub_replacement,
 )
 
 SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:hub-material-AbCdEf"
@@ -178,11 +180,11 @@ def test_a_new_material_source_replaces_the_thing_with_the_new_secret_value(
         "get_secret_value", secret_value(OTHER_SECRET_VALUE, OTHER_SECRET_ARN), {"SecretId": OTHER_SECRET_ARN}
     )
     expected = {"ClientToken": token(event), **request(AuthenticationMaterial=OTHER_SECRET_VALUE)}
-    provider.stubber.add_response("create_managed_thing", created(NEW_THING_ID, NEW_THING_ARN), expected)
+    stub_replacement(provider, token(event), expected=expected)
     # WHEN the handler runs
     response = provider.invoke(event)
     # THEN the new secret is read and a replacement created with its value
-    assert api_calls.operations == ["GetManagedThing", "CreateManagedThing"]
+    assert api_calls.operations == REPLACEMENT_OPERATIONS
     assert same_json(api_calls.params("CreateManagedThing")[0], expected)
     assert response["PhysicalResourceId"] == NEW_THING_ID
 
@@ -287,7 +289,9 @@ def test_nothing_sensitive_and_nothing_of_the_response_url_is_logged(
     provider.stubber.add_response("untag_resource", {})
     provider.stubber.add_response("tag_resource", {})
     provider.stubber.add_response("get_managed_thing", {**created(), "Role": "CONTROLLER"})
+    provider.stubber.add_response("tag_resource", {})
     provider.stubber.add_response("create_managed_thing", created(NEW_THING_ID, NEW_THING_ARN))
+    provider.stubber.add_response("untag_resource", {})
     # ... a Create from a secret, one with an invalid secret value, and a Delete
     secretsmanager.stubber.add_response("get_secret_value", secret_value(SECRET_VALUE))
     provider.stubber.add_response("create_managed_thing", created())
@@ -322,7 +326,9 @@ def test_nothing_sensitive_and_nothing_of_the_response_url_is_logged(
         "UntagResource",
         "TagResource",
         "GetManagedThing",
+        "TagResource",
         "CreateManagedThing",
+        "UntagResource",
         "CreateManagedThing",
         "DeleteManagedThing",
     ]

@@ -14,12 +14,14 @@ from unit.support import (
     CREATED_AT,
     NEW_THING_ARN,
     NEW_THING_ID,
+    REPLACEMENT_OPERATIONS,
     SEED_SECRETS,
     created,
     leaked,
     properties,
     request,
     same_json,
+    stub_replacement,
 )
 
 THING_DATA = {"Id": THING_ID, "Arn": THING_ARN, "CreatedAt": CREATED_AT.isoformat()}
@@ -150,11 +152,12 @@ def test_a_change_update_cannot_make_creates_a_replacement(
         "ClientToken": token(event),
         **request(**typed, **({"Tags": changes["Tags"]} if "Tags" in changes else {})),
     }
-    provider.stubber.add_response("create_managed_thing", created(NEW_THING_ID, NEW_THING_ARN), expected)
+    stub_replacement(provider, token(event), expected=expected)
     # WHEN the handler runs
     response = provider.invoke(event)
-    # THEN the thing is read, then a new thing is created with all the new properties, and nothing else is called
-    assert api_calls.operations == ["GetManagedThing", "CreateManagedThing"]
+    # THEN the thing is read, then a new thing is created with all the new properties (the old one carrying the
+    # replacement's token meanwhile), and nothing else is called
+    assert api_calls.operations == REPLACEMENT_OPERATIONS
     assert same_json(api_calls.params("CreateManagedThing")[0], expected)
     # AND CloudFormation hears a new PhysicalResourceId (it deletes the old thing during cleanup)
     assert response["Status"] == "SUCCESS"

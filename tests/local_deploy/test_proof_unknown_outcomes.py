@@ -1,11 +1,11 @@
-"""Proof: what the invariant does not yet hold for, written as strict xfails (each one's reason says why)."""
+"""Proof: Creates whose outcome the provider never learns (a commit answered by a failure, then an outage; a first
+delivery throttled out while a second one succeeds) leave nothing behind once CloudFormation has rolled back."""
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
 
-import pytest
 from proof_app import STACK, copy_base, thing_properties
 from proof_support import harness, live_things, write_template
 
@@ -37,14 +37,6 @@ class CommitThenUnavailable(FaultInjector):
         return super().after_commit() or ServiceUnavailableException("The service is unavailable.")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A forward Update's replacement Create whose outcome stays unknown (the service committed it, then every "
-    "retry failed) answers FAILED with the old id; the rollback Update carries another RequestId, so nothing can "
-    "derive the forward ClientToken and the committed thing is orphaned (the provider only logs 'Replacement outcome "
-    "unknown'). Fixing it needs a replacement token the rollback can recompute, or a cleanup inside the forward "
-    "Update while time remains: a design change, left for a decision (see the proof report).",
-)
 def test_a_replacement_whose_create_outcome_stays_unknown_leaves_no_orphan(tmp_path: Path, proof_base: Path) -> None:
     cdk_out, base = copy_base(proof_base, tmp_path)
     with harness(cdk_out, concurrency=1) as h:
@@ -60,7 +52,7 @@ def test_a_replacement_whose_create_outcome_stays_unknown_leaves_no_orphan(tmp_p
         # THEN the update fails and rolls back in place, keeping the original thing...
         assert status == "UPDATE_ROLLBACK_COMPLETE", h.outputs[-1]
         assert h.store.load(STACK).resources["Plug"].physical_id == original  # type: ignore[union-attr]
-        # ...and the invariant wants the committed replacement gone
+        # ...and the committed replacement is gone: the rollback found it by the token the old thing carried
         h.assert_converged()
 
 
