@@ -25,6 +25,8 @@ def to_request_value(shape: Shape, value: Any) -> Any:
         return None
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, (str, int, float)):
+        return value
     if shape.metadata.get("document"):
         return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
