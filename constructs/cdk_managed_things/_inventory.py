@@ -210,7 +210,8 @@ class _Check:
     def secret_name(self, value: Any, where: str) -> list[str]:
         """Problems with a secret name; a missing prefix is reported once, for the whole inventory."""
         if not isinstance(value, str):
-            return [f"{SECRET_NAME_MEMBER} must be a string, the name of a Secrets Manager secret (got {show_value(value)})"]
+            got = show_value(value)
+            return [f"{SECRET_NAME_MEMBER} must be a string, the name of a Secrets Manager secret (got {got})"]
         self.rows_naming_secrets.append(where)
         prefix = self.secret_name_prefix
         if prefix and not value.startswith(prefix):

@@ -102,9 +102,7 @@ def _structure_problems(
             yield from _problems(member, member_value, _join(path, name), skip, sensitive or is_sensitive(member))
 
 
-def _list_problems(
-    shape: ListShape, value: Any, path: str, skip: SkipPredicate, sensitive: bool
-) -> Iterator[Problem]:
+def _list_problems(shape: ListShape, value: Any, path: str, skip: SkipPredicate, sensitive: bool) -> Iterator[Problem]:
     if not isinstance(value, (list, tuple)):
         yield Problem(path, "must be a list", _got(value, sensitive))
         return
@@ -113,9 +111,7 @@ def _list_problems(
         yield from _problems(shape.member, item, f"{path}[{index}]", skip, sensitive or is_sensitive(shape.member))
 
 
-def _map_problems(
-    shape: MapShape, value: Any, path: str, skip: SkipPredicate, sensitive: bool
-) -> Iterator[Problem]:
+def _map_problems(shape: MapShape, value: Any, path: str, skip: SkipPredicate, sensitive: bool) -> Iterator[Problem]:
     if not isinstance(value, dict):
         yield Problem(path, "must be a map of strings", _got(value, sensitive))
         return
