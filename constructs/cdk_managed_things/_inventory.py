@@ -141,7 +141,7 @@ class _Check:
         self.key = key
         self.secret_name_prefix = secret_name_prefix
         self.shape = input_shape("CreateManagedThing")
-        self.members = frozenset(create_members()) | {SECRET_NAME_MEMBER}
+        self.known = frozenset(create_members()) | {SECRET_NAME_MEMBER}
         member = self.shape.members.get(key)
         self.key_is_valid = key in create_members() and member is not None and member.type_name == "string"
         self.key_is_sensitive = member is not None and is_sensitive(member)
@@ -178,7 +178,7 @@ class _Check:
 
     def defaults(self, defaults: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
         """The defaults as request values, and their problems (reported once, not per row)."""
-        converted, problems = self.convert("defaults", defaults)
+        converted, problems = self.members("defaults", defaults, python=True)
         found: list[Problem] = []
         for name, value in list(converted.items()):
             if name == self.key:
@@ -192,17 +192,20 @@ class _Check:
                 found += validate(self.shape.members[name], value, name, skip=is_unresolved)
         return converted, problems + [self.line("defaults", p.describe()) for p in found]
 
-    def convert(self, where: str, values: Mapping[Any, Any]) -> tuple[dict[str, Any], list[str]]:
-        """Python values (dataclasses, enums) as request values; unknown members are problems."""
+    def members(self, where: str, values: Mapping[Any, Any], *, python: bool) -> tuple[dict[str, Any], list[str]]:
+        """The members set (not None), and a problem for each unknown one.
+
+        ``python``: values may be the library's dataclasses and enums, converted to boto3's shapes.
+        """
         converted: dict[str, Any] = {}
         problems: list[str] = []
         for name, value in values.items():
-            if name not in self.members:
+            if name not in self.known:
                 problems.append(self.line(where, self.unknown_member(name)))
             elif value is not None:
+                member = self.shape.members.get(name)
                 try:
-                    member = self.shape.members.get(name)
-                    converted[name] = value if member is None else to_request_value(member, value)
+                    converted[name] = to_request_value(member, value) if python and member is not None else value
                 except TypeError as error:
                     problems.append(self.line(where, f"{name} {error}"))
         return converted, problems
@@ -220,11 +223,10 @@ class _Check:
 
     def secrets_need_prefix(self) -> None:
         if self.rows_naming_secrets and self.secret_name_prefix is None:
-            where, count = self.rows_naming_secrets[0], len(self.rows_naming_secrets)
             self.problems.append(
                 self.line(
-                    where,
-                    f"{SECRET_NAME_MEMBER} is set ({count} in all), so secret_name_prefix is required: "
+                    self.rows_naming_secrets[0],
+                    f"{SECRET_NAME_MEMBER} is set (here first), so secret_name_prefix is required: "
                     "the prefix every secret name of the fleet starts with",
                 )
             )
@@ -258,11 +260,9 @@ class _Check:
         elif isinstance(value, str):
             first = self._first_at.setdefault(value, record.where)
             if first != record.where:
-                found.append(Problem(self.key, f"is a duplicate key, also at {first}", show_value(value)))
-        record.problems += [
-            self.line(record.where, p.describe(echo_values=not (p.path == self.key and self.key_is_sensitive)))
-            for p in found
-        ]
+                got = None if self.key_is_sensitive else show_value(value)
+                found.append(Problem(self.key, f"is a duplicate key, also at {first}", got))
+        record.problems += [self.line(record.where, p.describe()) for p in found]
         if len(record.problems) > found_before or not isinstance(value, str):
             return None
         return InventoryRow(key=value, request=request, where=record.where)
@@ -306,7 +306,7 @@ def _read_sequence(inventory: Sequence[Mapping[str, Any]], check: _Check) -> Ite
         if not isinstance(item, Mapping):
             yield _Record(where, {}, [check.line(where, f"must be a mapping of members (got {_kind(item)})")], True)
             continue
-        members, problems = check.convert(where, item)
+        members, problems = check.members(where, item, python=True)
         yield _Record(where, members, problems)
 
 
@@ -314,13 +314,7 @@ def _record(where: str, value: Any, check: _Check) -> _Record:
     """A decoded JSON value as a row: an object's members, kept as JSON gives them."""
     if not isinstance(value, dict):
         return _Record(where, {}, [check.line(where, f"must be a JSON object (got {_kind(value)})")], True)
-    members: dict[str, Any] = {}
-    problems: list[str] = []
-    for name, item in value.items():
-        if name not in check.members:
-            problems.append(check.line(where, check.unknown_member(name)))
-        elif item is not None:
-            members[name] = item
+    members, problems = check.members(where, value, python=False)
     return _Record(where, members, problems)
 
 
@@ -332,7 +326,7 @@ def _read_csv(text: str, label: str, check: _Check) -> Iterator[_Record]:
         return
     columns: list[tuple[int, str, Shape | None]] = []  # (index, member, shape): unknown columns left out
     for index, name in enumerate(header):
-        if name not in check.members:
+        if name not in check.known:
             check.problems.append(check.line(f"{label}:1", check.unknown_member(name)))
         elif name in header[:index]:
             check.problems.append(check.line(f"{label}:1", f"{name} names two columns"))

@@ -66,10 +66,9 @@ def thing_problems(
     but their values are not checked again (a fleet's defaults, checked once for all its things).
     Tokens are left for deploy time.
     """
-    unchecked = {name: value for name, value in request.items() if name not in checked} if checked else request
-    found = validate(input_shape("CreateManagedThing"), dict(unchecked), skip=is_unresolved)
-    if checked:
-        found = [p for p in found if not (p.path in checked and p.message == _REQUIRED)]
+    if checked:  # set, so not missing; skipped like a token
+        request = {name: _CHECKED if name in checked else value for name, value in request.items()}
+    found = validate(input_shape("CreateManagedThing"), dict(request), skip=_skipped)
     has_material = MATERIAL_MEMBER in request
     if not has_material:  # its absence is checked below, with the secret; a given material's problems stay
         found = [p for p in found if p.path != MATERIAL_MEMBER]
@@ -104,7 +103,11 @@ def is_unresolved(value: Any) -> bool:
     return True  # an IResolvable or another jsii object
 
 
-_REQUIRED = "is required"  # validate()'s message for a required member that is not set
+_CHECKED = object()  # stands in for a value checked already
+
+
+def _skipped(value: Any) -> bool:
+    return value is _CHECKED or is_unresolved(value)
 
 
 def _normalized(name: str) -> str:

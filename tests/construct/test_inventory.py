@@ -378,7 +378,7 @@ def test_secret_names_without_a_prefix_are_one_problem() -> None:
     rows = _rows(*[{"AuthenticationMaterial": None, SECRET_NAME_MEMBER: f"plug/{i}"} for i in range(3)])
     # THEN one line asks for the prefix
     assert _problems(rows, secret_name_prefix=None) == [
-        f"{SCOPE}: inventory[0]: {SECRET_NAME_MEMBER} is set (3 in all), so secret_name_prefix is required: "
+        f"{SCOPE}: inventory[0]: {SECRET_NAME_MEMBER} is set (here first), so secret_name_prefix is required: "
         "the prefix every secret name of the fleet starts with"
     ]
 
