@@ -146,7 +146,7 @@ class _Check:
         self.key_is_valid = key in create_members() and member is not None and member.type_name == "string"
         self.key_is_sensitive = member is not None and is_sensitive(member)
         self.problems: list[str] = []
-        self.rows_naming_secrets: list[str] = []
+        self.first_secret_at: str | None = None  # where a secret is first named
         self._first_at: dict[str, str] = {}
 
     def line(self, where: str, text: str) -> str:
@@ -215,17 +215,17 @@ class _Check:
         if not isinstance(value, str):
             got = show_value(value)
             return [f"{SECRET_NAME_MEMBER} must be a string, the name of a Secrets Manager secret (got {got})"]
-        self.rows_naming_secrets.append(where)
+        self.first_secret_at = self.first_secret_at or where
         prefix = self.secret_name_prefix
         if prefix and not value.startswith(prefix):
-            return [f"{SECRET_NAME_MEMBER} must start with the secret_name_prefix {prefix!r} (got {value!r})"]
+            return [f"{SECRET_NAME_MEMBER} must start with the secret_name_prefix {prefix!r} (got {show_value(value)})"]
         return []
 
     def secrets_need_prefix(self) -> None:
-        if self.rows_naming_secrets and self.secret_name_prefix is None:
+        if self.first_secret_at is not None and self.secret_name_prefix is None:
             self.problems.append(
                 self.line(
-                    self.rows_naming_secrets[0],
+                    self.first_secret_at,
                     f"{SECRET_NAME_MEMBER} is set (here first), so secret_name_prefix is required: "
                     "the prefix every secret name of the fleet starts with",
                 )
@@ -289,7 +289,7 @@ def _read(inventory: str | os.PathLike[str] | Sequence[Mapping[str, Any]], check
         check.problems.append(check.line(label, f"no such file (looked for {Path(label).absolute()})"))
         return []
     except UnicodeDecodeError as error:
-        check.problems.append(check.line(label, f"is not UTF-8 text ({error.reason} at byte {error.start})"))
+        check.problems.append(check.line(label, f"is not UTF-8 text ({error.reason} at byte offset {error.start})"))
         return []
     except OSError as error:
         check.problems.append(check.line(label, f"cannot be read: {error.strerror}"))

@@ -255,6 +255,44 @@ def test_csv_record_with_the_wrong_number_of_cells(tmp_path: Path) -> None:
     assert _problems(str(path)) == [f"{SCOPE}: {path}:2: has 2 cells, the header 3"]
 
 
+def test_csv_written_by_a_spreadsheet_with_a_byte_order_mark_and_crlf(tmp_path: Path) -> None:
+    # GIVEN a CSV file starting with a UTF-8 BOM, with CRLF line ends and a quoted CRLF inside a cell
+    path = tmp_path / "devices.csv"
+    capabilities = '{"version": "1.0",\r\n"endpoints": []}'
+    quoted = '"' + capabilities.replace('"', '""') + '"'
+    text = f"SerialNumber,Role,AuthenticationMaterial,Capabilities\r\nPLUG-0001,DEVICE,Z:CODE,{quoted}\r\nPLUG-0002,,Z:C,\r\n"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    # WHEN it is loaded
+    rows = _load(str(path))
+    # THEN the first column is SerialNumber, the cell keeps its line break, and lines are counted once
+    assert [row.request["SerialNumber"] for row in rows] == ["PLUG-0001", "PLUG-0002"]
+    assert rows[0].request["Capabilities"] == capabilities
+    assert [row.where for row in rows] == [f"{path}:2", f"{path}:4"]
+
+
+def test_csv_header_naming_a_member_twice(tmp_path: Path) -> None:
+    path = tmp_path / "devices.csv"
+    path.write_text("SerialNumber,Role,AuthenticationMaterial,Role\nPLUG-0001,DEVICE,Z:CODE,DEVICE\n")
+    assert _problems(str(path)) == [f"{SCOPE}: {path}:1: Role names two columns"]
+
+
+def test_files_that_cannot_be_read(tmp_path: Path) -> None:
+    # GIVEN a file that is not UTF-8, and a directory named like an inventory
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("SerialNumber\nK\u00fcche\n".encode("latin-1"))
+    (tmp_path / "folder.json").mkdir()
+    # THEN each is a clear problem
+    assert _problems(str(latin)) == [f"{SCOPE}: {latin}: is not UTF-8 text (invalid start byte at byte offset 14)"]
+    assert _problems(str(tmp_path / "folder.json")) == [
+        f"{SCOPE}: {tmp_path / 'folder.json'}: cannot be read: Is a directory"
+    ]
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    assert _problems(str(empty)) == [
+        f"{SCOPE}: {empty}:1: is empty: the first line must name the members, one a column"
+    ]
+
+
 # --- members and the key ---------------------------------------------------------------
 
 
