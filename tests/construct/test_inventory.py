@@ -260,7 +260,8 @@ def test_csv_written_by_a_spreadsheet_with_a_byte_order_mark_and_crlf(tmp_path: 
     path = tmp_path / "devices.csv"
     capabilities = '{"version": "1.0",\r\n"endpoints": []}'
     quoted = '"' + capabilities.replace('"', '""') + '"'
-    text = f"SerialNumber,Role,AuthenticationMaterial,Capabilities\r\nPLUG-0001,DEVICE,Z:CODE,{quoted}\r\nPLUG-0002,,Z:C,\r\n"
+    header = "SerialNumber,Role,AuthenticationMaterial,Capabilities"
+    text = f"{header}\r\nPLUG-0001,DEVICE,Z:CODE,{quoted}\r\nPLUG-0002,,Z:C,\r\n"
     path.write_bytes(b"\xef\xbb\xbf" + text.encode())
     # WHEN it is loaded
     rows = _load(str(path))
