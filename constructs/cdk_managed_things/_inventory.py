@@ -13,7 +13,9 @@ the project root of a CDK app; messages show the path as given):
   ``WiFiSimpleSetupConfiguration``, ``CapabilityReport``, ``CapabilitySchemas``, ``Tags``,
   ``MetaData``) holds JSON text, e.g. ``{"TimeoutInMinutes": 10}``. Other cells are text,
   converted to the member's type when the model says integer, number or boolean. An empty cell
-  means "not set". Quoted cells may span lines; a record is located by its first line.
+  means "not set". Quoted cells may span lines; a record is located by its first line. Every
+  record has as many cells as the header; an unknown column is reported once, at the header.
+  UTF-8, with or without a byte order mark.
 - ``.json``: one array of objects.
 - ``.jsonl``: one object a line; blank lines are skipped.
 - In Python: a sequence of mappings (``inventory[i]`` in messages), whose values may also be the
