@@ -15,10 +15,10 @@ from constructs import Construct, IValidation
 from managed_things_model.cfn_encoding import document_json, encode_for_template
 from managed_things_model.contract import MATERIAL_MEMBER, RESOURCE_TYPE, SECRET_ARN_PROPERTY
 from managed_things_model.service_model import input_shape
-from managed_things_model.validation import Problem, validate
+from managed_things_model.validation import Problem
 
 from ._provider import SERVICE_TIMEOUT_SECONDS, ManagedThingProvider
-from ._request import is_unresolved, to_request_value
+from ._request import is_unresolved, tag_problems, thing_problems, to_request_value
 from .request_types import (
     AuthenticationMaterialType,
     CapabilityReport,
@@ -205,24 +205,10 @@ class ManagedThing(Construct):
     def _problems(
         self, request: dict[str, Any], tags: dict[str, str], secret: secretsmanager.ISecret | None
     ) -> list[str]:
-        found = validate(input_shape("CreateManagedThing"), request, skip=is_unresolved)
-        has_material = MATERIAL_MEMBER in request
-        if not has_material:  # its absence is checked below, with the secret; a given material's problems stay
-            found = [p for p in found if p.path != MATERIAL_MEMBER]
-        if has_material == (secret is not None):
-            found.append(
-                Problem(
-                    "authentication_material", "or authentication_material_secret is required, and only one of them"
-                )
-            )
-        found += tag_problems(tags)
+        found = thing_problems(
+            request, tags, secret_given=secret is not None, secret_label="authentication_material_secret"
+        )
         return [f"{self.node.path}: {_argument_path(p.path)} {_message(p)}" for p in found]
-
-
-def tag_problems(tags: Mapping[str, str]) -> list[Problem]:
-    if not tags or is_unresolved(tags):
-        return []
-    return validate(input_shape("CreateManagedThing").members["Tags"], dict(tags), "Tags", skip=is_unresolved)
 
 
 @jsii.implements(IValidation)

@@ -24,3 +24,7 @@ PROVIDER_PACKAGE = "managed_thing_provider"
 
 HANDLER = f"{PROVIDER_PACKAGE}.index.handler"
 """The provider function's Lambda handler."""
+
+SECRET_NAME_MEMBER = "AuthenticationMaterialSecretName"
+"""In a fleet inventory row, the name of a Secrets Manager secret whose value is the row's
+``AuthenticationMaterial``: set instead of it, never sent to the API."""

@@ -64,32 +64,31 @@ def _never(_value: Any) -> bool:
 def _problems(shape: Shape, value: Any, path: str, skip: SkipPredicate, sensitive: bool) -> Iterator[Problem]:
     if skip(value):
         return
-    got = None if sensitive else _show(value)
     kind = shape.type_name
     if shape.metadata.get("document"):
         yield from _document_problems(value, path)
     elif kind == "structure":
-        yield from _structure_problems(shape, value, path, skip, sensitive, got)
+        yield from _structure_problems(shape, value, path, skip, sensitive)
     elif kind == "list":
-        yield from _list_problems(shape, value, path, skip, sensitive, got)
+        yield from _list_problems(shape, value, path, skip, sensitive)
     elif kind == "map":
-        yield from _map_problems(shape, value, path, skip, sensitive, got)
+        yield from _map_problems(shape, value, path, skip, sensitive)
     elif kind == "string":
-        yield from _string_problems(shape, value, path, got)
+        yield from _string_problems(shape, value, path, sensitive)
     elif kind in ("integer", "long"):
-        yield from _number_problems(shape, value, path, got, integral=True)
+        yield from _number_problems(shape, value, path, sensitive, integral=True)
     elif kind in ("float", "double"):
-        yield from _number_problems(shape, value, path, got, integral=False)
+        yield from _number_problems(shape, value, path, sensitive, integral=False)
     elif kind == "boolean":
         if not isinstance(value, bool):
-            yield Problem(path, "must be a boolean", got)
+            yield Problem(path, "must be a boolean", _got(value, sensitive))
 
 
 def _structure_problems(
-    shape: StructureShape, value: Any, path: str, skip: SkipPredicate, sensitive: bool, got: str | None
+    shape: StructureShape, value: Any, path: str, skip: SkipPredicate, sensitive: bool
 ) -> Iterator[Problem]:
     if not isinstance(value, dict):
-        yield Problem(path, "must be an object", got)
+        yield Problem(path, "must be an object", _got(value, sensitive))
         return
     for name in shape.required_members:
         if value.get(name) is None:
@@ -103,22 +102,18 @@ def _structure_problems(
             yield from _problems(member, member_value, _join(path, name), skip, sensitive or is_sensitive(member))
 
 
-def _list_problems(
-    shape: ListShape, value: Any, path: str, skip: SkipPredicate, sensitive: bool, got: str | None
-) -> Iterator[Problem]:
+def _list_problems(shape: ListShape, value: Any, path: str, skip: SkipPredicate, sensitive: bool) -> Iterator[Problem]:
     if not isinstance(value, (list, tuple)):
-        yield Problem(path, "must be a list", got)
+        yield Problem(path, "must be a list", _got(value, sensitive))
         return
     yield from _size_problems(shape, len(value), path, "item")
     for index, item in enumerate(value):
         yield from _problems(shape.member, item, f"{path}[{index}]", skip, sensitive or is_sensitive(shape.member))
 
 
-def _map_problems(
-    shape: MapShape, value: Any, path: str, skip: SkipPredicate, sensitive: bool, got: str | None
-) -> Iterator[Problem]:
+def _map_problems(shape: MapShape, value: Any, path: str, skip: SkipPredicate, sensitive: bool) -> Iterator[Problem]:
     if not isinstance(value, dict):
-        yield Problem(path, "must be a map of strings", got)
+        yield Problem(path, "must be a map of strings", _got(value, sensitive))
         return
     yield from _size_problems(shape, len(value), path, "entry")
     for key, item in value.items():
@@ -128,33 +123,33 @@ def _map_problems(
         yield from _problems(shape.value, item, where, skip, sensitive or is_sensitive(shape.value))
 
 
-def _string_problems(shape: Shape, value: Any, path: str, got: str | None) -> Iterator[Problem]:
+def _string_problems(shape: Shape, value: Any, path: str, sensitive: bool) -> Iterator[Problem]:
     if not isinstance(value, str):
-        yield Problem(path, "must be a string", got)
+        yield Problem(path, "must be a string", _got(value, sensitive))
         return
     if shape.enum:
         if value not in shape.enum:
-            yield Problem(path, f"must be one of {', '.join(shape.enum)}", got)
+            yield Problem(path, f"must be one of {', '.join(shape.enum)}", _got(value, sensitive))
         return
     yield from _size_problems(shape, len(value), path, "character")
     pattern = shape.metadata.get("pattern")
     if pattern is not None and value and not compile_pattern(pattern).fullmatch(value):
-        yield Problem(path, f"must match the pattern {pattern}", got)
+        yield Problem(path, f"must match the pattern {pattern}", _got(value, sensitive))
 
 
-def _number_problems(shape: Shape, value: Any, path: str, got: str | None, *, integral: bool) -> Iterator[Problem]:
+def _number_problems(shape: Shape, value: Any, path: str, sensitive: bool, *, integral: bool) -> Iterator[Problem]:
     types: tuple[type, ...] = (int,) if integral else (int, float)
     if isinstance(value, bool) or not isinstance(value, types):
-        yield Problem(path, "must be an integer" if integral else "must be a number", got)
+        yield Problem(path, "must be an integer" if integral else "must be a number", _got(value, sensitive))
         return
     low, high = shape.metadata.get("min"), shape.metadata.get("max")
     if (low is not None and value < low) or (high is not None and value > high):
         if low is not None and high is not None:
-            yield Problem(path, f"must be between {low} and {high}", got)
+            yield Problem(path, f"must be between {low} and {high}", _got(value, sensitive))
         elif low is not None:
-            yield Problem(path, f"must be at least {low}", got)
+            yield Problem(path, f"must be at least {low}", _got(value, sensitive))
         else:
-            yield Problem(path, f"must be at most {high}", got)
+            yield Problem(path, f"must be at most {high}", _got(value, sensitive))
 
 
 def _size_problems(shape: Shape, size: int, path: str, unit: str) -> Iterator[Problem]:
@@ -181,11 +176,17 @@ def _document_problems(value: Any, path: str) -> Iterator[Problem]:
         yield Problem(path, "must be a JSON document (objects, arrays, strings, numbers, booleans, null)")
 
 
+def _got(value: Any, sensitive: bool) -> str | None:
+    # Only for a value found invalid: showing every value checked would cost a repr each.
+    return None if sensitive else show_value(value)
+
+
 def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
+    """A value as a problem quotes it: its repr, cut to 40 characters."""
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
