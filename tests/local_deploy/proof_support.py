@@ -33,6 +33,7 @@ from managed_things_local.deploy.progress import Progress
 from managed_things_local.deploy.report import StackReport
 from managed_things_local.deploy.requests import CustomResourceRequest
 from managed_things_local.deploy.responses import ResponseReceiver
+from managed_things_local.deploy.secrets import SecretResource, SecretsServer, SecretVault
 from managed_things_local.deploy.stack_status import StackStatuses, StackStatusServer
 from managed_things_local.deploy.state import StateStore
 from managed_things_local.emulator.faults import EmulatorOptions, FaultInjector
@@ -280,6 +281,7 @@ class Harness:
     runtime: AtLeastOnceRuntime
     statuses: StackStatuses
     hook: HandledHook
+    secrets: SecretsServer
     concurrency: int = 2
     outputs: list[str] = field(default_factory=list)
 
@@ -299,6 +301,7 @@ class Harness:
             listeners=[progress, self.statuses],
             invocation_listeners=[JournalWriter(self.store.journal)],
             lines=progress.line,
+            natives=[SecretResource(self.secrets)],
         )
         engine = Engine(assembly, self.store, executor, endpoint_label=self.server.url, parameters=parameters)
         return engine, stream
@@ -338,6 +341,7 @@ def harness(
     statuses = StackStatuses()
     with (
         EmulatorServer(options=options) as server,
+        SecretsServer(SecretVault(store.directory)) as secrets,
         ResponseReceiver(store.directory) as receiver,
         StackStatusServer(statuses) as stack_status,
     ):
@@ -346,12 +350,12 @@ def harness(
             server.url,
             store.logs_dir,
             concurrency=concurrency,
-            service_endpoints={"CLOUDFORMATION": stack_status.url},
+            service_endpoints={"CLOUDFORMATION": stack_status.url, "SECRETS_MANAGER": secrets.url},
         )
         hook = HandledHook(server)
         runtime = AtLeastOnceRuntime(inner, server, hook)
         try:
-            yield Harness(cdk_out, server, runtime, statuses, hook, concurrency)
+            yield Harness(cdk_out, server, runtime, statuses, hook, secrets, concurrency)
         finally:
             runtime.close()
 

@@ -40,13 +40,16 @@ SCHEMA = {
     "ExtrinsicVersion": "1",
     "Schema": '{"properties":{"OnOff":{"type":"boolean","default":false}},"revision":4}',
 }
-SECRET = {"Type": "AWS::SecretsManager::Secret", "Properties": {}}
+SECRET = {
+    "Type": "AWS::SecretsManager::Secret",
+    "Properties": {"SecretString": "Z:00124B0000000077$I:A1B2C3D4E5F6A7B8"},
+}
 
 
 @st.composite
 def things(draw: Any) -> dict[str, Any]:
     """One managed thing as the construct synthesizes it: every member that decides a replacement, and some not."""
-    uses_secret = draw(st.integers(0, 24)) == 0  # rare: it fails locally
+    uses_secret = draw(st.integers(0, 4)) == 0
     properties = thing_properties(
         draw(st.integers(1, 4)),
         role=draw(st.sampled_from(["DEVICE", "CONTROLLER"])),
@@ -56,7 +59,7 @@ def things(draw: Any) -> dict[str, Any]:
         CapabilitySchemas=draw(st.sampled_from([None, [SCHEMA]])),
     )
     properties["AuthenticationMaterialType"] = draw(st.sampled_from(["ZIGBEE_QR_BAR_CODE", "WIFI_SETUP_QR_BAR_CODE"]))
-    if uses_secret:  # the secret is not deployed locally: the thing fails, naming it, and the stack rolls back
+    if uses_secret:  # the template's Secret, deployed to the local Secrets Manager
         del properties["AuthenticationMaterial"]
         properties["AuthenticationMaterialSecretArn"] = {"Ref": "Secret"}
     return {"Properties": properties}
@@ -209,3 +212,5 @@ def test_random_lifecycles_converge(tmp_path: Path, proof_base: Path) -> None:
             ),
         )
     print(f"\nproof lifecycles: seed {SEED}, {STATS}, deploys ended {STATUSES}, failures {REASONS}")
+    # Not vacuous: some deploys went through (a stack that cannot deploy at all would "converge" every time)
+    assert any(status in ("CREATE_COMPLETE", "UPDATE_COMPLETE") for status in STATUSES), STATUSES
