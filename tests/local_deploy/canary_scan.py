@@ -12,7 +12,7 @@ directory (``.managed-things``: Lambda logs, stack snapshots and journals, the e
   every thing) appear in no output, no Lambda log and no stack snapshot or journal (the state vault holds them);
 * the emulator's state (the service's own store) holds a digest of AuthenticationMaterial, never a material;
   the other sensitive members are the service's own data there, as in the real service: allowed;
-* the two secret stores, ``secrets.json`` (Secrets Manager's values) and ``state-vault.json`` (the sensitive
+* the two secret stores, ``secrets.json`` (Secrets Manager's values) and ``state-vault.jsonl`` (the sensitive
   properties the state refers to), are exempt: holding the values is their job (mode 0600, tested elsewhere).
 """
 
@@ -34,7 +34,7 @@ TAG_VALUE = "tagvalue-canary-H2M"
 TAGS = {TAG_KEY: TAG_VALUE}
 SENSITIVE_CANARIES = (*MATERIAL_CANARIES, SERIAL_NUMBER, BRAND, MODEL, OWNER, CLASSIFICATION, TAG_KEY, TAG_VALUE)
 _SKIPPED_DIRS = {"code", "node_modules"}  # staged copies of the asset: written before any deploy
-_SECRET_STORES = {"secrets.json", "state-vault.json"}
+_SECRET_STORES = {"secrets.json", "state-vault.jsonl"}
 
 
 class CanaryScan:

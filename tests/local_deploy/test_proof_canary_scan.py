@@ -25,7 +25,7 @@ def test_the_scan_finds_sensitive_values_and_response_urls_where_they_do_not_bel
     (tmp_path / "cdk.out").mkdir()  # the assembly: the construct warns that plain-text material is in it
     (tmp_path / "cdk.out" / "Stack.template.json").write_text(json.dumps({"AuthenticationMaterial": material(6)}))
     (state / "emulator.sqlite").write_text(f"{MODEL} {material(7)}")  # the service's own data, but no material
-    (state / "state-vault.json").write_text(json.dumps({"values": {"sha256:00": material(8)}}))  # the secret stores
+    (state / "state-vault.jsonl").write_text(json.dumps({"values": {"sha256:00": material(8)}}))  # the secret stores
     (state / "secrets.json").write_text(json.dumps({"secrets": [{"value": material(9)}]}))
     scan.directories.append(("test", tmp_path))
     scan.output("managed-things deploy", '{"reason": "PUT to /cloudformation-response/Zm9vYmFyYmF6cXV4 failed"}')

@@ -156,7 +156,7 @@ def test_destroy_empties_the_vault_and_an_update_drops_the_values_no_longer_used
     # WHEN its serial number changes, THEN the vault keeps the new value only
     app.write({"Fake": {"Plug": plug("SN-2")}})
     app.deploy(FakeRuntime())
-    values = json.loads(vault_path(app).read_text())["values"].values()
+    values = [json.loads(line).get("value") for line in vault_path(app).read_text().splitlines()]
     assert "SN-2" in values and SERIAL_NUMBER not in values
     # WHEN destroyed, THEN the vault is gone with the state
     app.destroy(FakeRuntime())

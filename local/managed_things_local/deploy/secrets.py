@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DeployError
-from .private_files import write_private_json
+from .private_files import write_private
 from .requests import CustomResourceRequest, RequestType
 from .responses import Answer
 from .templates import SECRET
@@ -107,7 +107,7 @@ class SecretVault:
             "note": "Secret values of the local engine, in plain text: for local development only.",
             "secrets": [asdict(r) for r in sorted(records, key=lambda r: (r.region, r.name, r.arn))],
         }
-        write_private_json(self.path, document)
+        write_private(self.path, json.dumps(document, indent=1))
 
 
 class SecretsServer:

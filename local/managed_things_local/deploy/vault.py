@@ -6,7 +6,7 @@ SerialNumber, Tags, ...; a nested one too) of a ``Custom::ManagedThing`` as a
 reference, ``{"Vault": "sha256:<hex>"}``. The hex is an HMAC-SHA256 of the value
 keyed by a random key of this state directory, so a reference reveals nothing,
 not even a serial number one could guess and hash. The values and the key are in
-``state-vault.json`` (mode 0600, plain text, like ``secrets.json``); whoever loads
+``state-vault.jsonl`` (mode 0600, plain text, like ``secrets.json``); whoever loads
 the state gets the values back (``reveal``), so rollback, diff and recovery see
 exactly what the template had.
 
@@ -26,6 +26,7 @@ import re
 import secrets
 import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,37 +36,59 @@ from managed_things_model.contract import RESOURCE_TYPE
 from managed_things_model.service_model import input_shape, is_sensitive
 
 from .errors import DeployError
-from .private_files import write_private_json
+from .private_files import append_private, write_private
 
 __all__ = ["REFERENCE", "VAULT_FILE", "StateVault"]
 
-VAULT_FILE = "state-vault.json"
+VAULT_FILE = "state-vault.jsonl"
 REFERENCE = "Vault"  # {"Vault": "sha256:<hex>"} stands in for a sensitive value
+_NOTE = "Sensitive properties of the locally deployed managed things, in plain text. Local development only."
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _REFERENCES = re.compile(r'"Vault":\s*"(sha256:[0-9a-f]{64})"')  # as json.dumps writes a reference
-_LOCKS: dict[Path, threading.RLock] = {}
-_LOCKS_LOCK = threading.Lock()
+
+
+@dataclass
+class _Shared:
+    """What every StateVault of one file shares in this process: its lock, and the file as last read."""
+
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    stamp: tuple[int, int, int] | None = None  # (inode, size, mtime) of the file the cache was read from
+    key: str = ""
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+_SHARED: dict[Path, _Shared] = {}
+_SHARED_LOCK = threading.Lock()
 
 
 class StateVault:
-    """``state-vault.json``: the sensitive values the state files refer to, by keyed digest."""
+    """``state-vault.jsonl``: the sensitive values the state files refer to, by keyed digest.
+
+    One JSON object a line: ``{"key": ...}`` first, then ``{"ref": ..., "value": ...}``. A value is appended
+    (a deploy of a thousand things writes a thousand short lines, not a thousand copies of a growing file);
+    ``collect`` rewrites the file with what is still referred to."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        with _LOCKS_LOCK:  # one lock per file, whichever StateStore of this process writes it
-            self.lock = _LOCKS.setdefault(path.absolute(), threading.RLock())
+        with _SHARED_LOCK:  # one lock and one cache per file, whichever StateStore of this process uses it
+            self._shared = _SHARED.setdefault(path.absolute(), _Shared())
+        self.lock = self._shared.lock
 
     def seal(self, resources: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """The resources (as the state writes them) with each sensitive property replaced by a reference;
         a value the vault does not hold yet is written to it first."""
         with self.lock:
-            document = self._read()
-            key = document.get("key") or secrets.token_hex(32)
+            key, values = self._load()
+            on_file = bool(key)
+            key = key or secrets.token_hex(32)  # written with the first value
             found: dict[str, Any] = {}
             sealed = [_seal_resource(dict(resource), bytes.fromhex(key), found) for resource in resources]
-            values = dict(document.get("values") or {})
-            if any(reference not in values for reference in found):
-                self._write(key, {**values, **found})
+            new = {reference: value for reference, value in found.items() if reference not in values}
+            if new:
+                lines = [] if on_file else [_line({"note": _NOTE, "key": key})]
+                lines += [_line({"ref": reference, "value": value}) for reference, value in new.items()]
+                append_private(self.path, "".join(lines))
+                self._remember(key, {**values, **new})
             return sealed
 
     def reveal(self, resources: Iterable[Mapping[str, Any]], where: Path) -> list[dict[str, Any]]:
@@ -75,7 +98,7 @@ class StateVault:
         if not any(_REFERENCES.search(json.dumps(r.get("properties"))) for r in revealed):
             return revealed  # nothing to reveal: no need to read the vault
         with self.lock:
-            values = self._read().get("values") or {}
+            _, values = self._load()
         for resource in revealed:
             label = str(resource.get("logical_id") or "a resource")
             resource["properties"] = _reveal(resource.get("properties"), values, f"{where}: {label}")
@@ -94,38 +117,62 @@ class StateVault:
                     referenced.update(_REFERENCES.findall(path.read_text(encoding="utf-8")))
             except (OSError, UnicodeDecodeError):
                 return
-            document = self._read()
-            values = dict(document.get("values") or {})
+            key, values = self._load()
             kept = {reference: value for reference, value in values.items() if reference in referenced}
             if not kept:
                 self.path.unlink(missing_ok=True)
+                self._shared.stamp, self._shared.key, self._shared.values = None, "", {}
             elif len(kept) < len(values):
-                self._write(str(document["key"]), kept)
+                lines = [_line({"note": _NOTE, "key": key})]
+                lines += [_line({"ref": reference, "value": value}) for reference, value in sorted(kept.items())]
+                write_private(self.path, "".join(lines))
+                self._remember(key, kept)
 
-    def _read(self) -> dict[str, Any]:
-        if not self.path.is_file():
-            return {}
+    def _load(self) -> tuple[str, dict[str, Any]]:
+        """(key, reference -> value) as the file holds them; ("", {}) when there is no file."""
         try:
-            document = json.loads(self.path.read_text(encoding="utf-8"))
-            if not isinstance(document, dict) or not isinstance(document.get("values", {}), dict):
-                raise ValueError("not a vault document")
-            bytes.fromhex(str(document.get("key") or ""))
-            return document
-        except (OSError, ValueError) as error:
+            stamp = _stamp(self.path)
+            if stamp is None:
+                return "", {}
+            if stamp != self._shared.stamp:
+                self._shared.key, self._shared.values = _parse(self.path.read_text(encoding="utf-8"))
+                self._shared.stamp = stamp
+        except (OSError, UnicodeDecodeError) as error:
             raise DeployError(
-                f"The local state vault {self.path} is unreadable ({type(error).__name__}); the sensitive properties "
-                "of the deployed things are only there: restore it, or remove the .managed-things directory "
-                "(and the things it deployed) to start over"
+                f"The local state vault {self.path} is unreadable ({type(error).__name__}); the sensitive "
+                "properties of the deployed things are only there: restore it, or remove the .managed-things "
+                "directory (and the things it deployed) to start over"
             ) from None
+        return self._shared.key, self._shared.values
 
-    def _write(self, key: str, values: Mapping[str, Any]) -> None:
-        document = {
-            "note": "Sensitive properties of the locally deployed managed things, in plain text: the state files "
-            "refer to them by keyed digest. Local development only.",
-            "key": key,
-            "values": dict(sorted(values.items())),
-        }
-        write_private_json(self.path, document)
+    def _remember(self, key: str, values: dict[str, Any]) -> None:
+        self._shared.key, self._shared.values, self._shared.stamp = key, values, _stamp(self.path)
+
+
+def _parse(text: str) -> tuple[str, dict[str, Any]]:
+    key, values = "", {}
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # a line cut short when the process died: no state file refers to its value
+        if isinstance(entry, dict) and isinstance(entry.get("key"), str) and not key:
+            key = entry["key"]
+        elif isinstance(entry, dict) and isinstance(entry.get("ref"), str) and "value" in entry:
+            values[entry["ref"]] = entry["value"]
+    return key, values
+
+
+def _line(entry: Mapping[str, Any]) -> str:
+    return json.dumps(entry, sort_keys=True) + "\n"
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return None
+    return status.st_ino, status.st_size, status.st_mtime_ns
 
 
 def _seal_resource(resource: dict[str, Any], key: bytes, found: dict[str, Any]) -> dict[str, Any]:
