@@ -208,3 +208,27 @@ def test_diff_after_a_deploy_sees_every_sensitive_member_unchanged(tmp_path: Pat
     # WHEN diffed against the same app, THEN the thing is unchanged: the diff read the values from the vault
     run = run_cli(capsys, "diff", "--cdk-out", str(cdk_out), "--json")
     assert run.code == 0 and run.document["stacks"][0]["things"] == []
+
+
+def test_a_journal_written_by_the_previous_version_still_drives_the_recovery(tmp_path: Path) -> None:
+    # GIVEN a deploy that died while the thing's Create was in flight, journaled as before (plain values, no vault)
+    app = FakeApp(tmp_path)
+    app.write({"Fake": {"Plug": plug()}})
+    sent = []
+
+    def die_in_flight(request) -> None:
+        sent.append(request)
+        raise Died()
+
+    with pytest.raises(Died):
+        app.deploy(FakeRuntime(on_request=die_in_flight))
+    journal = app.store.journal("Fake")
+    plain = journal.entries()
+    journal.path.write_text("".join(json.dumps(entry) + "\n" for entry in plain))
+    vault_path(app).unlink()
+    # WHEN the stack is destroyed, THEN the same Create, with the exact properties, is delivered again
+    runtime = FakeRuntime()
+    app.destroy(runtime)
+    assert runtime.requests[0].request_id == sent[0].request_id
+    assert runtime.requests[0].properties == sent[0].properties
+    assert runtime.calls()[1:] == [("Delete", "Plug", "p1")]
