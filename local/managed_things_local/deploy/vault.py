@@ -28,15 +28,15 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from botocore.model import ListShape, MapShape, Shape, StructureShape
+from typing import TYPE_CHECKING, Any
 
 from managed_things_model.contract import RESOURCE_TYPE
-from managed_things_model.service_model import input_shape, is_sensitive
 
 from .errors import DeployError
 from .private_files import append_private, write_private
+
+if TYPE_CHECKING:
+    from botocore.model import Shape
 
 __all__ = ["REFERENCE", "VAULT_FILE", "StateVault"]
 
@@ -177,12 +177,19 @@ def _stamp(path: Path) -> tuple[int, int, int] | None:
 
 def _seal_resource(resource: dict[str, Any], key: bytes, found: dict[str, Any]) -> dict[str, Any]:
     if resource.get("type") == RESOURCE_TYPE and isinstance(resource.get("properties"), Mapping):
+        # Imported here: botocore loads once a thing is sealed, not for `managed-things --help` (cli.py)
+        from managed_things_model.service_model import input_shape
+
         resource["properties"] = _seal(input_shape("CreateManagedThing"), resource["properties"], key, found)
     return resource
 
 
 def _seal(shape: Shape, value: Any, key: bytes, found: dict[str, Any]) -> Any:
     """``value`` with every part the model marks sensitive replaced by a reference (collected in ``found``)."""
+    from botocore.model import ListShape, MapShape, StructureShape
+
+    from managed_things_model.service_model import is_sensitive
+
     if is_sensitive(shape):
         if _is_reference(value):
             return value
