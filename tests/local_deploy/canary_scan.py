@@ -6,23 +6,35 @@ documents) and the progress lines of engine-driven tests, and what the engine wr
 directory (``.managed-things``: Lambda logs, stack snapshots and journals, the emulator's state). Rules:
 
 * a ResponseURL appears in no output and no file;
-* the canary authentication materials (``deploy_support.material()`` and the literal ones tests use) appear in no
-  output and no Lambda log; in the stack snapshots and journals only as resource properties (where CloudFormation
-  keeps them too, and where the rollback and the recovery of a Create of unknown outcome need them). The
-  emulator's state (the service's own store) is not scanned for materials.
+* the canary values of the members the model marks sensitive (``SENSITIVE_CANARIES``: the materials of
+  ``deploy_support.material()`` and the literal ones tests use, and the serial number, brand, model, owner,
+  classification and tag key and value ``deploy_support.device()`` and ``proof_app.thing_properties()`` give
+  every thing) appear in no output, no Lambda log and no stack snapshot or journal (the state vault holds them);
+* the emulator's state (the service's own store) holds a digest of AuthenticationMaterial, never a material;
+  the other sensitive members are the service's own data there, as in the real service: allowed;
+* the two secret stores, ``secrets.json`` (Secrets Manager's values) and ``state-vault.jsonl`` (the sensitive
+  properties the state refers to), are exempt: holding the values is their job (mode 0600, tested elsewhere).
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 # Every material of deploy_support.material() ends so; the others are the literal materials tests use.
 MATERIAL_CANARIES = ("$I:A1B2C3D4E5F6A7B8", "P:example;;")
+SERIAL_NUMBER = "SN-CANARY-7Q4X"
+BRAND = "Brand-Canary-Q8Z"
+MODEL = "Model-Canary-K3W"
+OWNER = "owner.canary@v9r"
+CLASSIFICATION = "classification-canary-J5T"
+TAG_KEY = "tagkey-canary-P6N"
+TAG_VALUE = "tagvalue-canary-H2M"
+TAGS = {TAG_KEY: TAG_VALUE}
+SENSITIVE_CANARIES = (*MATERIAL_CANARIES, SERIAL_NUMBER, BRAND, MODEL, OWNER, CLASSIFICATION, TAG_KEY, TAG_VALUE)
 _SKIPPED_DIRS = {"code", "node_modules"}  # staged copies of the asset: written before any deploy
+_SECRET_STORES = {"secrets.json", "state-vault.jsonl"}
 
 
 class CanaryScan:
@@ -45,13 +57,13 @@ class CanaryScan:
         tokens = sorted(self.response_tokens)
         for where, text in self.outputs:
             found += [f"{where}: a ResponseURL" for t in tokens if t in text]
-            found += [f"{where}: material {c!r}" for c in MATERIAL_CANARIES if c in text]
+            found += [f"{where}: canary {c!r}" for c in SENSITIVE_CANARIES if c in text]
         for test, directory in self.directories:
             for path in _files(directory):
                 text = path.read_bytes().decode(errors="replace")
                 label = f"{test}: {path.relative_to(directory)}"
                 found += [f"{label}: a ResponseURL" for t in tokens if t in text]
-                found += [f"{label}: material {c!r}" for c in MATERIAL_CANARIES if c in _material_scope(path, text)]
+                found += [f"{label}: canary {c!r}" for c in _forbidden(path) if c in text]
         return found
 
 
@@ -65,27 +77,13 @@ def _files(directory: Path) -> Iterable[Path]:
             yield path
 
 
-def _material_scope(path: Path, text: str) -> str:
-    """The part of a file in which no material may appear ("" where materials belong)."""
-    parts = path.parts
+def _forbidden(path: Path) -> tuple[str, ...]:
+    """The canaries that must not appear in ``path``."""
+    if path.name in _SECRET_STORES:
+        return ()
     if path.name.startswith("emulator.sqlite"):
-        return ""  # the service's own store
-    if "stacks" in parts:  # snapshots and journals: materials only in resource properties
-        documents = (
-            [json.loads(line) for line in text.splitlines() if line.strip()]
-            if path.suffix == ".jsonl"
-            else [json.loads(text)]
-        )
-        return json.dumps([_without_properties(d) for d in documents])
-    return text  # Lambda logs, anything else
-
-
-def _without_properties(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_properties(v) for k, v in value.items() if k not in ("properties", "old_properties")}
-    if isinstance(value, list):
-        return [_without_properties(v) for v in value]
-    return value
+        return MATERIAL_CANARIES  # the service's own store: its other sensitive members are its data
+    return SENSITIVE_CANARIES  # Lambda logs, stack snapshots and journals, anything else
 
 
 SCAN = CanaryScan()

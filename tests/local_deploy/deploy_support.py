@@ -14,6 +14,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import aws_cdk as cdk  # noqa: E402
+import canary_scan  # noqa: E402
 from canary_scan import SCAN  # noqa: E402
 
 from cdk_managed_things import AuthenticationMaterialType, ManagedThing, Role  # noqa: E402
@@ -28,9 +29,20 @@ def material(index: int) -> str:
     return f"Z:00124B00000000{index:02d}$I:A1B2C3D4E5F6A7B8"
 
 
+# Every sensitive member a thing can have, set to the canary scan's values: none may leave the state vault.
+CANARY_ARGUMENTS: dict[str, Any] = {
+    "serial_number": canary_scan.SERIAL_NUMBER,
+    "brand": canary_scan.BRAND,
+    "model": canary_scan.MODEL,
+    "owner": canary_scan.OWNER,
+    "classification": canary_scan.CLASSIFICATION,
+    "tags": dict(canary_scan.TAGS),
+}
+
+
 def device(scope: cdk.Stack, construct_id: str, index: int, **arguments: Any) -> ManagedThing:
-    """A DEVICE with only the required members, plus ``arguments``."""
-    arguments.setdefault("role", Role.DEVICE)
+    """A DEVICE with the required members and the sensitive ones (``CANARY_ARGUMENTS``), plus ``arguments``."""
+    arguments = {"role": Role.DEVICE, **CANARY_ARGUMENTS, **arguments}
     return ManagedThing(
         scope,
         construct_id,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+import canary_scan
 from deploy_support import device, material, synth
 
 STACK = "Proof"
@@ -28,11 +29,22 @@ def copy_base(base: Path, root: Path) -> tuple[Path, dict[str, Any]]:
     return cdk_out, json.loads((cdk_out / f"{STACK}.template.json").read_text())
 
 
+# The canary scan's values of the sensitive members a generated thing always has (Brand and Tags vary).
+CANARY_MEMBERS = {
+    "SerialNumber": canary_scan.SERIAL_NUMBER,
+    "Model": canary_scan.MODEL,
+    "Owner": canary_scan.OWNER,
+    "Classification": canary_scan.CLASSIFICATION,
+}
+
+
 def thing_properties(index: int, *, role: str = "DEVICE", **members: Any) -> dict[str, Any]:
-    """A managed thing's properties as the construct synthesizes them (material(index) as its material)."""
+    """A managed thing's properties as the construct synthesizes them (material(index) as its material, and
+    ``CANARY_MEMBERS``)."""
     return {
         "Role": role,
         "AuthenticationMaterial": material(index),
         "AuthenticationMaterialType": "ZIGBEE_QR_BAR_CODE",
+        **CANARY_MEMBERS,
         **{k: v for k, v in members.items() if v is not None},
     }

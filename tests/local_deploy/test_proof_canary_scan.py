@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from canary_scan import CanaryScan
+from canary_scan import MODEL, SERIAL_NUMBER, TAG_KEY, TAGS, CanaryScan
 from deploy_support import material
 
 
-def test_the_scan_finds_materials_and_response_urls_where_they_do_not_belong(tmp_path_factory) -> None:
+def test_the_scan_finds_sensitive_values_and_response_urls_where_they_do_not_belong(tmp_path_factory) -> None:
     tmp_path: Path = tmp_path_factory.mktemp("planted")  # not tmp_path: the session's own scan would see the leaks
     scan = CanaryScan()
     scan.url_issued("https://127.0.0.1:4443/cloudformation-response/Zm9vYmFyYmF6cXV4")
@@ -17,19 +17,25 @@ def test_the_scan_finds_materials_and_response_urls_where_they_do_not_belong(tmp
     (state / "logs").mkdir(parents=True)
     (state / "stacks").mkdir()
     (state / "logs" / "Stack.log").write_text(f'START\n{{"material": "{material(3)}"}}\nEND\n')
-    resource = {"logical_id": "Plug", "properties": {"AuthenticationMaterial": material(4)}}
+    resource = {"logical_id": "Plug", "properties": {"AuthenticationMaterial": material(4), "Tags": TAGS}}
     (state / "stacks" / "Stack.json").write_text(json.dumps({"resources": {"Plug": resource}}))
     (state / "stacks" / "Stack.journal.jsonl").write_text(
-        json.dumps({"entry": "answer", "data": {"Reason": material(5)}}) + "\n"
+        json.dumps({"entry": "answer", "data": {"Reason": f"bad serial {SERIAL_NUMBER}"}}) + "\n"
     )
     (tmp_path / "cdk.out").mkdir()  # the assembly: the construct warns that plain-text material is in it
     (tmp_path / "cdk.out" / "Stack.template.json").write_text(json.dumps({"AuthenticationMaterial": material(6)}))
-    (state / "emulator.sqlite").write_text(material(7))  # the service's own store
+    (state / "emulator.sqlite").write_text(f"{MODEL} {material(7)}")  # the service's own data, but no material
+    (state / "state-vault.jsonl").write_text(json.dumps({"values": {"sha256:00": material(8)}}))  # the secret stores
+    (state / "secrets.json").write_text(json.dumps({"secrets": [{"value": material(9)}]}))
     scan.directories.append(("test", tmp_path))
     scan.output("managed-things deploy", '{"reason": "PUT to /cloudformation-response/Zm9vYmFyYmF6cXV4 failed"}')
     leaks = scan.leaks()
     assert leaks == [
         "managed-things deploy: a ResponseURL",
-        "test: .managed-things/logs/Stack.log: material '$I:A1B2C3D4E5F6A7B8'",
-        "test: .managed-things/stacks/Stack.journal.jsonl: material '$I:A1B2C3D4E5F6A7B8'",
+        "test: .managed-things/emulator.sqlite: canary '$I:A1B2C3D4E5F6A7B8'",
+        "test: .managed-things/logs/Stack.log: canary '$I:A1B2C3D4E5F6A7B8'",
+        "test: .managed-things/stacks/Stack.journal.jsonl: canary 'SN-CANARY-7Q4X'",
+        "test: .managed-things/stacks/Stack.json: canary '$I:A1B2C3D4E5F6A7B8'",
+        f"test: .managed-things/stacks/Stack.json: canary {TAG_KEY!r}",
+        "test: .managed-things/stacks/Stack.json: canary 'tagvalue-canary-H2M'",
     ]

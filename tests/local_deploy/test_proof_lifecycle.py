@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import canary_scan
 import hypothesis.strategies as st
 from hypothesis import HealthCheck, Phase, note, seed, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
@@ -54,8 +55,8 @@ def things(draw: Any) -> dict[str, Any]:
         draw(st.integers(1, 4)),
         role=draw(st.sampled_from(["DEVICE", "CONTROLLER"])),
         Name=draw(st.sampled_from([None, "hub", "plug", "living room"])),
-        Brand=draw(st.sampled_from([None, "acme", "globex"])),
-        Tags=draw(st.sampled_from([None, {"room": "hall"}, {"room": "kitchen", "floor": "1"}])),
+        Brand=draw(st.sampled_from([None, canary_scan.BRAND, "globex"])),
+        Tags=draw(st.sampled_from([None, {"room": "hall"}, {"room": "kitchen", **canary_scan.TAGS}])),
         CapabilitySchemas=draw(st.sampled_from([None, [SCHEMA]])),
     )
     properties["AuthenticationMaterialType"] = draw(st.sampled_from(["ZIGBEE_QR_BAR_CODE", "WIFI_SETUP_QR_BAR_CODE"]))

@@ -4,7 +4,8 @@
 stack's JSON snapshot is the journal folded and compacted at the end of a run;
 loading a stack is its snapshot with the journal replayed on top, so a thing
 the provider created is reachable from the state even when the snapshot could
-not be written, or the run ended before it was. Requests carry no ResponseURL.
+not be written, or the run ended before it was. Requests carry no ResponseURL, and
+a managed thing's sensitive properties only as references to the state vault (``vault.py``).
 
 Entries:
 - ``stack``: the stack's identity (id, region, account, endpoint), once per run;
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .records import ResourceState, StackState
+from .vault import StateVault
 
 
 @dataclass(frozen=True)
@@ -72,15 +74,21 @@ class JournalWriter:
 
 
 class Journal:
-    """Appends entries to one file, a line at a time; safe to call from worker threads."""
+    """Appends entries to one file, a line at a time; safe to call from worker threads.
 
-    def __init__(self, path: Path) -> None:
+    A request's sensitive properties are written to ``vault`` and referred to (``vault.py``); ``entries``
+    has them back."""
+
+    def __init__(self, path: Path, vault: StateVault) -> None:
         self.path = path
+        self.vault = vault
         self._lock = threading.Lock()
 
     def append(self, entry: Mapping[str, Any]) -> None:
-        line = json.dumps(entry, sort_keys=True) + "\n"
-        with self._lock:
+        with self.vault.lock, self._lock:  # the vault's values first, and no collect before the line is written
+            if isinstance(entry.get("resource"), Mapping):
+                entry = {**entry, "resource": self.vault.seal([entry["resource"]])[0]}
+            line = json.dumps(entry, sort_keys=True) + "\n"
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.path, "a", encoding="utf-8") as file:
                 file.write(line)
@@ -97,6 +105,10 @@ class Journal:
                 continue  # a line cut short when the process died: its request was never sent
             if isinstance(entry, dict):
                 entries.append(entry)
+        requests = [e for e in entries if isinstance(e.get("resource"), dict)]
+        revealed = self.vault.reveal([e["resource"] for e in requests], self.path)
+        for entry, resource in zip(requests, revealed, strict=True):
+            entry["resource"] = resource
         return entries
 
     def clear(self) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-_FORMAT = 1
+# 1: properties as the template had them; 2: a managed thing's sensitive ones as state vault references
+# (written and read by state.py; a format 1 snapshot still loads, and is written as 2 when next saved).
+FORMAT = 2
 
 
 @dataclass
@@ -51,7 +53,7 @@ class StackState:
         return {o.export_name: o for o in self.outputs.values() if o.export_name}
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": _FORMAT, **asdict(self)}
+        return {"format": FORMAT, **asdict(self)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StackState:

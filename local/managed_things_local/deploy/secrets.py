@@ -25,7 +25,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import random
 import re
 import string
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DeployError
+from .private_files import write_private
 from .requests import CustomResourceRequest, RequestType
 from .responses import Answer
 from .templates import SECRET
@@ -103,22 +103,11 @@ class SecretVault:
                 self._write([r for r in records if r.arn != arn])
 
     def _write(self, records: list[SecretRecord]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         document = {
             "note": "Secret values of the local engine, in plain text: for local development only.",
             "secrets": [asdict(r) for r in sorted(records, key=lambda r: (r.region, r.name, r.arn))],
         }
-        temporary = self.path.with_suffix(f".{os.getpid()}.tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.fchmod(descriptor, 0o600)
-            with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-                json.dump(document, file, indent=1)
-            os.replace(temporary, self.path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                temporary.unlink(missing_ok=True)
-            raise
+        write_private(self.path, json.dumps(document, indent=1))
 
 
 class SecretsServer:

@@ -3,7 +3,9 @@
 Like CloudFormation's record of a stack: each resource's physical id, the
 properties last sent and the attributes answered, the stack's outputs and
 exports, what it imports, and the provider functions its resources were
-deployed with (deletes run on that code).
+deployed with (deletes run on that code). A managed thing's sensitive
+properties are kept in the state vault and referred to (``vault.py``); loading
+the state gives them back.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from pathlib import Path
 
 from .errors import DeployError
 from .journal import Journal, replay
-from .records import OutputState, ResourceState, StackState
+from .records import FORMAT, OutputState, ResourceState, StackState
+from .vault import VAULT_FILE, StateVault
 
 __all__ = ["STATE_DIR_NAME", "OutputState", "ResourceState", "StackState", "StateStore"]
 
@@ -26,11 +29,13 @@ STATE_DIR_NAME = ".managed-things"
 
 
 class StateStore:
-    """The state directory: ``stacks/<name>.json``, the emulator's database, staged code, logs and a lock."""
+    """The state directory: ``stacks/<name>.json``, the state vault, the emulator's database, staged code,
+    logs and a lock."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.stacks_dir = directory / "stacks"
+        self.vault = StateVault(directory / VAULT_FILE)
         self.code_dir = directory / "code"
         self.logs_dir = directory / "logs"
 
@@ -56,7 +61,7 @@ class StateStore:
         return self.stacks_dir / f"{_safe(stack_name)}.json"
 
     def journal(self, stack_name: str) -> Journal:
-        return Journal(self.stacks_dir / f"{_safe(stack_name)}.journal.jsonl")
+        return Journal(self.stacks_dir / f"{_safe(stack_name)}.journal.jsonl", self.vault)
 
     def load_snapshot(self, stack_name: str) -> StackState | None:
         """The stack as the last finished run left it (without the journal of a run that did not finish)."""
@@ -64,8 +69,12 @@ class StateStore:
         if not path.is_file():
             return None
         try:
-            return StackState.from_json(json.loads(path.read_text()))
-        except (OSError, ValueError, TypeError) as error:
+            document = json.loads(path.read_text())
+            if document.get("format", 1) >= FORMAT:  # format 1 kept the values themselves
+                resources = document.get("resources") or {}
+                document["resources"] = dict(zip(resources, self.vault.reveal(resources.values(), path), strict=True))
+            return StackState.from_json(document)
+        except (OSError, ValueError, TypeError, AttributeError) as error:
             raise DeployError(f"The local state {path} is unreadable ({error}); remove it to start over") from None
 
     def load(self, stack_name: str) -> StackState | None:
@@ -73,18 +82,24 @@ class StateStore:
         return replay(self.load_snapshot(stack_name), self.journal(stack_name).entries())
 
     def save(self, state: StackState) -> None:
-        """Write the snapshot, then drop the journal it now contains; an OSError leaves the journal in place."""
+        """Write the snapshot (its sensitive values to the vault first), then drop the journal it now contains,
+        then the vault's values no state file refers to; an OSError leaves the journal in place."""
         self.stacks_dir.mkdir(parents=True, exist_ok=True)
         path = self.snapshot_path(state.stack_name)
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        try:
-            temporary.write_text(json.dumps(state.to_json(), indent=1, sort_keys=True))
-            os.replace(temporary, path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                temporary.unlink(missing_ok=True)
-            raise
-        self.journal(state.stack_name).clear()
+        with self.vault.lock:
+            document = state.to_json()
+            resources = document["resources"]
+            document["resources"] = dict(zip(resources, self.vault.seal(resources.values()), strict=True))
+            try:
+                temporary.write_text(json.dumps(document, indent=1, sort_keys=True))
+                os.replace(temporary, path)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    temporary.unlink(missing_ok=True)
+                raise
+            self.journal(state.stack_name).clear()
+            self._collect()
 
     def settle(self, stack_name: str) -> None:
         """After a rollback: keep the snapshot if the journal changed nothing, else compact what remains."""
@@ -97,10 +112,17 @@ class StateStore:
         else:
             with contextlib.suppress(OSError):  # the journal keeps it
                 self.save(replayed)
+        self._collect()
 
     def delete(self, stack_name: str) -> None:
         self.journal(stack_name).clear()
         self.snapshot_path(stack_name).unlink(missing_ok=True)
+        self._collect()
+
+    def _collect(self) -> None:
+        """Drop from the vault what no snapshot or journal refers to any more."""
+        files = sorted(self.stacks_dir.glob("*")) if self.stacks_dir.is_dir() else []
+        self.vault.collect(path for path in files if path.is_file())
 
     def all(self) -> list[StackState]:
         if not self.stacks_dir.is_dir():
@@ -110,7 +132,7 @@ class StateStore:
             safe = path.name.removesuffix(".journal.jsonl").removesuffix(".json")
             if safe in names or not path.is_file():
                 continue
-            state = self.load_snapshot(safe) if path.suffix == ".json" else replay(None, Journal(path).entries())
+            state = self.load_snapshot(safe) if path.suffix == ".json" else replay(None, self.journal(safe).entries())
             if state is not None:
                 names[safe] = state.stack_name
         states = [self.load(name) for name in names.values()]
