@@ -24,3 +24,7 @@ PROVIDER_PACKAGE = "managed_thing_provider"
 
 HANDLER = f"{PROVIDER_PACKAGE}.index.handler"
 """The provider function's Lambda handler."""
+
+SECRET_NAME_MEMBER = "AuthenticationMaterialSecretName"
+"""An inventory row's stand-in for ``AuthenticationMaterial``: the NAME of a Secrets Manager secret holding it
+(a fleet's template carries it in ``SECRET_ARN_PROPERTY``; Secrets Manager takes a name or an ARN as SecretId)."""
