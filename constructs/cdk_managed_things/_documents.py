@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from aws_cdk import Fn, Token
+
 from managed_things_model.cfn_encoding import document_json
 
 from ._request import is_unresolved

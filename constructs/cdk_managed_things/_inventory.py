@@ -48,6 +48,4 @@ def load_inventory(
             rows = [(f"{path}[{n}]", row) for n, row in enumerate(json.loads(text))]
     else:
         rows = [(f"inventory[{n}]", row) for n, row in enumerate(inventory)]
-    return [
-        InventoryRow(key=str(row[key]), request={**(defaults or {}), **row}, where=where) for where, row in rows
-    ]
+    return [InventoryRow(key=str(row[key]), request={**(defaults or {}), **row}, where=where) for where, row in rows]

@@ -12,7 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
 from constructs import Construct
-from managed_things_model.contract import HANDLER
+from managed_things_model.contract import HANDLER, SECRET_NAME_PATTERN
 
 from ._asset import provider_code
 
@@ -30,8 +30,8 @@ THING_ACTIONS = [
     "iotmanagedintegrations:UntagResource",
 ]
 
-# Secret names (Secrets Manager's characters; no wildcards, so a prefix grants only what it says).
-_SECRET_NAME_PREFIX = re.compile(r"[A-Za-z0-9/_+=.@-]+")
+# Secret names have no wildcard characters, so a prefix grants only what it says.
+_SECRET_NAME_PREFIX = re.compile(SECRET_NAME_PATTERN)
 _SECRET_ARN_FINDING = "arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:{prefix}*"
 
 # Read only to tell a rollback Update from a forward one (see the provider's clients.stack_is_rolling_back).

@@ -287,11 +287,12 @@ class ManagedThingFleet(Construct):
                 f"{self.node.path}: rows name secrets ({SECRET_NAME_MEMBER}): pass secret_name_prefix, the "
                 "prefix of their names, which the provider is allowed to read"
             )
-        outside = [row.where for row in named if not str(row.request[SECRET_NAME_MEMBER]).startswith(secret_name_prefix)]
+        outside = [
+            row.where for row in named if not str(row.request[SECRET_NAME_MEMBER]).startswith(secret_name_prefix)
+        ]
         if outside:
             raise ValueError(
-                f"{self.node.path}: {SECRET_NAME_MEMBER} must start with secret_name_prefix at "
-                + ", ".join(outside)
+                f"{self.node.path}: {SECRET_NAME_MEMBER} must start with secret_name_prefix at " + ", ".join(outside)
             )
         provider.grant_secrets_named(secret_name_prefix, self.node.path)
 

@@ -16,8 +16,8 @@ from managed_things_model.contract import MATERIAL_MEMBER, RESOURCE_TYPE, SECRET
 from managed_things_model.service_model import input_shape
 from managed_things_model.validation import Problem, validate
 
-from ._provider import SERVICE_TIMEOUT_SECONDS, ManagedThingProvider
 from ._documents import document_for_template
+from ._provider import SERVICE_TIMEOUT_SECONDS, ManagedThingProvider
 from ._request import is_unresolved, to_request_value
 from .request_types import (
     AuthenticationMaterialType,

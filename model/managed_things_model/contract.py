@@ -28,3 +28,7 @@ HANDLER = f"{PROVIDER_PACKAGE}.index.handler"
 SECRET_NAME_MEMBER = "AuthenticationMaterialSecretName"
 """An inventory row's stand-in for ``AuthenticationMaterial``: the NAME of a Secrets Manager secret holding it
 (a fleet's template carries it in ``SECRET_ARN_PROPERTY``; Secrets Manager takes a name or an ARN as SecretId)."""
+
+SECRET_NAME_PATTERN = r"[A-Za-z0-9/_+=.@-]{1,512}"
+"""A Secrets Manager secret name (its characters and length): what ``SECRET_ARN_PROPERTY`` may hold besides an ARN,
+and what a fleet's ``secret_name_prefix`` is made of."""
