@@ -145,6 +145,7 @@ class ManagedThingFleet(Construct):
             inventory, key=key, defaults=defaults, scope_path=self.node.path, secret_name_prefix=secret_name_prefix
         )
         self._key_member = key
+        self._keys = tuple(row.key for row in rows)
         self._sensitive_key = key in sensitive_members()
         by_shard: dict[int, list[InventoryRow]] = {}
         for row in rows:
@@ -171,6 +172,8 @@ class ManagedThingFleet(Construct):
         self._things: dict[str, _Thing] = {}
         self._shards: dict[int, NestedStack] = {}
         for shard in sorted(by_shard):
+            # In key order: the templates are then the same bytes whatever the inventory's order.
+            by_shard[shard].sort(key=lambda row: row.key)
             nested = NestedStack(self, shard_id(shard))
             self._shards[shard] = nested
             # Things' Deletes run with the provider's permissions: the policy outlives the nested stack.
@@ -207,7 +210,7 @@ class ManagedThingFleet(Construct):
     @property
     def keys(self) -> tuple[str, ...]:
         """Every row's key, in inventory order."""
-        return tuple(self._things)
+        return self._keys
 
     def __len__(self) -> int:
         return len(self._things)
@@ -287,6 +290,7 @@ class ManagedThingFleet(Construct):
                 f"{self.node.path}: rows name secrets ({SECRET_NAME_MEMBER}): pass secret_name_prefix, the "
                 "prefix of their names, which the provider is allowed to read"
             )
+        provider.grant_secrets_named(secret_name_prefix, self.node.path)  # checks the prefix first
         outside = [
             row.where for row in named if not str(row.request[SECRET_NAME_MEMBER]).startswith(secret_name_prefix)
         ]
@@ -294,7 +298,6 @@ class ManagedThingFleet(Construct):
             raise ValueError(
                 f"{self.node.path}: {SECRET_NAME_MEMBER} must start with secret_name_prefix at " + ", ".join(outside)
             )
-        provider.grant_secrets_named(secret_name_prefix, self.node.path)
 
     def _write_manifest(self) -> None:
         stack = Stack.of(self)
@@ -314,7 +317,7 @@ class ManagedThingFleet(Construct):
                     "nestedStackLogicalId": nested_ids[thing.shard],
                     "logicalId": thing.logical_id,
                 }
-                for key, thing in self._things.items()
+                for key, thing in ((key, self._things[key]) for key in self._keys)
             },
         }
         path = Path(Stage.of(self).outdir) / self.manifest_file_name  # type: ignore[union-attr]
