@@ -29,7 +29,13 @@ from aws_cdk import (
 
 from constructs import Construct, IConstruct, IValidation
 from managed_things_model.cfn_encoding import encode_for_template
-from managed_things_model.contract import MATERIAL_MEMBER, RESOURCE_TYPE, SECRET_ARN_PROPERTY, SECRET_NAME_MEMBER
+from managed_things_model.contract import (
+    MATERIAL_MEMBER,
+    RESOURCE_TYPE,
+    SECRET_ARN_PROPERTY,
+    SECRET_NAME_MEMBER,
+    THINGS_MANIFEST_SUFFIX,
+)
 from managed_things_model.service_model import input_shape, sensitive_members
 
 from ._documents import document_for_template
@@ -238,7 +244,7 @@ class ManagedThingFleet(Construct):
         """
         stack = Stack.of(self)
         relative = self.node.path[len(stack.node.path) + 1 :].replace("/", ".")
-        return f"{stack.artifact_id}.{relative}.things.json"
+        return f"{stack.artifact_id}.{relative}{THINGS_MANIFEST_SUFFIX}"
 
     def _find(self, key: str) -> _Thing:
         found = self._things.get(key) if isinstance(key, str) else None

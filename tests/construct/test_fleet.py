@@ -77,10 +77,11 @@ def synthesize(
     *,
     around: Callable[[cdk.Stack, ManagedThingFleet], None] | None = None,
     key: str = "SerialNumber",
+    context: Mapping[str, Any] | None = None,
     **arguments: Any,
 ) -> Synthesized:
     outdir = tmp_path / f"cdk.out.{len(list(tmp_path.glob('cdk.out.*')))}"
-    app = cdk.App(outdir=str(outdir))
+    app = cdk.App(outdir=str(outdir), context=dict(context or {}))
     stack = cdk.Stack(app, "Devices")
     fleet = ManagedThingFleet(stack, "Plugs", inventory=inventory, key=key, defaults=DEFAULTS, **arguments)
     if around is not None:
@@ -227,7 +228,17 @@ def test_each_thing_carries_its_row_and_the_service_timeout_like_managed_thing(t
     assert "Tags" not in properties  # no fleet tags, no row tags
 
 
-def test_fleet_tags_reach_every_thing_merged_with_the_rows_own_where_the_row_wins(tmp_path: Path) -> None:
+# Both ways CDK invokes aspects: the default, and with aspect stabilization and mutating priorities (newer apps).
+ASPECT_CONTEXTS = [
+    {},
+    {"@aws-cdk/core:aspectStabilization": True, "@aws-cdk/core:aspectPrioritiesMutating": True},
+]
+
+
+@pytest.mark.parametrize("context", ASPECT_CONTEXTS, ids=["default", "aspect-stabilization"])
+def test_fleet_tags_reach_every_thing_merged_with_the_rows_own_where_the_row_wins(
+    tmp_path: Path, context: dict[str, Any]
+) -> None:
     # GIVEN rows without tags and a row with its own, one of them on a key the fleet sets too
     inventory = [*plugs(30), plug(100, Tags={"team": "row", "room": "hall"})]
 
@@ -236,7 +247,7 @@ def test_fleet_tags_reach_every_thing_merged_with_the_rows_own_where_the_row_win
         cdk.Tags.of(stack).add("cost-centre", "42")
 
     # WHEN the fleet and its stack are tagged
-    layout = synthesize(tmp_path, inventory, around=tag).layout()
+    layout = synthesize(tmp_path, inventory, around=tag, context=context).layout()
     # THEN every thing has the fleet's and the stack's tags, and the row's own win
     for key, (_, _, properties) in layout.items():
         expected = {"team": "iot", "cost-centre": "42"}
