@@ -397,6 +397,20 @@ def test_a_things_attributes_used_in_the_parent_become_outputs_of_its_nested_sta
     assert len(synthesized.fleet) == 10 and synthesized.fleet.keys == tuple(p["SerialNumber"] for p in plugs(10))
 
 
+def test_another_stack_gets_a_thing_through_an_export_of_the_fleets_stack(tmp_path: Path) -> None:
+    consumer: dict[str, cdk.Stack] = {}
+
+    def use_elsewhere(stack: cdk.Stack, fleet: ManagedThingFleet) -> None:
+        other = consumer["stack"] = cdk.Stack(stack.node.scope, "Dashboards")  # type: ignore[arg-type]
+        cdk.CfnOutput(other, "PlugArn", value=fleet.thing("SN-000004").managed_thing_arn)
+
+    synthesized = synthesize(tmp_path, plugs(8), around=use_elsewhere)
+    other = json.loads((synthesized.outdir / consumer["stack"].template_file).read_text())
+    assert list(other["Outputs"]["PlugArn"]["Value"]) == ["Fn::ImportValue"]
+    exported = [o for o in synthesized.parent["Outputs"].values() if "Export" in o]
+    assert len(exported) == 1 and exported[0]["Value"]["Fn::GetAtt"][1].startswith("Outputs.")
+
+
 def test_more_than_200_outputs_in_a_shard_fail_synth_pointing_at_the_lookup(tmp_path: Path) -> None:
     def outputs(stack: cdk.Stack, fleet: ManagedThingFleet) -> None:
         for index, key in enumerate(fleet.keys):
