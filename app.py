@@ -113,9 +113,10 @@ class HomeFleetStack(cdk.Stack):
         )
         cdk.Tags.of(plugs).add("fleet", "plugs")
         for serial_number in ("PLUG-0001", "PLUG-0002"):
-            plug = plugs.thing(serial_number)
-            cdk.CfnOutput(self, f"{serial_number.replace('-', '')}Id", value=plug.managed_thing_id)
-            cdk.CfnOutput(self, f"{serial_number.replace('-', '')}Arn", value=plug.managed_thing_arn)
+            plug, output_id = plugs.thing(serial_number), serial_number.replace("-", "")
+            for attribute, value in (("Id", plug.managed_thing_id), ("Arn", plug.managed_thing_arn)):
+                export_name = f"{self.stack_name}-{output_id}{attribute}"
+                cdk.CfnOutput(self, f"{output_id}{attribute}", value=value, export_name=export_name)
 
 
 app = cdk.App()

@@ -9,15 +9,15 @@ from __future__ import annotations
 import hashlib
 import re
 
-# CloudFormation's limit is 500 resources per stack; a shard's nested stack holds only its things (its one
-# parameter, the provider's ServiceToken, and its outputs are not resources, and CDK adds no metadata
-# resource to nested stacks).
-MAX_THINGS_PER_STACK = 500
+# CloudFormation's limit is 500 resources per stack. A shard's nested stack holds its things and, when the CDK CLI
+# synthesizes (version reporting), CDK's AWS::CDK::Metadata resource; its one parameter (the provider's
+# ServiceToken) and its outputs are not resources.
+MAX_THINGS_PER_STACK = 499
 # The default cap leaves 50 resources of room below the limit.
 THINGS_PER_STACK = 450
 # A shard's load is binomial: with n things over 32 shards the fullest holds about n/32 + 3.5 sqrt(n/32)
 # (3.5 standard deviations: exceeded by one shard of 32 less than once in a hundred fleets). At 10,000 things
-# that is about 375, under 450; 450 is reached near 12,000 things (500 near 13,500). A fixed count, because
+# that is about 375, under 450; 450 is reached near 12,000 things (499 near 13,700). A fixed count, because
 # changing it moves things (see ManagedThingFleet): never change this default.
 SHARDS = 32
 # A logical id keeps this many of the key's alphanumerics (255 is CloudFormation's limit; short ids read better).

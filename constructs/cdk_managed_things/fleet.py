@@ -114,8 +114,8 @@ class ManagedThingFleet(Construct):
     defaults
         Members applied to every row that does not set them. Default: - none.
     things_per_stack
-        The most things a shard may hold, at most 500 (CloudFormation's resources per stack). A shard over it
-        fails synth. Default: 450.
+        The most things a shard may hold, at most 499 (CloudFormation's 500 resources per stack, less CDK's
+        metadata resource). A shard over it fails synth. Default: 450.
     removal_policy
         Applied to every thing; ``RemovalPolicy.RETAIN`` keeps things that leave the stack. Default: - delete.
     shards
@@ -264,7 +264,7 @@ class ManagedThingFleet(Construct):
         ):
             problems.append(
                 f"things_per_stack must be a whole number from 1 to {MAX_THINGS_PER_STACK} "
-                "(CloudFormation's resources per stack)"
+                "(CloudFormation's 500 resources per stack, less CDK's metadata resource)"
             )
         if problems:
             raise ValueError("Invalid ManagedThingFleet:\n" + "\n".join(f"{self.node.path}: {p}" for p in problems))

@@ -17,6 +17,7 @@ from cfnlint.api import lint
 
 from cdk_managed_things import ManagedThingFleet
 from cdk_managed_things._sharding import MAX_THINGS_PER_STACK
+from managed_things_local.deploy.assembly import CLI_DEFAULT_CONTEXT as CLI_CONTEXT
 
 from .test_template_quality import LINT_REGIONS, _is_cdk_function_role_dependency, validation_report, violations
 
@@ -126,8 +127,8 @@ def test_reordering_the_inventory_changes_nothing(tmp_path: Path) -> None:
 
 def test_growing_tenfold_moves_nothing_and_every_template_stays_within_cloudformation_limits(tmp_path: Path) -> None:
     # GIVEN a fleet of 200, grown to 2,000
-    before = synthesize(tmp_path, plugs(200))
-    grown = synthesize(tmp_path, plugs(2000))
+    before = synthesize(tmp_path, plugs(200), context=CLI_CONTEXT)
+    grown = synthesize(tmp_path, plugs(2000), context=CLI_CONTEXT)
     # THEN the first 200 keep their shard, logical id and properties
     after = grown.layout()
     assert len(after) == 2000
@@ -161,10 +162,22 @@ def test_a_shard_over_things_per_stack_fails_synth_saying_which_and_what_to_do(t
     assert "NEW fleet only" in message and "second fleet" in message
 
 
+def test_a_full_shard_is_exactly_500_resources_as_the_cdk_cli_synthesizes_it(tmp_path: Path) -> None:
+    # GIVEN one shard filled to the largest things_per_stack, synthesized with the CLI's context (version
+    # reporting adds CDK's metadata resource to nested stacks too)
+    synthesized = synthesize(
+        tmp_path, plugs(MAX_THINGS_PER_STACK), shards=1, things_per_stack=MAX_THINGS_PER_STACK, context=CLI_CONTEXT
+    )
+    # THEN its nested stack has CloudFormation's 500 resources, no more (CDK itself refuses more at synth)
+    (template,) = synthesized.nested.values()
+    assert len(template["Resources"]) == 500
+    assert [r["Type"] for r in template["Resources"].values()].count("AWS::CDK::Metadata") == 1
+
+
 @pytest.mark.parametrize(
     ("arguments", "problem"),
     [
-        ({"things_per_stack": MAX_THINGS_PER_STACK + 1}, "things_per_stack must be a whole number from 1 to 500"),
+        ({"things_per_stack": MAX_THINGS_PER_STACK + 1}, "things_per_stack must be a whole number from 1 to 499"),
         ({"things_per_stack": 0}, "things_per_stack must be"),
         ({"shards": 0}, "shards must be a whole number of at least 1"),
         ({"provider_concurrency": 0}, "provider_concurrency must be a whole number of at least 1"),
