@@ -26,6 +26,7 @@ from aws_cdk import (
     TagType,
     Token,
 )
+from botocore.model import StructureShape
 
 from constructs import Construct, IConstruct, IValidation
 from managed_things_model.cfn_encoding import encode_for_template
@@ -185,17 +186,11 @@ class ManagedThingFleet(Construct):
             # Things' Deletes run with the provider's permissions: the policy outlives the nested stack.
             nested.nested_stack_resource.node.add_dependency(provider.policy_resource)  # type: ignore[union-attr]
             for row in by_shard[shard]:
-                request = dict(row.request)
-                secret_name = request.pop(SECRET_NAME_MEMBER, None)
-                properties = encode_for_template(shape, request, document_for_template)
-                if secret_name is not None:
-                    properties[SECRET_ARN_PROPERTY] = secret_name
-                if "Tags" not in properties:
-                    properties["Tags"] = fleet_tags
                 # One jsii object per thing, created directly in its nested stack: its construct id is its
                 # logical id (CDK keeps a top-level id as it is).
                 logical_id = thing_logical_id(row.key, sensitive=self._sensitive_key)
-                resource = CfnResource(nested, logical_id, type=RESOURCE_TYPE, properties={**common, **properties})
+                properties = {**common, **_template_properties(shape, row.request, fleet_tags)}
+                resource = CfnResource(nested, logical_id, type=RESOURCE_TYPE, properties=properties)
                 if removal_policy is not None:
                     resource.apply_removal_policy(removal_policy)
                 self._things[row.key] = _Thing(row, resource, shard, logical_id)
@@ -330,6 +325,19 @@ class ManagedThingFleet(Construct):
         path.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
 
 
+def _template_properties(shape: StructureShape, row_request: Mapping[str, Any], fleet_tags: Any) -> dict[str, Any]:
+    """A row's properties as ``ManagedThing`` writes them; a named secret in ``SECRET_ARN_PROPERTY``, and the
+    fleet's tags (a lazy value) where the row has none."""
+    request = dict(row_request)
+    secret_name = request.pop(SECRET_NAME_MEMBER, None)
+    properties: dict[str, Any] = encode_for_template(shape, request, document_for_template)
+    if secret_name is not None:
+        properties[SECRET_ARN_PROPERTY] = secret_name
+    if "Tags" not in properties:
+        properties["Tags"] = fleet_tags
+    return properties
+
+
 @jsii.implements(IAspect)
 class _TagMerge:
     """Gives rows with tags of their own the fleet's tags too, once ``Tags.of(...)`` has applied.
@@ -344,6 +352,7 @@ class _TagMerge:
         self.problems: list[str] = []
 
     def visit(self, node: IConstruct) -> None:
+        self.problems = []  # each synth visits again
         fleet_tags = self._fleet.tags.render_tags() or {}
         if not fleet_tags:
             return
