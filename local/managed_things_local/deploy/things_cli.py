@@ -37,7 +37,7 @@ class ListedThing:
 def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
         "things",
-        help="list fleets' things by key, with their locally deployed Id and ARN",
+        help="list fleets' things by key, with their Id and ARN",
         description="List the things of every ManagedThingFleet in the cloud assembly (from the things manifests "
         "written at synth) with the Id and ARN the local deploy recorded for each. Nothing is synthesized: run "
         "deploy (or cdk synth) first.",
