@@ -4,11 +4,14 @@ its rows, and ``managed-things things`` finds every thing by key."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
-from deploy_support import by_name, emulator_things, material, run_cli, synth
+import pytest
+from deploy_support import by_name, emulator_things, material, run_cli, state_dir, synth
 
 from cdk_managed_things import ManagedThingFleet
 
@@ -70,3 +73,34 @@ def test_a_fleet_deploys_changes_only_its_changed_rows_and_is_found_by_key(tmp_p
     assert destroyed.code == 0, destroyed.stderr
     assert emulator_things(cdk_out) == {}
     assert {thing["id"] for thing in listed(capsys, cdk_out).values()} == {"-"}
+
+
+def secret_material(index: int) -> str:
+    """A valid Zigbee material kept in the local vault (secrets.json holds values: not one of the scan's canaries)."""
+    return f"Z:00124B00000000{index:02d}$I:C0FFEE5EC2E7CA4A"
+
+
+def test_a_fleet_reads_the_secrets_its_rows_name(tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a fleet whose rows name their material's secret under a prefix, and those secrets put locally
+    def define(app: cdk.App) -> None:
+        rows = [{"SerialNumber": f"SN-{i}", "Name": f"lock-{i}", "AuthenticationMaterialSecretName": f"fleet/locks/{i}"}
+                for i in (1, 2)]  # fmt: skip
+        ManagedThingFleet(cdk.Stack(app, "Locks"), "Fleet", inventory=rows, key="SerialNumber", defaults=DEFAULTS,
+                          secret_name_prefix="fleet/locks/", shards=2)  # fmt: skip
+
+    cdk_out = synth(tmp_path / "cdk.out", define)
+    for i in (1, 2):
+        monkeypatch.setattr("sys.stdin", io.StringIO(secret_material(i)))
+        put = run_cli(capsys, "secret", "put", f"fleet/locks/{i}", "--state-dir", str(state_dir(cdk_out)))
+        assert put.code == 0, put.stderr
+    # WHEN deployed
+    run = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out))
+    # THEN each thing was made with its own secret's value, read by name
+    assert run.code == 0, run.stderr
+    things = by_name(emulator_things(cdk_out))
+    for i in (1, 2):
+        assert (
+            things[f"lock-{i}"]["AuthenticationMaterialSha256"]
+            == hashlib.sha256(secret_material(i).encode()).hexdigest()
+        )
+    assert run_cli(capsys, "destroy", "--cdk-out", str(cdk_out), "--force").code == 0
