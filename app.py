@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Example app: one CONTROLLER hub with Wi-Fi Simple Setup and capabilities, and two DEVICEs."""
+"""Example app: one CONTROLLER hub with Wi-Fi Simple Setup and capabilities, two DEVICEs, and a fleet of plugs
+read from inventory/plugs.csv."""
 
 import os
+from pathlib import Path
 
 # Before jsii starts (so `npx cdk synth` too): Node.js 20 is past jsii's support date, and says so at length on
 # every synth. Either variable set by the user wins.
@@ -18,6 +20,7 @@ from cdk_managed_things import (
     CapabilitySchemaFormat,
     CapabilitySchemaItem,
     ManagedThing,
+    ManagedThingFleet,
     Role,
     WiFiSimpleSetupConfiguration,
 )
@@ -97,6 +100,23 @@ class HomeFleetStack(cdk.Stack):
                 value=thing.managed_thing_arn,
                 export_name=f"{self.stack_name}-{construct_id}Arn",
             )
+
+        # A fleet: one thing per row of the inventory, in nested stacks chosen by a hash of the key (4 here,
+        # for a tidy example; the default, 32, is for fleets of thousands and must not change once deployed).
+        plugs = ManagedThingFleet(
+            self,
+            "Plugs",
+            inventory=Path(__file__).resolve().parent / "inventory" / "plugs.csv",
+            key="SerialNumber",
+            defaults={"Role": "DEVICE", "AuthenticationMaterialType": "ZIGBEE_QR_BAR_CODE", "Brand": "Acme"},
+            shards=4,
+        )
+        cdk.Tags.of(plugs).add("fleet", "plugs")
+        for serial_number in ("PLUG-0001", "PLUG-0002"):
+            plug, output_id = plugs.thing(serial_number), serial_number.replace("-", "")
+            for attribute, value in (("Id", plug.managed_thing_id), ("Arn", plug.managed_thing_arn)):
+                export_name = f"{self.stack_name}-{output_id}{attribute}"
+                cdk.CfnOutput(self, f"{output_id}{attribute}", value=value, export_name=export_name)
 
 
 app = cdk.App()

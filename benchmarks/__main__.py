@@ -7,6 +7,8 @@
   deploy  local deploy of a pre-synthesized stack of 494 things: per-thing wall time <= 1/10 of the cold init;
           then a redeploy with no changes and a destroy
   nested  the same for 2,000 things in 5 nested stacks, and peak RSS of all processes <= 1 GB
+  fleet-synth  synth of 10,000 rows through ManagedThingFleet <= 1.2 x the same raw CfnResources in the same
+          nested stacks (whole process); peak RSS of both
   cli     managed-things --version, --help and a preflight error: wall time of a fresh process <= 300 ms each
 
 A stack holds at most 494 things: CloudFormation allows 500 resources per stack (CDK checks it at synth),
@@ -24,12 +26,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import cli_startup, local_deploy, static_figures, warm_handler
+from . import cli_startup, fleet_synth, local_deploy, static_figures, warm_handler
 from .report import LIBRARY_PATH, SYNTH_ENV, BenchmarkError
 
 # CloudFormation's 500 resources per stack, less the provider's 5 (function, role, policy, log group, invoke config).
 THINGS_PER_STACK = 494
-GROUPS = ("asset", "init", "synth", "warm", "deploy", "nested", "cli")
+GROUPS = ("asset", "init", "synth", "warm", "deploy", "nested", "fleet-synth", "cli")
 # --quick: the same figures on small sizes, for a check that everything runs (not for the targets' verdicts).
 QUICK = {
     "things": 50,
@@ -117,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         if "nested" in groups:
             fleet = local_deploy.Fleet(args.fleet_things, args.nested_stacks)
             local_deploy.measure(fleet, cold_start, rss_target=local_deploy.FLEET_PEAK_RSS_TARGET)
+        if "fleet-synth" in groups:
+            fleet_synth.measure(quick=args.quick, repeat=args.repeat)
         if "cli" in groups:
             cli_startup.measure(args.cli_repeat)
     except BenchmarkError as error:

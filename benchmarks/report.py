@@ -40,6 +40,13 @@ def verdict(value: float, target: float) -> str:
     return "met" if value <= target else "MISSED"
 
 
+def child_environment(env: dict[str, str] | None = None, path: list[Path] | None = None) -> dict[str, str]:
+    """This process's environment with ``env`` over it, and ``path`` (default: the libraries) as PYTHONPATH."""
+    environment = dict(os.environ, **(env or {}))
+    environment["PYTHONPATH"] = os.pathsep.join(str(p) for p in (path or LIBRARY_PATH))
+    return environment
+
+
 def run_python(
     code: str | Path,
     *argv: str,
@@ -48,8 +55,7 @@ def run_python(
     cwd: Path | None = None,
 ) -> float:
     """Run ``code`` (source text, or a script's path) in a fresh Python; return the float its last line prints."""
-    environment = dict(os.environ, **(env or {}))
-    environment["PYTHONPATH"] = os.pathsep.join(str(p) for p in (path or LIBRARY_PATH))
+    environment = child_environment(env, path)
     command = [sys.executable, str(code)] if isinstance(code, Path) else [sys.executable, "-c", code]
     result = subprocess.run(
         [*command, *argv], env=environment, cwd=cwd or REPO, capture_output=True, text=True, check=False
@@ -63,8 +69,12 @@ def run_python(
 def synthesize_fleet(outdir: Path, count: int, nested: int = 0, raw: bool = False) -> float:
     """Synthesize the benchmarks' app into ``outdir`` as ``cdk synth`` would (its default context: path and asset
     metadata, which name nested stack templates); the seconds spent in constructs and ``app.synth()``."""
+    flags = [*(["--nested", str(nested)] if nested else []), *(["--raw"] if raw else [])]
+    return run_python(FLEET_APP, str(outdir), str(count), *flags, env=synth_environment())
+
+
+def synth_environment() -> dict[str, str]:
+    """What a synth of the benchmarks' app gets over this process's environment: ``cdk synth``'s context."""
     from managed_things_local.deploy.assembly import CLI_DEFAULT_CONTEXT
 
-    flags = [*(["--nested", str(nested)] if nested else []), *(["--raw"] if raw else [])]
-    env = {**SYNTH_ENV, "CDK_CONTEXT_JSON": json.dumps(CLI_DEFAULT_CONTEXT)}
-    return run_python(FLEET_APP, str(outdir), str(count), *flags, env=env)
+    return {**SYNTH_ENV, "CDK_CONTEXT_JSON": json.dumps(CLI_DEFAULT_CONTEXT)}

@@ -1,5 +1,6 @@
 """cdk-managed-things: AWS IoT Managed Integrations managed things as CDK constructs."""
 
+from .fleet import FleetThing, ManagedThingFleet, ThingLocation
 from .managed_thing import ManagedThing
 from .request_types import (
     AuthenticationMaterialType,
@@ -19,7 +20,10 @@ __all__ = [
     "CapabilityReportEndpoint",
     "CapabilitySchemaFormat",
     "CapabilitySchemaItem",
+    "FleetThing",
     "ManagedThing",
+    "ManagedThingFleet",
     "Role",
+    "ThingLocation",
     "WiFiSimpleSetupConfiguration",
 ]

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import weakref
+from typing import cast
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
 from constructs import Construct
-from managed_things_model.contract import HANDLER
+from managed_things_model.contract import HANDLER, SECRET_NAME_PATTERN
 
 from ._asset import provider_code
 
@@ -27,6 +29,10 @@ THING_ACTIONS = [
     "iotmanagedintegrations:TagResource",
     "iotmanagedintegrations:UntagResource",
 ]
+
+# Secret names have no wildcard characters, so a prefix grants only what it says.
+_SECRET_NAME_PREFIX = re.compile(SECRET_NAME_PATTERN)
+_SECRET_ARN_FINDING = "arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:{prefix}*"
 
 # Read only to tell a rollback Update from a forward one (see the provider's clients.stack_is_rolling_back).
 STACK_STATUS_ACTION = "cloudformation:DescribeStacks"
@@ -52,6 +58,8 @@ class ManagedThingProvider(Construct):
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
+        self._concurrency: tuple[int, str] | None = None
+        self._secret_prefixes: set[str] = set()
         stack = Stack.of(self)
         log_group = logs.LogGroup(
             self, "Logs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
@@ -103,4 +111,44 @@ class ManagedThingProvider(Construct):
                 id=f"AwsSolutions-IAM5[Resource::{_THING_ARN_FINDING}]",
                 reason="The provider manages this stack's things, whose ids the service assigns at create time.",
             ),
+        )
+
+    def reserve_concurrency(self, concurrency: int, requested_by: str) -> None:
+        """Reserve ``concurrency`` executions for the function; ``requested_by`` names who asks, for a conflict."""
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValueError(f"{requested_by}: provider_concurrency must be a whole number of at least 1")
+        if self._concurrency is not None and self._concurrency[0] != concurrency:
+            value, other = self._concurrency
+            raise ValueError(
+                f"{requested_by}: provider_concurrency={concurrency}, but {other} set {value}: one provider "
+                f"function serves every managed thing of stack {Stack.of(self).node.path}; give both the same value"
+            )
+        self._concurrency = (concurrency, requested_by)
+        cast(lambda_.CfnFunction, self.function.node.default_child).reserved_concurrent_executions = concurrency
+
+    def grant_secrets_named(self, prefix: str, requested_by: str) -> None:
+        """Let the function read every secret whose name starts with ``prefix``: one statement per prefix."""
+        if not isinstance(prefix, str) or not _SECRET_NAME_PREFIX.fullmatch(prefix):
+            raise ValueError(
+                f"{requested_by}: secret_name_prefix must be a non-empty secret name prefix "
+                "(letters, digits and /_+=.@-; no wildcards)"
+            )
+        if prefix in self._secret_prefixes:
+            return
+        self._secret_prefixes.add(prefix)
+        secrets = Stack.of(self).format_arn(
+            service="secretsmanager",
+            resource="secret",
+            resource_name=f"{prefix}*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[secrets])
+        )
+        Validations.of(self.role).acknowledge(
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::{_SECRET_ARN_FINDING.format(prefix=prefix)}]",
+                reason=f"{requested_by} names its things' secrets by the prefix {prefix}: one statement for "
+                "a fleet, where one per secret would outgrow the role's policy size limit.",
+            )
         )

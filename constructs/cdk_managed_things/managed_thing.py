@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import uuid
 import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jsii
-from aws_cdk import Annotations, CfnResource, Fn, ITaggable, RemovalPolicy, TagManager, TagType, Token
+from aws_cdk import Annotations, CfnResource, ITaggable, RemovalPolicy, TagManager, TagType, Token
 from aws_cdk import aws_secretsmanager as secretsmanager
 
 from constructs import Construct, IValidation
-from managed_things_model.cfn_encoding import document_json, encode_for_template
+from managed_things_model.cfn_encoding import encode_for_template
 from managed_things_model.contract import MATERIAL_MEMBER, RESOURCE_TYPE, SECRET_ARN_PROPERTY
 from managed_things_model.service_model import input_shape
 from managed_things_model.validation import Problem
 
+from ._documents import document_for_template
 from ._provider import SERVICE_TIMEOUT_SECONDS, ManagedThingProvider
-from ._request import is_unresolved, tag_problems, thing_problems, to_request_value
+from ._request import tag_problems, thing_problems, to_request_value
 from .request_types import (
     AuthenticationMaterialType,
     CapabilityReport,
@@ -158,7 +158,7 @@ class ManagedThing(Construct):
         self._tags = TagManager(TagType.MAP, RESOURCE_TYPE, dict(tags or {}), tag_property_name="Tags")
         provider = ManagedThingProvider.of(scope)
         _TagValidation.of(provider).things.append(self)
-        properties = encode_for_template(shape, request, lambda document: _document_for_template(self, document))
+        properties = encode_for_template(shape, request, document_for_template)
         properties["Tags"] = self._tags.rendered_tags
         if authentication_material_secret is not None:
             authentication_material_secret.grant_read(provider.role)
@@ -237,52 +237,6 @@ class _TagValidation:
             for problem in tag_problems(thing.tags.render_tags() or {}):
                 errors.append(f"{thing.node.path}: {_argument_path(problem.path)} {_message(problem)}")
         return errors
-
-
-def _document_for_template(scope: Construct, document: Any) -> Any:
-    """A ``Schema`` document as a JSON string; with tokens, an ``Fn::Join`` that escapes their values.
-
-    ``json.dumps`` (like ``Stack.to_json_string``) splices a string token's deploy-time value
-    between quotes as it is, so a parameter holding ``"`` or a backslash would make invalid JSON.
-    Here each string token is wrapped in ``Fn::Split``/``Fn::Join`` pairs that double its
-    backslashes, then escape its quotes, when CloudFormation resolves it (standard intrinsics
-    only: no ``AWS::LanguageExtensions`` transform needed). Number tokens are spliced bare.
-    """
-    if not _has_token(document):
-        return document_json(document)
-    marker = f"@@cdk-managed-things-{uuid.uuid4().hex}"
-    spliced: list[Any] = []
-
-    def placeholder(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {placeholder(key): placeholder(item) for key, item in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [placeholder(item) for item in value]
-        if _has_token(value):
-            spliced.append(value)
-            return f"{marker}-{len(spliced) - 1}@@"
-        return value
-
-    text = document_json(placeholder(document))
-    parts: list[Any] = []
-    for index, value in enumerate(spliced):
-        quoted = f'"{marker}-{index}@@"'
-        before, text = text.split(quoted, 1)
-        if isinstance(value, str):
-            backslashes_doubled = Fn.join("\\\\", Fn.split("\\", value))
-            parts += [before + '"', Fn.join('\\"', Fn.split('"', backslashes_doubled)), '"']
-        else:
-            parts += [before, Token.as_string(value)]
-    parts.append(text)
-    return Fn.join("", parts)
-
-
-def _has_token(value: Any) -> bool:
-    if isinstance(value, dict):
-        return any(_has_token(key) or _has_token(item) for key, item in value.items())
-    if isinstance(value, (list, tuple)):
-        return any(_has_token(item) for item in value)
-    return isinstance(value, (str, int, float)) and not isinstance(value, bool) and is_unresolved(value)
 
 
 def _message(problem: Problem) -> str:

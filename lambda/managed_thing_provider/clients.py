@@ -45,7 +45,10 @@ def managed_integrations_client() -> object:
 
 
 def read_secret(secret_arn: str, deadline: Deadline | None = None) -> str:
-    """Read the authentication material from Secrets Manager at deploy time, within the deadline."""
+    """Read the authentication material from Secrets Manager at deploy time, within the deadline.
+
+    ``secret_arn`` is the secret's ARN (``ManagedThing``) or its name (``ManagedThingFleet``): both are a SecretId.
+    """
     from aws_lambda_powertools.utilities import parameters  # only stacks using secrets pay for the import
 
     config = (deadline or Deadline.none()).client_config(CLIENT_CONFIG)

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from managed_things_model.cfn_encoding import from_cloudformation
-from managed_things_model.contract import CLOUDFORMATION_PROPERTIES, MATERIAL_MEMBER, SECRET_ARN_PROPERTY
+from managed_things_model.contract import (
+    CLOUDFORMATION_PROPERTIES,
+    MATERIAL_MEMBER,
+    SECRET_ARN_PROPERTY,
+    SECRET_NAME_PATTERN,
+)
 from managed_things_model.service_model import create_members, input_shape
 from managed_things_model.validation import Problem, validate
 
 from .errors import ProviderError, join_problems
+
+# A fleet names its things' secrets (Secrets Manager's SecretId takes a name or an ARN).
+_SECRET_NAME = re.compile(SECRET_NAME_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -57,8 +66,8 @@ def parse_properties(properties: Mapping[str, Any] | None) -> DesiredThing:
             problems.append(Problem(MATERIAL_MEMBER, f"and {SECRET_ARN_PROPERTY} are mutually exclusive"))
         else:
             problems = [p for p in problems if p.path != MATERIAL_MEMBER]
-        if not isinstance(secret_arn, str) or not secret_arn.startswith("arn:"):
-            problems.append(Problem(SECRET_ARN_PROPERTY, "must be the ARN of a Secrets Manager secret"))
+        if not isinstance(secret_arn, str) or not (secret_arn.startswith("arn:") or _SECRET_NAME.fullmatch(secret_arn)):
+            problems.append(Problem(SECRET_ARN_PROPERTY, "must be the ARN or the name of a Secrets Manager secret"))
     return DesiredThing(request=request, secret_arn=secret_arn, problems=problems)
 
 

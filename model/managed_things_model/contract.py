@@ -26,5 +26,14 @@ HANDLER = f"{PROVIDER_PACKAGE}.index.handler"
 """The provider function's Lambda handler."""
 
 SECRET_NAME_MEMBER = "AuthenticationMaterialSecretName"
-"""In a fleet inventory row, the name of a Secrets Manager secret whose value is the row's
-``AuthenticationMaterial``: set instead of it, never sent to the API."""
+"""An inventory row's stand-in for ``AuthenticationMaterial``: the NAME of a Secrets Manager secret holding it
+(a fleet's template carries it in ``SECRET_ARN_PROPERTY``; Secrets Manager takes a name or an ARN as SecretId)."""
+
+SECRET_NAME_PATTERN = r"[A-Za-z0-9/_+=.@-]{1,512}"
+"""A Secrets Manager secret name (its characters and length): what ``SECRET_ARN_PROPERTY`` may hold besides an ARN,
+and what a fleet's ``secret_name_prefix`` is made of."""
+
+THINGS_MANIFEST_SUFFIX = ".things.json"
+"""The end of the name of a fleet's things manifest in the cloud assembly (``<stack>.<fleet path>.things.json``),
+which ``managed-things things`` reads: ``stackName``, ``fleet``, ``keyMember``, and ``things`` mapping each key to
+its ``shard``, ``nestedStackLogicalId`` (in the fleet's stack) and ``logicalId`` (in that nested stack)."""

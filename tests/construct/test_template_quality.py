@@ -55,7 +55,7 @@ def app_stack_classes() -> dict[str, Any]:
     module.body = [
         node for node in module.body if isinstance(node, (ast.Import, ast.ImportFrom, ast.ClassDef, ast.FunctionDef))
     ]
-    namespace: dict[str, Any] = {"__name__": "app"}
+    namespace: dict[str, Any] = {"__name__": "app", "__file__": str(APP_PY)}
     exec(compile(module, str(APP_PY), "exec"), namespace)  # noqa: S102 - the repository's own example app
     return namespace
 

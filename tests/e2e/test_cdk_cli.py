@@ -40,12 +40,18 @@ def test_cdk_cli_synthesizes_the_example_app_offline(tmp_path: Path) -> None:
     types = [resource["Type"] for resource in template["Resources"].values()]
     assert types.count("Custom::ManagedThing") == 3
     assert types.count("AWS::Lambda::Function") == 1
+    # and the fleet's 36 plugs in its 4 nested stacks
+    assert types.count("AWS::CloudFormation::Stack") == 4
+    nested = [json.loads(p.read_text()) for p in (tmp_path / "cdk.out").glob("HomeFleet*.nested.template.json")]
+    assert sum([r["Type"] for r in t["Resources"].values()].count("Custom::ManagedThing") for t in nested) == 36
     assets = list((tmp_path / "cdk.out").glob("asset.*/managed_thing_provider/index.py"))
     assert len(assets) == 1
     # and every Id and Arn is exported for other stacks
     exports = {output["Export"]["Name"] for output in template["Outputs"].values()}
     assert exports == {
-        f"HomeFleet-{name}{attribute}" for name in ("Hub", "Device1", "Device2") for attribute in ("Id", "Arn")
+        f"HomeFleet-{name}{attribute}"
+        for name in ("Hub", "Device1", "Device2", "PLUG0001", "PLUG0002")
+        for attribute in ("Id", "Arn")
     }
     # and the demo's acknowledged plain-text warning does not clutter the output
     assert "plain text" not in result.stderr

@@ -110,6 +110,35 @@ def test_an_unreadable_secret_fails_naming_the_error_code(
     assert response["Reason"] == f"AuthenticationMaterialSecretArn: could not read the secret ({code})"
 
 
+def test_create_reads_a_secret_named_by_a_fleet(provider: Any, api_calls: Any, secretsmanager: Any) -> None:
+    # GIVEN a Create whose secret is given by name, as ManagedThingFleet writes it
+    name = "fleet/plugs/PLUG-0001"
+    event = load_event("create", ResourceProperties=secret_properties(name))
+    secretsmanager.stubber.add_response("get_secret_value", secret_value(SECRET_VALUE), {"SecretId": name})
+    provider.stubber.add_response("create_managed_thing", created())
+    # WHEN the handler runs
+    response = provider.invoke(event)
+    # THEN the name is the SecretId, and the material is sent
+    assert secretsmanager.calls.calls == [("GetSecretValue", {"SecretId": name})]
+    assert api_calls.params("CreateManagedThing")[0]["AuthenticationMaterial"] == SECRET_VALUE
+    assert response["Status"] == "SUCCESS"
+
+
+@pytest.mark.parametrize("secret", ["", "fleet/plugs/*", "name with spaces", "x" * 513])
+def test_a_secret_that_is_neither_an_arn_nor_a_name_fails_before_any_call(
+    provider: Any, api_calls: Any, secretsmanager: Any, secret: str
+) -> None:
+    # GIVEN a Create whose secret property is not a Secrets Manager ARN nor a secret name
+    event = load_event("create", ResourceProperties=secret_properties(secret))
+    # WHEN the handler runs
+    response = provider.invoke(event)
+    # THEN FAILED, naming the property, with no call to either service
+    assert secretsmanager.calls.calls == [] and api_calls.calls == []
+    assert response["Reason"] == (
+        "AuthenticationMaterialSecretArn must be the ARN or the name of a Secrets Manager secret"
+    )
+
+
 def test_material_and_its_secret_together_fail_without_reading_the_secret(
     provider: Any, api_calls: Any, secretsmanager: Any
 ) -> None:

@@ -419,17 +419,24 @@ def test_a_secret_arn_replaces_the_required_material() -> None:
             "AuthenticationMaterial",
         ),
         (
-            properties(AuthenticationMaterial=None, AuthenticationMaterialSecretArn="hub-material"),
+            properties(AuthenticationMaterial=None, AuthenticationMaterialSecretArn="hub material*"),
             "AuthenticationMaterialSecretArn",
         ),
     ],
 )
 def test_secret_arn_misuse_is_reported(props: dict[str, Any], path: str) -> None:
-    # GIVEN both the material and its secret, or a secret name instead of an ARN
+    # GIVEN both the material and its secret, or a secret that is neither an ARN nor a secret name
     # WHEN they are parsed
     desired = parse_properties(props)
     # THEN the misuse is reported
     assert [p.path for p in desired.problems] == [path]
+
+
+def test_a_secret_name_is_accepted_as_well_as_an_arn() -> None:
+    # GIVEN a secret named as ManagedThingFleet writes it (Secrets Manager's SecretId takes both)
+    desired = parse_properties(properties(AuthenticationMaterial=None, AuthenticationMaterialSecretArn="fleet/p-1"))
+    # THEN no problem, and the name is the secret to read
+    assert desired.problems == [] and desired.secret_arn == "fleet/p-1"
 
 
 # --- sensitive members ------------------------------------------------------------
