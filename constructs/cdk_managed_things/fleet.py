@@ -283,22 +283,9 @@ class ManagedThingFleet(Construct):
     def _grant_secrets(
         self, provider: ManagedThingProvider, rows: list[InventoryRow], secret_name_prefix: str | None
     ) -> None:
-        named = [row for row in rows if SECRET_NAME_MEMBER in row.request]
-        if not named:
-            return
-        if secret_name_prefix is None:
-            raise ValueError(
-                f"{self.node.path}: rows name secrets ({SECRET_NAME_MEMBER}): pass secret_name_prefix, the "
-                "prefix of their names, which the provider is allowed to read"
-            )
-        provider.grant_secrets_named(secret_name_prefix, self.node.path)  # checks the prefix first
-        outside = [
-            row.where for row in named if not str(row.request[SECRET_NAME_MEMBER]).startswith(secret_name_prefix)
-        ]
-        if outside:
-            raise ValueError(
-                f"{self.node.path}: {SECRET_NAME_MEMBER} must start with secret_name_prefix at " + ", ".join(outside)
-            )
+        # load_inventory has checked that every name starts with secret_name_prefix, which is then set.
+        if secret_name_prefix is not None and any(SECRET_NAME_MEMBER in row.request for row in rows):
+            provider.grant_secrets_named(secret_name_prefix, self.node.path)
 
     def _write_manifest(self) -> None:
         stack = Stack.of(self)
