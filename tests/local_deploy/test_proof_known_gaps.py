@@ -9,9 +9,9 @@ import pytest
 from proof_app import STACK, copy_base, thing_properties
 from proof_support import harness, live_things, write_template
 
+from managed_thing_provider.deadline import MAX_ATTEMPTS
 from managed_things_local.emulator.exceptions import ServiceUnavailableException
 from managed_things_local.emulator.faults import EmulatorOptions, FaultInjector
-from managed_thing_provider.deadline import MAX_ATTEMPTS
 
 
 class CommitThenUnavailable(FaultInjector):

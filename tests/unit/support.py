@@ -172,6 +172,7 @@ class Throttler:
 
     def _event_systems(self) -> list[Any]:
         import boto3
+
         from managed_thing_provider import deadline
 
         deadline._sibling.cache_clear()  # siblings made from now on copy the session's handlers
