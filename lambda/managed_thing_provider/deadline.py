@@ -24,7 +24,8 @@ wait is shortened so that one more attempt still fits; an attempt is never start
 ``MIN_ATTEMPT_SECONDS`` left, so the answer's reserve is never spent.
 
 Which errors are throttling is botocore's reading (``botocore.retries.standard``: its list of
-throttling codes and the service model's ``retryable`` trait), plus HTTP 429: no hand-kept copy.
+throttling codes and the service model's ``retryable`` trait, checkers that the Lambda runtime's
+older botocore has too), plus HTTP 429: no hand-kept copy.
 
 **Why not botocore's ``adaptive`` retry mode.** Its retry loop counts attempts and cannot stop
 at a deadline, so botocore's retries stay off (above). Its ``ClientRateLimiter`` is a
@@ -68,7 +69,7 @@ from botocore.parsers import ResponseParserError
 from botocore.retries.standard import (
     ModeledRetryErrorDetector,
     RetryContext,
-    ThrottlingErrorDetector,
+    ThrottledRetryableChecker,
     TransientRetryableChecker,
 )
 
@@ -94,7 +95,8 @@ _sleep = time.sleep  # the wait between attempts (tests replace it)
 _clock = time.monotonic  # the deadline's clock (tests make the waits advance it)
 
 _THROTTLING_STATUS = 429
-_THROTTLING = ThrottlingErrorDetector(None)
+# botocore's checkers as old botocore (the Lambda runtime's) has them too: error codes, then the model's trait.
+_THROTTLING_CODES = ThrottledRetryableChecker()
 _TRANSIENT = TransientRetryableChecker()
 _MODELED = ModeledRetryErrorDetector()
 
@@ -269,9 +271,10 @@ def _client_error_kind(error: ClientError, operation_model: Any) -> tuple[str, b
         parsed_response=error.response,
         http_response=AWSResponse(None, status, {}, None) if isinstance(status, int) else None,
     )
-    if status == _THROTTLING_STATUS or _THROTTLING.is_throttling_error_from_context(context):
+    modeled = _MODELED.detect_error_type(context)
+    if status == _THROTTLING_STATUS or _THROTTLING_CODES.is_retryable(context) or modeled == _MODELED.THROTTLING_ERROR:
         return _THROTTLED, False
-    if _TRANSIENT.is_retryable(context) or _MODELED.detect_error_type(context) is not None:
+    if _TRANSIENT.is_retryable(context) or modeled is not None:
         return _TRANSIENT_ERROR, True
     return _FINAL, False
 
