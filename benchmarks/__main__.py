@@ -10,6 +10,8 @@
   fleet-synth  synth of 10,000 rows through ManagedThingFleet <= 1.2 x the same raw CfnResources in the same
           nested stacks (whole process); peak RSS of both
   cli     managed-things --version, --help and a preflight error: wall time of a fresh process <= 300 ms each
+  fleet-rate  local deploy of 1,000 things in 4 nested stacks against the embedded emulator's --rate-limit 50:
+          things/s (the emulator's timestamps) >= 0.9 x 50, 0 duplicates, 0 things left after destroy
 
 A stack holds at most 494 things: CloudFormation allows 500 resources per stack (CDK checks it at synth),
 and the provider takes 5 of them in every stack, nested ones included, and CDK's version metadata 1.
@@ -26,12 +28,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import cli_startup, fleet_synth, local_deploy, static_figures, warm_handler
+from . import cli_startup, fleet_rate, fleet_synth, local_deploy, static_figures, warm_handler
 from .report import LIBRARY_PATH, SYNTH_ENV, BenchmarkError
 
 # CloudFormation's 500 resources per stack, less the provider's 5 (function, role, policy, log group, invoke config).
 THINGS_PER_STACK = 494
-GROUPS = ("asset", "init", "synth", "warm", "deploy", "nested", "fleet-synth", "cli")
+GROUPS = ("asset", "init", "synth", "warm", "deploy", "nested", "fleet-synth", "cli", "fleet-rate")
 # --quick: the same figures on small sizes, for a check that everything runs (not for the targets' verdicts).
 QUICK = {
     "things": 50,
@@ -42,6 +44,7 @@ QUICK = {
     "fleet_things": 40,
     "nested_stacks": 2,
     "cli_repeat": 3,
+    "rate_things": 40,
 }
 DEFAULTS = {
     "things": 450,
@@ -52,6 +55,7 @@ DEFAULTS = {
     "fleet_things": 2000,
     "nested_stacks": 5,
     "cli_repeat": 9,
+    "rate_things": 1000,
 }
 
 
@@ -75,6 +79,10 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fleet-things", type=int, metavar="N", help="things in the nested-stack deploy (2000)")
     parser.add_argument("--nested-stacks", type=int, metavar="N", help="nested stacks the fleet is spread over (5)")
     parser.add_argument("--cli-repeat", type=int, metavar="N", help="fresh processes per CLI start-up figure (9)")
+    parser.add_argument("--rate-things", type=int, metavar="N", help="things in the deploy at the API's rate (1000)")
+    parser.add_argument(
+        "--rate-concurrency", type=int, metavar="N", help="--concurrency of that deploy (default: the CLI's)"
+    )
     args = parser.parse_args(argv)
     for name, default in (QUICK if args.quick else DEFAULTS).items():
         if getattr(args, name) is None:
@@ -123,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             fleet_synth.measure(quick=args.quick, repeat=args.repeat)
         if "cli" in groups:
             cli_startup.measure(args.cli_repeat)
+        if "fleet-rate" in groups:
+            fleet_rate.measure(fleet_rate.RateRun(args.rate_things, concurrency=args.rate_concurrency))
     except BenchmarkError as error:
         print(f"benchmark failed: {error}", file=sys.stderr)
         return 1

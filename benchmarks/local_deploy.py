@@ -60,9 +60,9 @@ class Fleet:
         return f"local deploy, {self.things} things in {where}"
 
 
-def run_command(command: str, cdk_out: Path) -> CommandRun:
-    """Run ``managed-things COMMAND --cdk-out CDK_OUT --json`` and sample its process tree until it ends."""
-    argv = [sys.executable, "-m", "managed_things_local", command, "--cdk-out", str(cdk_out), "--json"]
+def run_command(command: str, cdk_out: Path, *options: str) -> CommandRun:
+    """Run ``managed-things COMMAND --cdk-out CDK_OUT --json [OPTIONS]`` and sample its process tree until it ends."""
+    argv = [sys.executable, "-m", "managed_things_local", command, "--cdk-out", str(cdk_out), "--json", *options]
     environment = dict(
         os.environ, PYTHONPATH=os.pathsep.join(str(REPO / p) for p in ("local", "constructs", "lambda", "model"))
     )
@@ -91,15 +91,20 @@ def run_command(command: str, cdk_out: Path) -> CommandRun:
 
 def things_in_emulator(cdk_out: Path) -> int:
     """How many things the embedded emulator beside ``cdk_out`` holds (read from its state, not from the deploy)."""
+    return len(emulator_things(cdk_out))
+
+
+def emulator_things(cdk_out: Path) -> list[dict[str, Any]]:
+    """The things the embedded emulator beside ``cdk_out`` holds, in creation order, as its state has them."""
     from managed_things_local.deploy.state import STATE_DIR_NAME, StateStore
     from managed_things_local.emulator.server import EmulatorServer
 
     database = StateStore(cdk_out.parent / STATE_DIR_NAME).emulator_database
     if not database.is_file():
-        return 0
+        return []
     emulator = EmulatorServer(state=database)
     try:
-        return len(emulator.backend.list_things())
+        return emulator.backend.list_things()
     finally:
         emulator.stop()
 

@@ -11,6 +11,36 @@ botocore's own retries are off in the provider's clients (one attempt per botoco
 botocore cannot stop retrying at a deadline, and older botocore (the Lambda runtime's) cannot
 change a timeout per request, so an attempt whose timeouts must be shorter than the client's
 goes through a sibling client with those timeouts (cached: a handful at most).
+
+**Throttling is retried for as long as the deadline allows** (the budget is time, not a count):
+a fleet's burst is many invocations calling at once, and a throttled call that gave up after a
+few attempts would fail its stack although the service had room a second later. Throttled
+attempts wait with capped exponential backoff and full jitter (``uniform(0, min(cap, base *
+2**n))``) starting at 50 ms, so a throttled call comes back while capacity exists, and capped at
+2 s, so the offered load of many throttled invocations stays bounded. Other retryable errors
+(5xx, lost connections, timeouts) keep a bounded count, ``MAX_ATTEMPTS``, with a 1 s base:
+they are not a sign of contention and may have been carried out. Near the deadline the last
+wait is shortened so that one more attempt still fits; an attempt is never started without
+``MIN_ATTEMPT_SECONDS`` left, so the answer's reserve is never spent.
+
+Which errors are throttling is botocore's reading (``botocore.retries.standard``: its list of
+throttling codes and the service model's ``retryable`` trait, checkers that the Lambda runtime's
+older botocore has too), plus HTTP 429: no hand-kept copy.
+
+**Why not botocore's ``adaptive`` retry mode.** Its retry loop counts attempts and cannot stop
+at a deadline, so botocore's retries stay off (above). Its ``ClientRateLimiter`` is a
+per-client token bucket that learns the rate from that client's own calls and blocks in
+``acquire`` with no deadline; but a Lambda execution environment serves one event at a time,
+so the contention of a fleet is between environments, which a per-process limiter never sees
+before it is throttled, and then the backoff here does the same job within the deadline.
+
+**The rate is a setting.** No TPS quota is published for CreateManagedThing. The load a fleet
+offers the API is set by the provider's reserved concurrency (how many invocations run at once;
+Lambda queues the rest of CloudFormation's asynchronous invocations), and what one invocation
+does when throttled by this module: it retries until its deadline (the function's timeout less
+``ANSWER_RESERVE_SECONDS``), ``THROTTLE_BASE_SECONDS`` to ``THROTTLE_MAX_BACKOFF_SECONDS``
+between attempts. Throttling that outlasts the deadline fails the resource with
+``ThrottlingException`` (a Create with a recoverable id): lower the reserved concurrency.
 """
 
 from __future__ import annotations
@@ -23,6 +53,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -35,6 +66,12 @@ from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
 from botocore.parsers import ResponseParserError
+from botocore.retries.standard import (
+    ModeledRetryErrorDetector,
+    RetryContext,
+    ThrottledRetryableChecker,
+    TransientRetryableChecker,
+)
 
 from .errors import ProviderError, redact
 
@@ -45,30 +82,23 @@ ANSWER_RESERVE_SECONDS = 5.0
 DEFAULT_REMAINING_SECONDS = 120.0
 CONNECT_TIMEOUT = 3
 READ_TIMEOUT = 10
+# Attempts of a call whose errors are not throttling (5xx, lost connections, timeouts).
 MAX_ATTEMPTS = 5
 # An attempt is only started with at least this long left: 1 s to connect, 1 s to read.
 MIN_ATTEMPT_SECONDS = 2.0
+BASE_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 8.0
+# Throttled attempts: retried until the deadline, with these waits (full jitter).
+THROTTLE_BASE_SECONDS = 0.05
+THROTTLE_MAX_BACKOFF_SECONDS = 2.0
 _sleep = time.sleep  # the wait between attempts (tests replace it)
+_clock = time.monotonic  # the deadline's clock (tests make the waits advance it)
 
-_THROTTLING_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "TransactionInProgressException",
-        "RequestLimitExceeded",
-        "BandwidthLimitExceeded",
-        "LimitExceededException",
-        "RequestThrottled",
-        "SlowDown",
-    }
-)
-_TRANSIENT_CODES = frozenset({"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"})
-_TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
+_THROTTLING_STATUS = 429
+# botocore's checkers as old botocore (the Lambda runtime's) has them too: error codes, then the model's trait.
+_THROTTLING_CODES = ThrottledRetryableChecker()
+_TRANSIENT = TransientRetryableChecker()
+_MODELED = ModeledRetryErrorDetector()
 
 
 class ApiError(ProviderError):
@@ -97,12 +127,13 @@ class Deadline:
     """The monotonic time by which the provider stops calling AWS, to answer in time."""
 
     expires_at: float
-    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    clock: Callable[[], float] = field(default_factory=lambda: _clock, repr=False)
 
     @classmethod
     def from_context(
-        cls, context: Any, reserve: float = ANSWER_RESERVE_SECONDS, clock: Callable[[], float] = time.monotonic
+        cls, context: Any, reserve: float = ANSWER_RESERVE_SECONDS, clock: Callable[[], float] | None = None
     ) -> Deadline:
+        clock = clock or _clock
         remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
         remaining = remaining_ms() / 1000 if callable(remaining_ms) else DEFAULT_REMAINING_SECONDS
         return cls(clock() + remaining - reserve, clock)
@@ -110,7 +141,7 @@ class Deadline:
     @classmethod
     def none(cls) -> Deadline:
         """No invocation to fit in (callers outside Lambda): the function's timeout."""
-        return cls(time.monotonic() + DEFAULT_REMAINING_SECONDS - ANSWER_RESERVE_SECONDS)
+        return cls(_clock() + DEFAULT_REMAINING_SECONDS - ANSWER_RESERVE_SECONDS, _clock)
 
     def remaining(self) -> float:
         return self.expires_at - self.clock()
@@ -151,28 +182,32 @@ def call(
 ) -> dict[str, Any]:
     """Call ``operation`` (e.g. ``"CreateManagedThing"``), retrying what is retryable while time allows.
 
-    ``limit`` caps the time this call may take (of what the deadline leaves).
-    Raises :class:`ApiError` with a safe message (values in ``scrub`` redacted).
+    Throttling is retried until no attempt fits before the deadline; other retryable errors at most
+    ``MAX_ATTEMPTS`` attempts in all. ``limit`` caps the time this call may take (of what the
+    deadline leaves). Raises :class:`ApiError` with a safe message (values in ``scrub`` redacted).
     """
     from botocore import xform_name
 
     wait = sleep or _sleep
     method_name = xform_name(operation)
     started = deadline.clock()
+
+    def time_left() -> float:
+        left = deadline.remaining()
+        return left if limit is None else min(left, limit - (deadline.clock() - started))
+
     maybe_committed = False
+    throttled = failed = 0
+    shortened = False
     last: ApiError | None = None
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        budget = None if limit is None else limit - (deadline.clock() - started)
-        allowed = deadline.time_for_attempt(budget)
-        if allowed is None:
-            break
+    while (allowed := deadline.time_for_attempt(None if limit is None else time_left())) is not None:
         try:
             return getattr(_within(client, allowed), method_name)(**params)  # type: ignore[no-any-return]
         except ClientError as error:
-            retryable, unknown = _client_error_kind(error)
+            kind, unknown = _client_error_kind(error, _operation_model(client, operation))
             last = _api_error(operation, error, scrub, maybe_committed=maybe_committed or unknown)
         except (BotoCoreError, ResponseParserError) as error:
-            retryable, unknown = _botocore_error_kind(error)
+            kind, unknown = _botocore_error_kind(error)
             # botocore's own messages can quote parameter values: name the error class only.
             last = ApiError(
                 f"{operation} failed: {type(error).__name__}",
@@ -181,15 +216,19 @@ def call(
                 operation=operation,
             )
         maybe_committed = last.maybe_committed
-        last.retryable = retryable
-        if not retryable or attempt == MAX_ATTEMPTS:
+        last.retryable = kind != _FINAL
+        if kind == _THROTTLED:
+            throttled += 1
+            delay = backoff(throttled, THROTTLE_BASE_SECONDS, THROTTLE_MAX_BACKOFF_SECONDS)
+        elif kind == _TRANSIENT_ERROR and (failed := failed + 1) < MAX_ATTEMPTS:
+            delay = backoff(failed, BASE_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS)
+        else:
             raise last
-        delay = random.uniform(0, min(MAX_BACKOFF_SECONDS, 2.0 ** (attempt - 1)))
-        left = deadline.remaining()
-        if limit is not None:
-            left = min(left, limit - (deadline.clock() - started))
-        if left - delay < MIN_ATTEMPT_SECONDS:
+        room = time_left() - MIN_ATTEMPT_SECONDS
+        if room < 0 or shortened:
             break
+        if delay > room:  # the last wait is shortened so that one more attempt fits before the deadline
+            delay, shortened = room, True
         wait(delay)
     if last is None:
         raise ApiError(
@@ -207,25 +246,47 @@ def call(
     )
 
 
-def _client_error_kind(error: ClientError) -> tuple[bool, bool]:
-    """(retryable, the service may have carried the request out)."""
-    code = error.response.get("Error", {}).get("Code", "")
+def backoff(retry: int, base: float, cap: float) -> float:
+    """The wait before retry number ``retry`` (1, 2, ...): capped exponential backoff with full jitter."""
+    return random.uniform(0.0, min(cap, base * 2.0 ** (retry - 1)))
+
+
+# What a failed attempt was: throttled (retried until the deadline), transient (retried a few times), final.
+_THROTTLED, _TRANSIENT_ERROR, _FINAL = "throttled", "transient", "final"
+
+
+def _operation_model(client: Any, operation: str) -> Any:
+    try:
+        return client.meta.service_model.operation_model(operation)
+    except Exception:  # noqa: BLE001 - an unknown operation only loses the model's retryable trait
+        return None
+
+
+def _client_error_kind(error: ClientError, operation_model: Any) -> tuple[str, bool]:
+    """(what the attempt was, whether the service may have carried the request out)."""
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    if code in _THROTTLING_CODES:
-        return True, False
-    if status in _TRANSIENT_STATUS or code in _TRANSIENT_CODES:
-        return True, True
-    return False, False
+    context = RetryContext(
+        attempt_number=1,
+        operation_model=operation_model,
+        parsed_response=error.response,
+        http_response=AWSResponse(None, status, {}, None) if isinstance(status, int) else None,
+    )
+    modeled = _MODELED.detect_error_type(context)
+    if status == _THROTTLING_STATUS or _THROTTLING_CODES.is_retryable(context) or modeled == _MODELED.THROTTLING_ERROR:
+        return _THROTTLED, False
+    if _TRANSIENT.is_retryable(context) or modeled is not None:
+        return _TRANSIENT_ERROR, True
+    return _FINAL, False
 
 
-def _botocore_error_kind(error: Exception) -> tuple[bool, bool]:
+def _botocore_error_kind(error: Exception) -> tuple[str, bool]:
     if isinstance(error, ResponseParserError):
-        return False, True  # something answered, not as the model says: the request may have been carried out
+        return _FINAL, True  # something answered, not as the model says: the request may have been carried out
     if isinstance(error, (ConnectTimeoutError, EndpointConnectionError)):
-        return True, False  # never reached the service
+        return _TRANSIENT_ERROR, False  # never reached the service
     if isinstance(error, (BotoConnectionError, HTTPClientError)):
-        return True, True  # e.g. ReadTimeoutError, ConnectionClosedError: sent, answer lost
-    return False, False  # e.g. NoCredentialsError, ParamValidationError
+        return _TRANSIENT_ERROR, True  # e.g. ReadTimeoutError, ConnectionClosedError: sent, answer lost
+    return _FINAL, False  # e.g. NoCredentialsError, ParamValidationError
 
 
 def _api_error(operation: str, error: ClientError, scrub: Iterable[str], *, maybe_committed: bool) -> ApiError:

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 TINY = [
     "--only",
-    "warm,deploy,nested,cli",
+    "warm,deploy,nested,cli,fleet-rate",
     "--init-repeat",
     "1",
     "--warm-events",
@@ -35,6 +35,8 @@ TINY = [
     "1",
     "--cli-repeat",
     "1",
+    "--rate-things",
+    "2",
 ]
 VERDICT = r"target <= [0-9.]+ (ms|MB): (met|MISSED)"
 # A parent that starts a child holding 64 MB, so only a sum over the tree reaches it.
@@ -129,6 +131,26 @@ def test_the_cli_start_up_is_timed_for_version_help_and_a_preflight_error(tiny_r
     ]
     for line in lines:
         assert re.search(r": median [0-9]+ ms \(min [0-9]+, max [0-9]+, n=1\); target <= 300 ms: (met|MISSED)$", line)
+
+
+def test_the_deploy_at_the_api_rate_prints_things_per_second_duplicates_and_what_destroy_left(tiny_run: str) -> None:
+    # GIVEN the tiny run's output
+    lines = tiny_run.splitlines()
+
+    # WHEN the block of the deploy against the embedded emulator's rate limit is read
+    label = "local deploy at the API's rate, 2 things, embedded emulator --rate-limit 50, the default --concurrency:"
+    start = lines.index(label)
+    deploy, duplicates, destroy = lines[start + 1 : start + 4]
+
+    # THEN the rate comes from the emulator's timestamps beside 0.9 x the limit, and the counts beside 0
+    assert re.search(
+        r"deploy: 2 things, [0-9.]+ s from the first Create to the last \(the emulator's CreatedAt\), "
+        r"[0-9.inf]+ things/s = [0-9.inf]+ x the rate limit \(all within the emulator's initial burst\); "
+        r"target >= 0.9: (met|MISSED) \(command: [0-9.]+ s\)",
+        deploy,
+    )
+    assert duplicates == "  duplicates: 0; target 0: met"
+    assert re.search(r"destroy: 0 things left; target 0: met \(command: [0-9.]+ s\)", destroy)
 
 
 def test_an_unknown_group_is_refused_in_one_line() -> None:

@@ -124,13 +124,21 @@ def _reply(handler: BaseHTTPRequestHandler, status: int, body: bytes = b"", cont
     handler.wfile.write(body)
 
 
-def _api_handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
-    """A stub of the Managed Integrations API: CreateManagedThing succeeds, nothing else exists."""
+def _api_handler(recorder: Recorder, throttles: int = 0) -> type[BaseHTTPRequestHandler]:
+    """A stub of the Managed Integrations API: CreateManagedThing succeeds (after ``throttles`` answers of 429
+    ThrottlingException), nothing else exists."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802
             request = _record(self, recorder)
-            if request.path == "/managed-things":
+            if request.path == "/managed-things" and len(recorder.snapshot()) <= throttles:
+                body = json.dumps({"message": "Rate exceeded"}).encode()
+                self.send_response(429)
+                self.send_header("x-amzn-ErrorType", "ThrottlingException")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            elif request.path == "/managed-things":
                 answer = {"Id": THING_ID, "Arn": THING_ARN, "CreatedAt": CREATED_AT.timestamp()}
                 _reply(self, 201, json.dumps(answer).encode(), "application/json")
             else:
@@ -177,9 +185,10 @@ def _serve(handler: type[BaseHTTPRequestHandler], recorder: Recorder) -> Iterato
 
 
 @pytest.fixture
-def api() -> Iterator[Server]:
+def api(request: pytest.FixtureRequest) -> Iterator[Server]:
+    """The API stub; ``@pytest.mark.parametrize("api", [N], indirect=True)`` throttles its first N Creates."""
     recorder = Recorder()
-    yield from _serve(_api_handler(recorder), recorder)
+    yield from _serve(_api_handler(recorder, getattr(request, "param", 0)), recorder)
 
 
 # --- the asset and the old runtime --------------------------------------------
@@ -348,3 +357,22 @@ def test_create_event_on_old_runtime_sends_every_member(
     assert "START RequestId: " in logs and "REPORT RequestId: " in logs
     for secret in ("hunter22", "cloudformation-response/", "SN-SECRET-0001", "tag-value-secret"):
         assert secret not in logs, f"{secret!r} was logged"
+
+
+@pytest.mark.parametrize("api", [7], indirect=True)
+def test_a_throttled_create_on_old_runtime_is_retried_until_it_succeeds(
+    asset_dir: Path, old_lambda: LambdaRuntime, api: Server
+) -> None:
+    # GIVEN an API that throttles the first 7 Creates (more than the attempts a 5xx gets), on botocore 1.40,
+    # whose retry module the provider reads throttling with
+    event = json.loads(EVENT_FILE.read_text())
+
+    # WHEN the Create event is handled
+    outcome = old_lambda.invoke(_function(asset_dir, HANDLER), _create(event), LOG_NAME)
+    data = _answer_data(outcome, (old_lambda.log_dir / LOG_NAME).read_text())
+
+    # THEN it was retried with the same token until the 8th attempt was served
+    calls = api.recorder.snapshot()
+    assert [(c.method, c.path) for c in calls] == [("POST", "/managed-things")] * 8
+    assert len({json.loads(c.body)["ClientToken"] for c in calls}) == 1
+    assert data["Id"] == THING_ID

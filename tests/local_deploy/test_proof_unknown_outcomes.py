@@ -9,7 +9,8 @@ from pathlib import Path
 from proof_app import STACK, copy_base, thing_properties
 from proof_support import harness, live_things, write_template
 
-from managed_things_local.emulator.exceptions import ServiceUnavailableException, ThrottlingException
+from managed_thing_provider.deadline import MAX_ATTEMPTS
+from managed_things_local.emulator.exceptions import ServiceUnavailableException
 from managed_things_local.emulator.faults import EmulatorOptions, FaultInjector
 
 
@@ -56,8 +57,11 @@ def test_a_replacement_whose_create_outcome_stays_unknown_leaves_no_orphan(tmp_p
         h.assert_converged()
 
 
-class ThrottleFirst(FaultInjector):
-    """The first ``count`` requests are throttled; the rest are served."""
+class UnavailableFirst(FaultInjector):
+    """The first ``count`` requests are answered 503 before anything is done; the rest are served.
+
+    (Not throttling: the provider retries that until its deadline, but a 5xx only ``MAX_ATTEMPTS`` times.)
+    """
 
     def __init__(self, count: int) -> None:
         super().__init__(EmulatorOptions())
@@ -68,16 +72,16 @@ class ThrottleFirst(FaultInjector):
         with self._guard:
             if self._left > 0:
                 self._left -= 1
-                raise ThrottlingException("Rate exceeded")
+                raise ServiceUnavailableException("The service is unavailable. Please try again.")
 
 
 def test_a_create_delivered_twice_whose_first_delivery_failed_leaves_no_orphan(
     tmp_path: Path, proof_base: Path
 ) -> None:
-    # GIVEN a service that throttles every attempt of the first delivery of a Create (it answers FAILED)
+    # GIVEN a service unavailable on every attempt of the first delivery of a Create (it answers FAILED)
     cdk_out, base = copy_base(proof_base, tmp_path)
     with harness(cdk_out, concurrency=1) as h:
-        h.server.responses.faults = ThrottleFirst(5)
+        h.server.responses.faults = UnavailableFirst(MAX_ATTEMPTS)
         # WHEN the Create is delivered a second time (at-least-once), and that delivery is served
         h.runtime.duplicate = lambda request: str(request.request_type) == "Create"
         write_template(cdk_out, STACK, base, {"Plug": {"Properties": thing_properties(1, Name="plug")}})

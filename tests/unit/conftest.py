@@ -86,8 +86,13 @@ def secretsmanager(monkeypatch: pytest.MonkeyPatch) -> Iterator[SecretsManager]:
 
 @pytest.fixture(autouse=True)
 def retry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The provider's waits between attempts of a call, recorded instead of slept."""
+    """The provider's waits between attempts of a call, recorded instead of slept.
+
+    The deadlines' clock is real time plus the waits, so a wait moves a call towards its deadline
+    as a real one would, and a call throttled until its deadline ends without a test sleeping.
+    """
     import importlib
+    import time
 
     waits: list[float] = []
     try:
@@ -95,6 +100,7 @@ def retry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     except ImportError:  # a provider without deadlines (the tests also run against the code before them)
         return waits
     monkeypatch.setattr(deadline, "_sleep", waits.append)
+    monkeypatch.setattr(deadline, "_clock", lambda: time.monotonic() + sum(waits), raising=False)
     return waits
 
 

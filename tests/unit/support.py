@@ -152,3 +152,57 @@ def stub_replacement(
 
 
 REPLACEMENT_OPERATIONS = ["GetManagedThing", "TagResource", "CreateManagedThing", "UntagResource"]
+
+
+class Throttler:
+    """Answers every call of ``operation`` with a 429 ``ThrottlingException``, as a rate-limited API would.
+
+    Answers on the client's ``before-call`` event, as botocore's Stubber does (which is set aside meanwhile), so
+    the handler's retries meet throttling for as long as they go on, without queueing a guessed number of answers.
+    """
+
+    def __init__(self, client: Any, operation: str, stubber: Any = None) -> None:
+        self.client = client
+        self.operation = operation
+        self.stubber = stubber
+        self.calls = 0
+
+    def __enter__(self) -> Throttler:
+        if self.stubber is not None:
+            self.stubber.deactivate()
+        # Also the siblings with shorter timeouts that the last attempts before the deadline go through.
+        for events in self._event_systems():
+            events.register_first(self._event, self._answer, unique_id=self._unique_id)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for events in self._event_systems():
+            events.unregister(self._event, unique_id=self._unique_id)
+        if self.stubber is not None:
+            self.stubber.activate()
+
+    @property
+    def _event(self) -> str:
+        return f"before-call.{self.client.meta.service_model.service_id.hyphenize()}.{self.operation}"
+
+    @property
+    def _unique_id(self) -> str:
+        return f"unit-test-throttler-{self.operation}"
+
+    def _event_systems(self) -> list[Any]:
+        import boto3
+
+        from managed_thing_provider import deadline
+
+        deadline._sibling.cache_clear()  # siblings made from now on copy the session's handlers
+        return [self.client.meta.events, boto3._get_default_session()._session.get_component("event_emitter")]
+
+    def _answer(self, **_kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        from botocore.awsrequest import AWSResponse
+
+        self.calls += 1
+        parsed = {
+            "Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
+            "ResponseMetadata": {"HTTPStatusCode": 429},
+        }
+        return AWSResponse(None, 429, {}, None), parsed

@@ -8,7 +8,7 @@ import pytest
 from conftest import THING_ID, FakeLambdaContext, load_event
 from crhelper import CfnResource
 
-from unit.support import created
+from unit.support import Throttler, created
 
 DELETE_REQUEST_ID = "c0ffee00-4444-4c3d-9e8f-0123456789ab"
 
@@ -128,13 +128,13 @@ def test_other_delete_errors_fail(provider: Any, api_calls: Any, code: str) -> N
     assert api_calls.operations == ["DeleteManagedThing"]
 
 
-@pytest.mark.parametrize(("code", "status"), [("ThrottlingException", 400), ("ServiceUnavailableException", 503)])
-def test_throttling_and_5xx_are_retried_then_fail_with_the_last_error(
-    provider: Any, api_calls: Any, retry_waits: list[float], code: str, status: int
+@pytest.mark.parametrize("code", ["ServiceUnavailableException", "InternalServerException"])
+def test_5xx_are_retried_a_bounded_number_of_times_then_fail_with_the_last_error(
+    provider: Any, api_calls: Any, retry_waits: list[float], code: str
 ) -> None:
-    # GIVEN the API throttling (or unavailable) on every attempt, with plenty of time left
+    # GIVEN the API unavailable on every attempt, with plenty of time left
     for _ in range(5):
-        provider.stubber.add_client_error("delete_managed_thing", service_error_code=code, http_status_code=status)
+        provider.stubber.add_client_error("delete_managed_thing", service_error_code=code, http_status_code=503)
     # WHEN the handler runs
     response = provider.invoke(delete_event())
     # THEN the Delete was tried 5 times, waiting (backoff) between attempts, then FAILED naming the error
@@ -142,6 +142,23 @@ def test_throttling_and_5xx_are_retried_then_fail_with_the_last_error(
     assert len(retry_waits) == 4
     assert response["Status"] == "FAILED"
     assert response["Reason"].startswith(f"DeleteManagedThing failed: {code}")
+
+
+def test_a_delete_throttled_until_the_deadline_fails_in_time_naming_the_throttling(
+    provider: Any, retry_waits: list[float]
+) -> None:
+    # GIVEN the API throttling every Delete, and the invocation's 120 s
+    from managed_thing_provider.deadline import ANSWER_RESERVE_SECONDS, MAX_ATTEMPTS, THROTTLE_MAX_BACKOFF_SECONDS
+
+    with Throttler(provider.module.client, "DeleteManagedThing", provider.stubber) as throttler:
+        # WHEN the handler runs
+        response = provider.invoke(delete_event())
+    # THEN it kept retrying (time is the budget, not a count) and answered within the time, reserve kept
+    assert throttler.calls > MAX_ATTEMPTS
+    assert 120.0 - ANSWER_RESERVE_SECONDS - 2 * THROTTLE_MAX_BACKOFF_SECONDS < sum(retry_waits)
+    assert sum(retry_waits) <= 120.0 - ANSWER_RESERVE_SECONDS
+    assert response["Status"] == "FAILED"
+    assert response["Reason"].startswith("DeleteManagedThing failed: ThrottlingException")
 
 
 def test_a_throttled_delete_that_then_succeeds_is_done(provider: Any, api_calls: Any) -> None:

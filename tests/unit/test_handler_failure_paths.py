@@ -21,6 +21,7 @@ from unit.support import (
     NEW_THING_ID,
     REPLACEMENT_OPERATIONS,
     SEED_SECRETS,
+    Throttler,
     created,
     leaked,
     properties,
@@ -263,18 +264,19 @@ def test_a_create_whose_outcome_stays_unknown_answers_a_recoverable_id(provider:
     assert leaked(response["PhysicalResourceId"] + response["Reason"], SEED_SECRETS) == []
 
 
-def test_a_create_throttled_on_every_attempt_answers_a_recoverable_id(provider: Any, api_calls: Any) -> None:
-    # GIVEN a Create throttled on every attempt: nothing was committed, but another delivery of the same event
-    # (Lambda delivers at least once) may still make the thing after CloudFormation took this answer
+def test_a_create_throttled_until_the_deadline_answers_a_recoverable_id(provider: Any, api_calls: Any) -> None:
+    # GIVEN a Create throttled on every attempt until the deadline: nothing was committed, but another delivery of
+    # the same event (Lambda delivers at least once) may still make the thing after CloudFormation took this answer
+    from managed_thing_provider.deadline import MAX_ATTEMPTS
+
     event = load_event("create")
-    for _ in range(5):
-        provider.stubber.add_client_error(
-            "create_managed_thing", "ThrottlingException", "Rate exceeded", http_status_code=429
-        )
-    # WHEN the handler runs
-    response = provider.invoke(event)
-    # THEN it answers FAILED with the recoverable id, so the rollback Delete finds whatever that token made
-    assert len(api_calls.params("CreateManagedThing")) == 5
+    with Throttler(provider.module.client, "CreateManagedThing", provider.stubber) as throttler:
+        # WHEN the handler runs
+        response = provider.invoke(event)
+    # THEN it retried past the count other errors get, every attempt with the same token, and answers FAILED with
+    # the recoverable id, so the rollback Delete finds whatever that token made
+    assert throttler.calls > MAX_ATTEMPTS
+    assert {params["ClientToken"] for params in api_calls.params("CreateManagedThing")} == {token(event)}
     assert response["Status"] == "FAILED"
     assert response["PhysicalResourceId"] == f"ClientToken/{token(event)}"
     assert response["Reason"].startswith("CreateManagedThing failed: ThrottlingException")

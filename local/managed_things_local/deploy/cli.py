@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 # Only what parsing the command line and the checks before synth need: the engine and what it runs
 # (botocore, trustme, the emulator) are imported once those pass, so that a mistake is told at once.
+from ..arguments import positive_number
 from . import preflight
 from .errors import DeployError
 from .interrupts import EXIT_INTERRUPTED, Stopping, StopWaiting
@@ -123,6 +124,14 @@ def register(commands: Any) -> None:
             metavar="N",
             help="resources handled (and execution environments run) at once "
             f"(default: twice the CPU count, at most 16: {DEFAULT_CONCURRENCY} here)",
+        )
+        parser.add_argument(
+            "--rate-limit",
+            type=positive_number,
+            metavar="R",
+            help="the embedded emulator answers ThrottlingException (429) beyond R requests a second, as the service "
+            "does beyond its quota (a token bucket holding one second's worth), so the provider's retries pace the "
+            "deploy; with --endpoint-url, start that emulator with --rate-limit instead (default: no limit)",
         )
         if name == "destroy":
             parser.add_argument(
@@ -286,10 +295,11 @@ def endpoint(args: argparse.Namespace, store: StateStore) -> Iterator[tuple[str,
     if args.endpoint_url:
         yield args.endpoint_url, args.endpoint_url
         return
-    from ..emulator.server import EmulatorServer
+    from ..emulator.server import EmulatorOptions, EmulatorServer
 
     store.directory.mkdir(parents=True, exist_ok=True)
-    with EmulatorServer(state=store.emulator_database) as server:
+    options = EmulatorOptions(rate_limit=args.rate_limit)
+    with EmulatorServer(state=store.emulator_database, options=options) as server:
         yield server.url, f"embedded emulator ({store.emulator_database})"
 
 

@@ -52,6 +52,11 @@ def check(args: argparse.Namespace, cwd: Path) -> AssemblySource:
     source = assembly_source(args, cwd)
     check_state_directory(source.state_directory)
     if args.endpoint_url:
+        if getattr(args, "rate_limit", None):
+            raise DeployError(
+                "--rate-limit limits the embedded emulator, not the one at --endpoint-url: start that one with "
+                "`managed-things emulator --rate-limit R`, or drop --endpoint-url"
+            )
         check_endpoint(args.endpoint_url)
     return source
 

@@ -9,6 +9,7 @@ import sys
 import threading
 from typing import Any
 
+from ..arguments import positive_number
 from .faults import EmulatorOptions
 from .server import EmulatorServer
 from .store import StateFileError
@@ -32,7 +33,7 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("--account-id", default=EmulatorOptions.account_id, help="the account in ARNs")
     faults = parser.add_argument_group("faults (all off by default)")
-    faults.add_argument("--rate-limit", type=_positive, metavar="N", help="requests per second; beyond: 429")
+    faults.add_argument("--rate-limit", type=positive_number, metavar="N", help="requests per second; beyond: 429")
     faults.add_argument("--throttle-fraction", type=_fraction, default=0.0, metavar="F", help="share answered 429")
     faults.add_argument(
         "--error-fraction", type=_fraction, default=0.0, metavar="F", help="share answered 500/503 before any change"
@@ -107,13 +108,6 @@ def _fraction(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} is not positive")
     return value
 
 
