@@ -10,7 +10,7 @@
   fleet-synth  synth of 10,000 rows through ManagedThingFleet <= 1.2 x the same raw CfnResources in the same
           nested stacks (whole process); peak RSS of both
   cli     managed-things --version, --help and a preflight error: wall time of a fresh process <= 300 ms each
-  fleet-rate  local deploy of 1,000 things in 4 nested stacks against the embedded emulator's --rate-limit 50:
+  fleet-rate  local deploy of a 1,000-row ManagedThingFleet against the embedded emulator's --rate-limit 50:
           things/s (the emulator's timestamps) >= 0.9 x 50, 0 duplicates, 0 things left after destroy
 
 A stack holds at most 494 things: CloudFormation allows 500 resources per stack (CDK checks it at synth),

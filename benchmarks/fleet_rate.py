@@ -23,15 +23,14 @@ from .report import BenchmarkError, synthesize_fleet, verdict
 
 RATE_LIMIT = 50.0
 TARGET_SHARE_OF_RATE = 0.9
-NESTED_STACKS = 4
 
 # An app: synthesizes a fleet of ``things`` things into ``cdk_out``. The one line to change for another layout.
 FleetApp = Callable[[Path, int], object]
 
 
-def managed_things_in_nested_stacks(cdk_out: Path, things: int) -> None:
-    """``benchmarks/fleet_app.py``: ``things`` ManagedThings in (at most) 4 nested stacks, each with its provider."""
-    synthesize_fleet(cdk_out, things, nested=min(NESTED_STACKS, things))
+def fleet_of_rows(cdk_out: Path, things: int) -> None:
+    """``benchmarks/fleet_app.py --fleet``: ``things`` rows of one ManagedThingFleet (32 shards, one provider)."""
+    synthesize_fleet(cdk_out, things, fleet=True)
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,7 @@ class RateRun:
     things: int
     rate_limit: float = RATE_LIMIT
     concurrency: int | None = None
-    app: FleetApp = field(default=managed_things_in_nested_stacks)
+    app: FleetApp = field(default=fleet_of_rows)
 
     @property
     def options(self) -> list[str]:
@@ -52,7 +51,7 @@ class RateRun:
     def label(self) -> str:
         concurrency = f"--concurrency {self.concurrency}" if self.concurrency else "the default --concurrency"
         return (
-            f"local deploy at the API's rate, {self.things} things, embedded emulator --rate-limit "
+            f"local deploy at the API's rate, a ManagedThingFleet of {self.things} rows, --rate-limit "
             f"{self.rate_limit:g}, {concurrency}"
         )
 

@@ -66,10 +66,14 @@ def run_python(
     return float(result.stdout.strip().splitlines()[-1])
 
 
-def synthesize_fleet(outdir: Path, count: int, nested: int = 0, raw: bool = False) -> float:
+def synthesize_fleet(outdir: Path, count: int, nested: int = 0, raw: bool = False, fleet: bool = False) -> float:
     """Synthesize the benchmarks' app into ``outdir`` as ``cdk synth`` would (its default context: path and asset
     metadata, which name nested stack templates); the seconds spent in constructs and ``app.synth()``."""
-    flags = [*(["--nested", str(nested)] if nested else []), *(["--raw"] if raw else [])]
+    flags = [
+        *(["--nested", str(nested)] if nested else []),
+        *(["--raw"] if raw else []),
+        *(["--fleet"] if fleet else []),
+    ]
     return run_python(FLEET_APP, str(outdir), str(count), *flags, env=synth_environment())
 
 

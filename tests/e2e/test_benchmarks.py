@@ -138,7 +138,7 @@ def test_the_deploy_at_the_api_rate_prints_things_per_second_duplicates_and_what
     lines = tiny_run.splitlines()
 
     # WHEN the block of the deploy against the embedded emulator's rate limit is read
-    label = "local deploy at the API's rate, 2 things, embedded emulator --rate-limit 50, the default --concurrency:"
+    label = "local deploy at the API's rate, a ManagedThingFleet of 2 rows, --rate-limit 50, the default --concurrency:"
     start = lines.index(label)
     deploy, duplicates, destroy = lines[start + 1 : start + 4]
 
