@@ -14,14 +14,15 @@ from managed_things_local.emulator.exceptions import ServiceUnavailableException
 from managed_things_local.emulator.faults import EmulatorOptions, FaultInjector
 
 
-class CommitThenUnavailable(FaultInjector):
-    """Once armed: the next Create commits and answers 500, then the next ``outage`` requests answer 503."""
+class UnavailableFirst(FaultInjector):
+    """The first ``count`` requests are answered 503 before anything is done; the rest are served.
 
-    def __init__(self, outage: int) -> None:
+    (Not throttling: the provider retries that until its deadline, but a 5xx only ``MAX_ATTEMPTS`` times.)
+    """
+
+    def __init__(self, count: int) -> None:
         super().__init__(EmulatorOptions())
-        self.armed = False
-        self.outage = outage
-        self._left = 0
+        self._left = count
         self._guard = threading.Lock()
 
     def before_request(self) -> None:
@@ -29,6 +30,15 @@ class CommitThenUnavailable(FaultInjector):
             if self._left > 0:
                 self._left -= 1
                 raise ServiceUnavailableException("The service is unavailable. Please try again.")
+
+
+class CommitThenUnavailable(UnavailableFirst):
+    """Once armed: the next Create commits and answers 500, then the next ``outage`` requests answer 503."""
+
+    def __init__(self, outage: int) -> None:
+        super().__init__(0)
+        self.armed = False
+        self.outage = outage
 
     def after_commit(self):  # type: ignore[no-untyped-def]
         with self._guard:
@@ -55,24 +65,6 @@ def test_a_replacement_whose_create_outcome_stays_unknown_leaves_no_orphan(tmp_p
         assert h.store.load(STACK).resources["Plug"].physical_id == original  # type: ignore[union-attr]
         # ...and the committed replacement is gone: the rollback found it by the token the old thing carried
         h.assert_converged()
-
-
-class UnavailableFirst(FaultInjector):
-    """The first ``count`` requests are answered 503 before anything is done; the rest are served.
-
-    (Not throttling: the provider retries that until its deadline, but a 5xx only ``MAX_ATTEMPTS`` times.)
-    """
-
-    def __init__(self, count: int) -> None:
-        super().__init__(EmulatorOptions())
-        self._left = count
-        self._guard = threading.Lock()
-
-    def before_request(self) -> None:
-        with self._guard:
-            if self._left > 0:
-                self._left -= 1
-                raise ServiceUnavailableException("The service is unavailable. Please try again.")
 
 
 def test_a_create_delivered_twice_whose_first_delivery_failed_leaves_no_orphan(

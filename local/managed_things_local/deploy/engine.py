@@ -45,7 +45,7 @@ class Engine:
         self.verbose = verbose
         self.reports = Reports()
         executor.listeners.append(self.reports)
-        executor.destroy_nested = lambda stack_name: not self.destroy_stack(stack_name).failed
+        executor.destroy_nested = lambda stack_name, parent: not self.destroy_stack(stack_name, parent).failed
 
     @property
     def interrupted(self) -> bool:
@@ -209,7 +209,8 @@ class Engine:
             self.prune_code()
         return reports
 
-    def destroy_stack(self, stack_name: str) -> StackReport:
+    def destroy_stack(self, stack_name: str, parent: str | None = None) -> StackReport:
+        """Delete every resource of the stack (a nested stack's: ``parent`` names the stack that holds it)."""
         deliver_unanswered_creates(self.store, self.executor, stack_name)
         state = self.store.load(stack_name)
         report = self.reports.report(stack_name)
@@ -217,15 +218,17 @@ class Engine:
             note = "not deployed locally: nothing to destroy"
             self.executor.warning(stack_name, f"{stack_name} is {note}")
             summary = StackSummary(note=note)
-            self.executor.stack_event(stack_name, StackStatus.DELETE_COMPLETE, summary=summary)
+            self.executor.stack_event(stack_name, StackStatus.DELETE_COMPLETE, summary=summary, parent=parent)
             return report
-        for consumer in self.store.all():
+        # Only a stack with exports reads the others: a fleet's nested stacks are destroyed side by side, and
+        # each reading every other's state (while they are deleted) would be quadratic, and racy.
+        for consumer in self.store.all() if state.exports() else ():
             used = sorted(set(consumer.imports) & set(state.exports())) if consumer.stack_name != stack_name else []
             if used:
                 error = f"Export {used[0]} cannot be deleted as it is in use by {consumer.stack_name}"
-                self.executor.stack_event(stack_name, StackStatus.DELETE_FAILED, error, state.stack_id)
+                self.executor.stack_event(stack_name, StackStatus.DELETE_FAILED, error, state.stack_id, parent=parent)
                 return report
-        self.executor.stack_event(stack_name, StackStatus.DELETE_IN_PROGRESS, stack_id=state.stack_id)
+        self.executor.stack_event(stack_name, StackStatus.DELETE_IN_PROGRESS, stack_id=state.stack_id, parent=parent)
         removals = [Removal(key, r, r.deletion_policy) for key, r in state.resources.items()]
         failures = self.executor.delete_all(state, removals, phase=Phase.DESTROY)
         failed = [r for r in removals if failures.get(r.key) is not None]
@@ -239,7 +242,9 @@ class Engine:
             first = failed[0].resource
             error = f"{resource_label(first.path, first.logical_id)}: {failures[failed[0].key] or 'not deleted'}"
             summary = StackSummary(resources=state.resources, failed_resource=first.logical_id)
-            self.executor.stack_event(stack_name, StackStatus.DELETE_FAILED, error, state.stack_id, summary=summary)
+            self.executor.stack_event(
+                stack_name, StackStatus.DELETE_FAILED, error, state.stack_id, summary=summary, parent=parent
+            )
             return report
         summary = StackSummary()
         try:
@@ -248,5 +253,7 @@ class Engine:
             self.executor.warning(
                 stack_name, f"Cannot remove the local state {self.store.snapshot_path(stack_name)}: {error}"
             )
-        self.executor.stack_event(stack_name, StackStatus.DELETE_COMPLETE, stack_id=state.stack_id, summary=summary)
+        self.executor.stack_event(
+            stack_name, StackStatus.DELETE_COMPLETE, stack_id=state.stack_id, summary=summary, parent=parent
+        )
         return report

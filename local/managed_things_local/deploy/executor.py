@@ -73,7 +73,7 @@ class Executor:
         self.listeners = list(listeners)
         self.invocation_listeners = list(invocation_listeners)
         self._lines = lines or (lambda text: None)
-        self.destroy_nested: Callable[[str], bool] = lambda stack_name: False
+        self.destroy_nested: Callable[[str, str], bool] = lambda stack_name, parent: False
         self._extra_stacks: dict[str, StackArtifact] = {}  # nested stacks, whose functions are providers too
         self._functions: dict[str, FunctionSpec] = {}
         self._functions_lock = threading.Lock()
@@ -304,7 +304,8 @@ class Executor:
         action = Action.ROLLBACK if phase is Phase.ROLLBACK else Action.DELETE
         self.resource_event(stack_name, resource, ResourceStatus.DELETE_IN_PROGRESS, action, phase)
         if resource.type == NESTED_STACK:  # deleting a nested stack is destroying it
-            failure = "" if self.destroy_nested(str(resource.data.get("StackName") or "")) else "not destroyed"
+            nested_name = str(resource.data.get("StackName") or "")
+            failure = "" if self.destroy_nested(nested_name, stack_name) else "not destroyed"
             if not failure:
                 self.record(stack_name, RequestType.DELETE, resource, {})
         else:

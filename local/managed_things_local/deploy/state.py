@@ -74,6 +74,8 @@ class StateStore:
                 resources = document.get("resources") or {}
                 document["resources"] = dict(zip(resources, self.vault.reveal(resources.values(), path), strict=True))
             return StackState.from_json(document)
+        except FileNotFoundError:
+            return None  # deleted meanwhile (a sibling nested stack destroyed side by side)
         except (OSError, ValueError, TypeError, AttributeError) as error:
             raise DeployError(f"The local state {path} is unreadable ({error}); remove it to start over") from None
 
