@@ -6,7 +6,7 @@ import re
 import weakref
 from typing import cast
 
-from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Aws, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -32,6 +32,7 @@ THING_ACTIONS = [
 
 # Secret names have no wildcard characters, so a prefix grants only what it says.
 _SECRET_NAME_PREFIX = re.compile(SECRET_NAME_PATTERN)
+_NESTED_STACKS_FINDING = "arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/<AWS::StackName>-*/*"
 _SECRET_ARN_FINDING = "arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:{prefix}*"
 
 # Read only to tell a rollback Update from a forward one (see the provider's clients.stack_is_rolling_back).
@@ -59,6 +60,7 @@ class ManagedThingProvider(Construct):
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
         self._concurrency: tuple[int, str] | None = None
+        self._reads_nested_stack_status = False
         self._secret_prefixes: set[str] = set()
         stack = Stack.of(self)
         log_group = logs.LogGroup(
@@ -125,6 +127,28 @@ class ManagedThingProvider(Construct):
             )
         self._concurrency = (concurrency, requested_by)
         cast(lambda_.CfnFunction, self.function.node.default_child).reserved_concurrent_executions = concurrency
+
+    def read_nested_stack_status(self, requested_by: str) -> None:
+        """Let the function read the status of this stack's nested stacks, whose things it serves too.
+
+        An event carries the StackId of the thing's own stack: for a fleet's things, a nested stack's. Nested
+        stacks are named ``<parent stack name>-<logical id>-<suffix>``; their ARNs are not referenced one by one
+        (each nested stack depends on this policy, so that would be a cycle).
+        """
+        if self._reads_nested_stack_status:
+            return
+        self._reads_nested_stack_status = True
+        nested_stacks = Stack.of(self).format_arn(
+            service="cloudformation", resource="stack", resource_name=f"{Aws.STACK_NAME}-*/*"
+        )
+        self.role.add_to_principal_policy(iam.PolicyStatement(actions=[STACK_STATUS_ACTION], resources=[nested_stacks]))
+        Validations.of(self.role).acknowledge(
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::{_NESTED_STACKS_FINDING}]",
+                reason=f"{requested_by} keeps its things in nested stacks, whose ids CloudFormation assigns: "
+                "DescribeStacks (read only) of the stacks named after this one tells a rollback Update from a forward.",
+            )
+        )
 
     def grant_secrets_named(self, prefix: str, requested_by: str) -> None:
         """Let the function read every secret whose name starts with ``prefix``: one statement per prefix."""

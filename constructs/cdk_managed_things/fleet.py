@@ -162,6 +162,7 @@ class ManagedThingFleet(Construct):
         provider = ManagedThingProvider.of(self)
         if provider_concurrency is not None:
             provider.reserve_concurrency(provider_concurrency, self.node.path)
+        provider.read_nested_stack_status(self.node.path)
         self._grant_secrets(provider, rows, secret_name_prefix)
         if any(MATERIAL_MEMBER in row.request for row in rows):
             Annotations.of(self).add_warning_v2(

@@ -169,10 +169,16 @@ def _log_update(result: UpdateResult, previous_id: str) -> None:
             "Rollback: deleted what the failed Update's replacement of unknown outcome made",
             extra={"ThingId": thing.id, "DeletedThingId": result.pending_replacement_deleted},
         )
+    elif result.pending_replacement_kept:
+        logger.warning(
+            "A replacement of unknown outcome is pending on the thing and the stack's status is unknown: kept its "
+            "tag; a thing made with its ClientToken may exist outside the stack",
+            extra={"ThingId": thing.id, "Pending": result.pending_replacement},
+        )
     elif result.pending_replacement is not None:
         logger.warning(
-            "Removed a pending-replacement tag outside a rollback (its replacement's outcome is known)",
-            extra={"ThingId": thing.id, "ClientToken": result.pending_replacement},
+            "Removed a pending-replacement tag outside a rollback",
+            extra={"ThingId": thing.id, "Pending": result.pending_replacement},
         )
     if result.not_marked_because:
         logger.warning(

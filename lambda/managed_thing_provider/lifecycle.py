@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from managed_things_model.contract import MATERIAL_MEMBER
+from managed_things_model.contract import MATERIAL_MEMBER, RESERVED_TAG_PREFIX
 from managed_things_model.service_model import create_members, input_shape, replacement_members
 from managed_things_model.validation import validate
 
@@ -33,7 +33,7 @@ RECOVERABLE_PREFIX = "ClientToken/"
 # that fails answers the old id, and the rollback Update that follows carries another RequestId: this tag is how it
 # finds (CreateManagedThing with the same token and the forward's properties) and deletes a replacement the service
 # committed without saying so. Removed once the replacement's outcome is known.
-REPLACEMENT_TAG = "cdk-managed-things:replacement-token"
+REPLACEMENT_TAG = f"{RESERVED_TAG_PREFIX}replacement-token"
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,8 @@ class LiveThing:
     attributes: ThingAttributes
     role: str | None
     provisioning_status: str | None
-    # The ClientToken of a replacement whose outcome was not known when its Update answered (REPLACEMENT_TAG).
+    # A replacement whose outcome was not known when its Update answered (REPLACEMENT_TAG's value:
+    # ``<ClientToken>:<fingerprint of the replacement's properties>``).
     pending_replacement: str | None = None
 
 
@@ -90,6 +91,7 @@ class UpdateResult:
     pending_replacement: str | None = None
     pending_replacement_recovered: bool = False
     pending_replacement_deleted: str | None = None
+    pending_replacement_kept: bool = False  # the stack's status was unknown: the tag stays for the rollback
     # Why the thing could not be tagged before a replacement (then an unknown outcome cannot be recovered).
     not_marked_because: str | None = None
 
@@ -215,17 +217,28 @@ def apply_update(
         return UpdateResult(thing, plan_update(old, new), recreated=True)
     rolling_back = _asked_once(is_rolling_back)
     pending, recovered, pending_deleted = current.pending_replacement, False, None
-    if pending is not None and rolling_back():
-        # The forward Update's replacement (its properties are this event's old ones) may exist: delete it.
-        pending_deleted, recovered = delete_recovered(client, pending, old, read_secret, deadline), True
+    drop_pending = pending is not None
+    if pending is not None:
+        token_of_pending, _, fingerprint_of_pending = pending.partition(":")
+        status = rolling_back()
+        if status is None:
+            drop_pending = False  # is this the rollback that must recover it? Unknown: keep the evidence
+        elif (
+            status
+            and fingerprint_of_pending == fingerprint(old)
+            and recoverable_token(RECOVERABLE_PREFIX + token_of_pending)
+        ):
+            # The forward Update's replacement (its properties are this event's old ones) may exist: delete it.
+            pending_deleted = delete_recovered(client, token_of_pending, old, read_secret, deadline)
+            recovered = True
     plan = plan_update(old, new, live_role=current.role)
-    if plan.replaces and rolling_back():
+    if plan.replaces and rolling_back() is True:
         plan = plan_update(old, new, live_role=current.role, rolling_back=True)
     if plan.replaces:
         return _replace(client, current, new, token, read_secret, deadline, plan)
     if plan.changes:
         call(client, "UpdateManagedThing", deadline, scrub, Identifier=thing_id, **plan.changes)
-    tag_keys_to_remove = plan.tag_keys_to_remove + ([REPLACEMENT_TAG] if pending is not None else [])
+    tag_keys_to_remove = plan.tag_keys_to_remove + ([REPLACEMENT_TAG] if drop_pending else [])
     if tag_keys_to_remove:
         call(
             client,
@@ -243,6 +256,7 @@ def apply_update(
         pending_replacement=pending,
         pending_replacement_recovered=recovered,
         pending_replacement_deleted=pending_deleted,
+        pending_replacement_kept=pending is not None and not drop_pending,
     )
 
 
@@ -259,7 +273,9 @@ def _replace(
     arn = current.attributes.arn
     not_marked_because = None
     try:
-        call(client, "TagResource", deadline, (), ResourceArn=arn, Tags={REPLACEMENT_TAG: token})
+        call(
+            client, "TagResource", deadline, (), ResourceArn=arn, Tags={REPLACEMENT_TAG: f"{token}:{fingerprint(new)}"}
+        )
     except ApiError as error:
         if error.retryable or error.maybe_committed:
             raise  # no time or no service: nothing was created yet, so failing here is safe
@@ -267,8 +283,8 @@ def _replace(
     try:
         thing = create_thing(client, new, token, read_secret, deadline)
     except ApiError as error:
-        if not_marked_because is None and not (error.maybe_committed or error.retryable):
-            _untag_replacement(client, arn, deadline)  # refused: nothing to recover
+        if not_marked_because is None and not error.maybe_committed:
+            _untag_replacement(client, arn, deadline)  # refused, or never carried out: nothing to recover
         raise
     if not_marked_because is None:
         # On success CloudFormation deletes the old thing, unless the stack rolls back and deletes the new one.
@@ -284,16 +300,22 @@ def _untag_replacement(client: Any, arn: str, deadline: Deadline) -> None:
         pass
 
 
-def _asked_once(question: Callable[[], bool | None] | None) -> Callable[[], bool]:
-    """Ask a costly yes/no question (the stack's status) at most once; unknown counts as no."""
-    answers: list[bool] = []
+def _asked_once(question: Callable[[], bool | None] | None) -> Callable[[], bool | None]:
+    """Ask a costly question (the stack's status: rolling back?) at most once; None: unknown."""
+    answers: list[bool | None] = []
 
-    def ask() -> bool:
+    def ask() -> bool | None:
         if not answers:
-            answers.append(bool(question()) if question is not None else False)
+            answers.append(question() if question is not None else None)
         return answers[0]
 
     return ask
+
+
+def fingerprint(desired: DesiredThing) -> str:
+    """16 hex digits that tell one thing's properties from another's (and reveal nothing of them)."""
+    canonical = json.dumps([desired.request, desired.secret_arn], sort_keys=True, default=repr)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def find_thing(

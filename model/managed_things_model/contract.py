@@ -37,3 +37,6 @@ THINGS_MANIFEST_SUFFIX = ".things.json"
 """The end of the name of a fleet's things manifest in the cloud assembly (``<stack>.<fleet path>.things.json``),
 which ``managed-things things`` reads: ``stackName``, ``fleet``, ``keyMember``, and ``things`` mapping each key to
 its ``shard``, ``nestedStackLogicalId`` (in the fleet's stack) and ``logicalId`` (in that nested stack)."""
+
+RESERVED_TAG_PREFIX = "cdk-managed-things:"
+"""Tag keys the provider sets on things itself (e.g. while a replacement is pending); a template may not set them."""

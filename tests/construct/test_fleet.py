@@ -331,6 +331,18 @@ def test_one_provider_in_the_fleets_stack_serves_every_shard(tmp_path: Path) -> 
         assert policy_id in nested["DependsOn"]
     # AND no reserved concurrency unless asked
     parent.has_resource_properties("AWS::Lambda::Function", {"ReservedConcurrentExecutions": Match.absent()})
+    # AND the provider may read the status of the nested stacks, whose StackIds the things' events carry
+    # (without it a rollback Update of a fleet thing cannot be told from a forward one), and of no other stack
+    status_resources = [
+        json.dumps(s["Resource"])
+        for policy in parent.find_resources("AWS::IAM::Policy").values()
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s["Action"] == "cloudformation:DescribeStacks"
+    ]
+    assert len(status_resources) == 2
+    assert '{"Ref": "AWS::StackId"}' in status_resources
+    nested_arn = next(r for r in status_resources if "AWS::StackId" not in r)
+    assert ":cloudformation:" in nested_arn and ':stack/", {"Ref": "AWS::StackName"}, "-*/*"' in nested_arn
 
 
 def test_provider_concurrency_reserves_the_functions_concurrency(tmp_path: Path) -> None:

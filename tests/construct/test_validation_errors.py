@@ -355,3 +355,11 @@ def test_too_many_tags_through_tags_of_fail_synth() -> None:
     assert "Stack/Hub" in message
     assert "Stack/Fine" not in message
     assert "SECRET" not in message
+
+
+def test_tag_keys_the_provider_reserves_are_refused() -> None:
+    # GIVEN a thing tagged under the provider's own prefix (it tags a thing while replacing it)
+    # WHEN it is declared, THEN the error names the rule, not the tag
+    with pytest.raises(ValueError, match="keys starting with cdk-managed-things: are reserved") as raised:
+        ManagedThing(cdk.Stack(cdk.App(), "Stack"), "Hub", **device(tags={"cdk-managed-things:mine": "SECRETVALUE"}))
+    assert "SECRETVALUE" not in str(raised.value)

@@ -13,6 +13,7 @@ from canary_scan import BRAND, SERIAL_NUMBER, TAGS
 from deploy_support import device, material, run_cli, stack_state, synth
 from fake_runtime import FakeApp, FakeRuntime, thing
 
+from managed_things_local.deploy import vault as vault_module
 from managed_things_local.deploy.errors import DeployError
 from managed_things_local.deploy.state import StateStore
 from managed_things_local.deploy.vault import VAULT_FILE
@@ -232,3 +233,19 @@ def test_a_journal_written_by_the_previous_version_still_drives_the_recovery(tmp
     assert runtime.requests[0].request_id == sent[0].request_id
     assert runtime.requests[0].properties == sent[0].properties
     assert runtime.calls()[1:] == [("Delete", "Plug", "p1")]
+
+
+def test_a_vault_line_cut_short_by_a_crash_does_not_swallow_the_next_value(tmp_path: Path) -> None:
+    # GIVEN a vault whose last line a crash cut short (no newline)
+    app = FakeApp(tmp_path)
+    app.write({"Fake": {"Plug": plug()}})
+    app.deploy(FakeRuntime())
+    with vault_path(app).open("a") as vault:
+        vault.write('{"ref": "sha256:cut-sh')
+    # WHEN another thing's values are written
+    app.write({"Fake": {"Plug": plug(), "Lamp": thing("p2", **{**SENSITIVE, "SerialNumber": "SN-OTHER-0002"})}})
+    app.deploy(FakeRuntime())
+    # THEN a new process (nothing cached) still reads them back
+    vault_module._SHARED.clear()
+    loaded = StateStore(app.store.directory).load("Fake")
+    assert loaded is not None and loaded.resources["Lamp"].properties["SerialNumber"] == "SN-OTHER-0002"

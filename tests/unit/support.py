@@ -143,10 +143,18 @@ def stub_replacement(
     *,
     old_arn: str = THING_ARN,
 ) -> None:
-    """Queue a replacement's calls: the old thing tagged with the replacement's token, the Create, the tag removed."""
+    """Queue a replacement's calls: the old thing tagged with the replacement's token, the Create, the tag removed.
+
+    ``token`` is the replacement's ClientToken (the tag's value starts with it)."""
+    from botocore.stub import ANY
+
     from managed_thing_provider.lifecycle import REPLACEMENT_TAG
 
-    provider.stubber.add_response("tag_resource", {}, {"ResourceArn": old_arn, "Tags": {REPLACEMENT_TAG: token}})
+    tagged = {
+        "ResourceArn": old_arn,
+        "Tags": {REPLACEMENT_TAG: ANY},
+    }  # "<token>:<fingerprint>": see test_handler_failure_paths
+    provider.stubber.add_response("tag_resource", {}, tagged)
     provider.stubber.add_response("create_managed_thing", response or created(NEW_THING_ID, NEW_THING_ARN), expected)
     provider.stubber.add_response("untag_resource", {}, {"ResourceArn": old_arn, "TagKeys": [REPLACEMENT_TAG]})
 

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from conftest import THING_ARN, THING_ID, FakeLambdaContext, load_event, update_event
 
-from managed_thing_provider.lifecycle import REPLACEMENT_TAG, client_token
+from managed_thing_provider.lifecycle import REPLACEMENT_TAG, client_token, fingerprint
+from managed_thing_provider.properties import parse_properties
 from unit.support import (
     NEW_THING_ARN,
     NEW_THING_ID,
@@ -453,16 +454,16 @@ def test_a_replacement_whose_outcome_stays_unknown_leaves_its_token_on_the_old_t
     event = update_event(properties(), properties(AuthenticationMaterialType="CUSTOM_PROTOCOL_QR_BAR_CODE"))
     live_thing(provider)
     stack_status(cloudformation, "UPDATE_IN_PROGRESS")
-    provider.stubber.add_response(
-        "tag_resource", {}, {"ResourceArn": THING_ARN, "Tags": {REPLACEMENT_TAG: token(event)}}
-    )
+    pending = f"{token(event)}:{fingerprint(parse_properties(event['ResourceProperties']))}"
+    provider.stubber.add_response("tag_resource", {}, {"ResourceArn": THING_ARN, "Tags": {REPLACEMENT_TAG: pending}})
     for _ in range(5):
         provider.stubber.add_client_error(
             "create_managed_thing", "InternalServerException", "Internal error", http_status_code=500
         )
     # WHEN the handler runs
     response = provider.invoke(event)
-    # THEN FAILED with the old id, and the old thing keeps the replacement's token (no UntagResource)
+    # THEN FAILED with the old id, and the old thing keeps the replacement's token and the fingerprint of its
+    # properties (no UntagResource)
     assert (response["Status"], response["PhysicalResourceId"]) == ("FAILED", THING_ID)
     assert api_calls.operations == ["GetManagedThing", "TagResource", *["CreateManagedThing"] * 5]
 
@@ -474,7 +475,7 @@ def test_the_rollback_of_a_replacement_of_unknown_outcome_deletes_what_it_commit
     forward_new = properties(AuthenticationMaterialType="CUSTOM_PROTOCOL_QR_BAR_CODE")
     forward = update_event(properties(), forward_new)
     rollback = rollback_of(properties(), forward_new)
-    tagged_thing(provider, token(forward))
+    tagged_thing(provider, f"{token(forward)}:{fingerprint(parse_properties(forward_new))}")
     stack_status(cloudformation, "UPDATE_ROLLBACK_IN_PROGRESS")
     # AND the service, which committed the replacement B, answering the same token and parameters with it
     provider.stubber.add_response(
@@ -532,3 +533,34 @@ def test_a_thing_that_cannot_be_tagged_is_still_replaced(provider: Any, api_call
     # THEN the replacement is made anyway (its outcome is known here)
     assert api_calls.operations == ["GetManagedThing", "TagResource", "CreateManagedThing"]
     assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", NEW_THING_ID)
+
+
+def test_a_rollback_recovers_only_the_replacement_of_its_own_forward_update(
+    provider: Any, api_calls: Any, cloudformation: Any
+) -> None:
+    # GIVEN a rollback Update of thing A whose tag names a replacement made with other properties (a stale tag)
+    rollback = rollback_of(properties(), properties(AuthenticationMaterialType="CUSTOM_PROTOCOL_QR_BAR_CODE"))
+    tagged_thing(provider, f"{'d' * 64}:{fingerprint(parse_properties(properties(Name='Other')))}")
+    stack_status(cloudformation, "UPDATE_ROLLBACK_IN_PROGRESS")
+    provider.stubber.add_response("untag_resource", {}, {"ResourceArn": THING_ARN, "TagKeys": [REPLACEMENT_TAG]})
+    # WHEN the handler runs
+    response = provider.invoke(rollback)
+    # THEN nothing is created with that token (its parameters are unknown here): the tag is only removed
+    assert api_calls.operations == ["GetManagedThing", "UntagResource"]
+    assert response["Status"] == "SUCCESS"
+
+
+def test_with_the_stack_status_unknown_a_pending_replacement_keeps_its_tag(
+    provider: Any, api_calls: Any, cloudformation: Any
+) -> None:
+    # GIVEN thing A carrying a pending replacement, and a stack status that cannot be read
+    forward_new = properties(AuthenticationMaterialType="CUSTOM_PROTOCOL_QR_BAR_CODE")
+    forward = update_event(properties(), forward_new)
+    tagged_thing(provider, f"{token(forward)}:{fingerprint(parse_properties(forward_new))}")
+    cloudformation.stubber.add_client_error("describe_stacks", "AccessDenied", http_status_code=403)
+    provider.stubber.add_response("update_managed_thing", {}, {"Identifier": THING_ID, "Name": "Kitchen hub"})
+    # WHEN an Update in place runs
+    response = provider.invoke(update_event(properties(), properties(Name="Kitchen hub")))
+    # THEN the tag stays (the rollback that can recover the replacement may still come), and no Create is sent
+    assert api_calls.operations == ["GetManagedThing", "UpdateManagedThing"]
+    assert response["Status"] == "SUCCESS"

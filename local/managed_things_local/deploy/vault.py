@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import re
 import secrets
 import threading
@@ -86,6 +87,8 @@ class StateVault:
             new = {reference: value for reference, value in found.items() if reference not in values}
             if new:
                 lines = [] if on_file else [_line({"note": _NOTE, "key": key})]
+                if on_file and not _ends_a_line(self.path):
+                    lines.append("\n")  # a line cut short by a crash must not swallow the next value
                 lines += [_line({"ref": reference, "value": value}) for reference, value in new.items()]
                 append_private(self.path, "".join(lines))
                 self._remember(key, {**values, **new})
@@ -161,6 +164,14 @@ def _parse(text: str) -> tuple[str, dict[str, Any]]:
         elif isinstance(entry, dict) and isinstance(entry.get("ref"), str) and "value" in entry:
             values[entry["ref"]] = entry["value"]
     return key, values
+
+
+def _ends_a_line(path: Path) -> bool:
+    with path.open("rb") as file:
+        if file.seek(0, os.SEEK_END) == 0:
+            return True
+        file.seek(-1, os.SEEK_END)
+        return file.read(1) == b"\n"
 
 
 def _line(entry: Mapping[str, Any]) -> str:
