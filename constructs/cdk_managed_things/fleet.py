@@ -16,6 +16,7 @@ from aws_cdk import (
     Aspects,
     CfnOutput,
     CfnResource,
+    Duration,
     IAspect,
     ITaggable,
     NestedStack,
@@ -86,6 +87,15 @@ class _Thing:
     logical_id: str
 
 
+# CloudFormation's longest wait for a custom resource's answer.
+MAX_SERVICE_TIMEOUT_SECONDS = 3600
+
+
+def _whole_seconds(duration: Duration) -> str:
+    seconds = duration.to_seconds()
+    return str(int(seconds)) if float(seconds).is_integer() else str(seconds)
+
+
 @jsii.implements(ITaggable)
 class ManagedThingFleet(Construct):
     """A fleet of managed things from an inventory: one thing per row, in nested stacks of at most
@@ -128,6 +138,10 @@ class ManagedThingFleet(Construct):
     secret_name_prefix
         The prefix of every secret the rows name; the provider may read every secret whose name starts with it
         (one IAM statement for the fleet). Required when rows name secrets. Default: - rows name no secrets.
+    service_timeout
+        How long CloudFormation waits for each thing's answer (``ServiceTimeout``, 1 second to 1 hour). With a
+        small ``provider_concurrency``, invocations of a large deploy wait in Lambda's queue: give them time.
+        Default: 5 minutes, as ``ManagedThing``.
     """
 
     def __init__(
@@ -143,11 +157,13 @@ class ManagedThingFleet(Construct):
         shards: int | None = None,
         provider_concurrency: int | None = None,
         secret_name_prefix: str | None = None,
+        service_timeout: Duration | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         shards = SHARDS if shards is None else shards
         things_per_stack = THINGS_PER_STACK if things_per_stack is None else things_per_stack
-        self._check_arguments(shards, things_per_stack)
+        timeout = SERVICE_TIMEOUT_SECONDS if service_timeout is None else _whole_seconds(service_timeout)
+        self._check_arguments(shards, things_per_stack, timeout)
         rows = load_inventory(
             inventory, key=key, defaults=defaults, scope_path=self.node.path, secret_name_prefix=secret_name_prefix
         )
@@ -176,7 +192,7 @@ class ManagedThingFleet(Construct):
         # without calling back into Python); rows with tags get the merge from the aspect below.
         fleet_tags = self._tags.rendered_tags
         shape = input_shape("CreateManagedThing")
-        common = {"ServiceToken": provider.service_token, "ServiceTimeout": SERVICE_TIMEOUT_SECONDS}
+        common = {"ServiceToken": provider.service_token, "ServiceTimeout": timeout}
         self._things: dict[str, _Thing] = {}
         self._shards: dict[int, NestedStack] = {}
         for shard in sorted(by_shard):
@@ -249,8 +265,12 @@ class ManagedThingFleet(Construct):
             raise KeyError(f"{self.node.path}: no row of the inventory has {self._key_member} {shown}")
         return found
 
-    def _check_arguments(self, shards: int, things_per_stack: int) -> None:
+    def _check_arguments(self, shards: int, things_per_stack: int, service_timeout: str) -> None:
         problems = []
+        if not service_timeout.isdigit() or not 1 <= int(service_timeout) <= MAX_SERVICE_TIMEOUT_SECONDS:
+            problems.append(
+                f"service_timeout must be a whole number of seconds from 1 to {MAX_SERVICE_TIMEOUT_SECONDS}"
+            )
         if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
             problems.append("shards must be a whole number of at least 1")
         if (

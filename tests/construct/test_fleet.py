@@ -505,3 +505,13 @@ def test_templates_are_cfn_lint_clean_and_cdk_nag_finds_nothing_unacknowledged(t
             if not _is_cdk_function_role_dependency(m, template)
         ]
         assert findings == [], name
+
+
+def test_service_timeout_sets_how_long_cloudformation_waits_for_each_thing(tmp_path: Path) -> None:
+    # GIVEN a fleet whose things may wait in Lambda's queue behind a small reserved concurrency
+    synthesized = synthesize(tmp_path, plugs(3), provider_concurrency=2, service_timeout=cdk.Duration.minutes(30))
+    # THEN every thing asks CloudFormation to wait 30 minutes for its answer
+    assert {t["Properties"]["ServiceTimeout"] for t in synthesized.things()} == {"1800"}
+    # AND a wait CloudFormation does not allow fails synth, naming the fleet
+    with pytest.raises(ValueError, match=r"Devices/Plugs: service_timeout must be a whole number of seconds from 1"):
+        synthesize(tmp_path, plugs(3), service_timeout=cdk.Duration.hours(2))
