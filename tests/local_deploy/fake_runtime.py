@@ -201,3 +201,24 @@ class FakeApp:
         """logical id -> physical id of the stack's recorded resources ({} when it has no state)."""
         state = self.store.load(stack)
         return {lid: r.physical_id for lid, r in state.resources.items()} if state else {}
+
+
+class Died(BaseException):
+    """The deploy's process ended here: nothing after it runs (a BaseException, which the engine does not catch)."""
+
+
+def deploy_dying_at(app: FakeApp, logical_id: str | None = None) -> list[CustomResourceRequest]:
+    """Deploy ``app`` until the request of ``logical_id`` (else the first request) is in flight, and end the
+    process there; the requests that were in flight."""
+    lost: list[CustomResourceRequest] = []
+
+    def die(request: CustomResourceRequest) -> None:
+        if logical_id is None or request.logical_id == logical_id:
+            lost.append(request)
+            raise Died()
+
+    try:
+        app.deploy(FakeRuntime(on_request=die))
+    except Died:
+        return lost
+    raise AssertionError(f"the deploy never reached {logical_id or 'a request'}")

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_runtime import FakeApp, FakeRuntime, nested_stack, thing
+from fake_runtime import FakeApp, FakeRuntime, deploy_dying_at, nested_stack, thing
 
 from managed_things_local.deploy.plan import plan_stack
 from managed_things_local.deploy.records import OutputState, ResourceState, StackState
@@ -187,15 +187,7 @@ def test_a_nested_stack_is_found_by_a_destroy_even_if_the_deploy_died_inside_it(
     floor = {"Resources": {"Lamp1": thing("l1"), "Lamp2": thing("l2", Upstream={"Ref": "Lamp1"})}}
     app.write({"Fake": {"Floor": nested_stack("Floor.json", "Fake/Floor")}}, nested={"Floor.json": floor})
 
-    class Died(BaseException):
-        """The process ended: nothing after this runs."""
-
-    def die_at_lamp2(request: Any) -> None:
-        if request.logical_id == "Lamp2":
-            raise Died()
-
-    with pytest.raises(Died):
-        app.deploy(FakeRuntime(on_request=die_at_lamp2))
+    deploy_dying_at(app, "Lamp2")
     # WHEN the root is destroyed
     runtime = FakeRuntime()
     app.destroy(runtime)

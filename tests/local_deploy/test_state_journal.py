@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fake_runtime import FakeApp, FakeRuntime, thing
+from fake_runtime import FakeApp, FakeRuntime, deploy_dying_at, thing
 
 from managed_things_local.deploy.errors import DeployError
 from managed_things_local.deploy.requests import RequestType
@@ -135,22 +135,11 @@ def test_the_override_runs_against_the_new_endpoint(app: FakeApp) -> None:
     assert runtime.calls() == [("Delete", "T0", "t0")]
 
 
-class Died(BaseException):
-    """The deploy's process ended here: nothing after it runs."""
-
-
 def test_a_create_that_never_answered_is_delivered_again_so_that_destroy_deletes_its_thing(tmp_path: Path) -> None:
     # GIVEN a deploy that died while A's Create was in flight (the provider may have created it)
     app = FakeApp(tmp_path)
     app.write({"Fake": {"A": thing("a1")}})
-    sent = []
-
-    def die_in_flight(request) -> None:
-        sent.append(request)
-        raise Died()
-
-    with pytest.raises(Died):
-        app.deploy(FakeRuntime(on_request=die_in_flight))
+    sent = deploy_dying_at(app)
     # WHEN the stack is destroyed
     runtime = FakeRuntime()
     destroyed = app.destroy(runtime)
@@ -166,16 +155,7 @@ def test_a_create_that_never_answered_is_found_by_the_next_deploy(tmp_path: Path
     # GIVEN a deploy that died while B's Create was in flight, A created
     app = FakeApp(tmp_path)
     app.write({"Fake": {"A": thing("a1"), "B": thing("b1", Upstream={"Ref": "A"})}})
-
-    lost = []
-
-    def die_at_b(request) -> None:
-        if request.logical_id == "B":
-            lost.append(request)
-            raise Died()
-
-    with pytest.raises(Died):
-        app.deploy(FakeRuntime(on_request=die_at_b))
+    lost = deploy_dying_at(app, "B")
     # WHEN deployed again
     runtime = FakeRuntime()
     deployed = app.deploy(runtime)

@@ -11,7 +11,7 @@ import aws_cdk as cdk
 import pytest
 from canary_scan import BRAND, SERIAL_NUMBER, TAGS
 from deploy_support import device, material, run_cli, stack_state, synth
-from fake_runtime import FakeApp, FakeRuntime, thing
+from fake_runtime import FakeApp, FakeRuntime, deploy_dying_at, thing
 
 from managed_things_local.deploy import vault as vault_module
 from managed_things_local.deploy.errors import DeployError
@@ -120,22 +120,11 @@ def test_a_rollback_restores_the_exact_old_sensitive_values(tmp_path: Path) -> N
     assert loaded is not None and loaded.resources["Plug"].properties["SerialNumber"] == SERIAL_NUMBER
 
 
-class Died(BaseException):
-    """The deploy's process ended here: nothing after it runs."""
-
-
 def test_recovery_delivers_again_the_exact_request_journaled_by_reference(tmp_path: Path) -> None:
     # GIVEN a deploy that died while the thing's Create was in flight
     app = FakeApp(tmp_path)
     app.write({"Fake": {"Plug": plug()}})
-    sent = []
-
-    def die_in_flight(request) -> None:
-        sent.append(request)
-        raise Died()
-
-    with pytest.raises(Died):
-        app.deploy(FakeRuntime(on_request=die_in_flight))
+    sent = deploy_dying_at(app)
     assert_no_sensitive_value(app)  # the journal refers to the values
     # WHEN the stack is destroyed
     runtime = FakeRuntime()
@@ -215,14 +204,7 @@ def test_a_journal_written_by_the_previous_version_still_drives_the_recovery(tmp
     # GIVEN a deploy that died while the thing's Create was in flight, journaled as before (plain values, no vault)
     app = FakeApp(tmp_path)
     app.write({"Fake": {"Plug": plug()}})
-    sent = []
-
-    def die_in_flight(request) -> None:
-        sent.append(request)
-        raise Died()
-
-    with pytest.raises(Died):
-        app.deploy(FakeRuntime(on_request=die_in_flight))
+    sent = deploy_dying_at(app)
     journal = app.store.journal("Fake")
     plain = journal.entries()
     journal.path.write_text("".join(json.dumps(entry) + "\n" for entry in plain))
