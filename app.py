@@ -75,6 +75,11 @@ class HomeFleetStack(cdk.Stack):
         cdk.Annotations.of(self).acknowledge_warning(
             "cdk-managed-things:plaintextAuthenticationMaterial", "Demo setup codes, not real devices"
         )
+        # Environment-agnostic, so that `managed-things deploy` runs it anywhere; on AWS, deploy it with a profile
+        # whose region has Managed Integrations (see README, Limits).
+        cdk.Annotations.of(self).acknowledge_warning(
+            "cdk-managed-things:environmentAgnostic", "An example: deployed locally or to the profile's region"
+        )
 
         devices = [
             ManagedThing(
@@ -101,22 +106,24 @@ class HomeFleetStack(cdk.Stack):
                 export_name=f"{self.stack_name}-{construct_id}Arn",
             )
 
-        # A fleet: one thing per row of the inventory, in nested stacks chosen by a hash of the key (4 here,
-        # for a tidy example; the default, 32, is for fleets of thousands and must not change once deployed).
+        # A fleet: one thing per row of the inventory, in shard stacks of their own (HomeFleet/Plugs/Shard001,
+        # ...). Which shard holds each thing is kept in inventory/plugs.placement.json, written at synth: commit it.
         plugs = ManagedThingFleet(
             self,
             "Plugs",
             inventory=Path(__file__).resolve().parent / "inventory" / "plugs.csv",
             key="SerialNumber",
             defaults={"Role": "DEVICE", "AuthenticationMaterialType": "ZIGBEE_QR_BAR_CODE", "Brand": "Acme"},
-            shards=4,
         )
         cdk.Tags.of(plugs).add("fleet", "plugs")
+        # Two plugs' Id and Arn as outputs of the shard stack that holds each (where the value is its own, not an
+        # import), exported under names other stacks can import.
         for serial_number in ("PLUG-0001", "PLUG-0002"):
             plug, output_id = plugs.thing(serial_number), serial_number.replace("-", "")
+            shard = plugs.locate(serial_number).stack
             for attribute, value in (("Id", plug.managed_thing_id), ("Arn", plug.managed_thing_arn)):
                 export_name = f"{self.stack_name}-{output_id}{attribute}"
-                cdk.CfnOutput(self, f"{output_id}{attribute}", value=value, export_name=export_name)
+                cdk.CfnOutput(shard, f"{output_id}{attribute}", value=value, export_name=export_name)
 
 
 app = cdk.App()

@@ -6,7 +6,7 @@ import re
 import weakref
 from typing import cast
 
-from aws_cdk import Acknowledgment, ArnFormat, Aws, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Token, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -17,11 +17,15 @@ from managed_things_model.contract import HANDLER, SECRET_NAME_PATTERN
 from ._asset import provider_code
 
 PROVIDER_ID = "CdkManagedThingsProvider"
+# The resources a provider adds to its stack: the function, its event invoke config (no retries), its role, the
+# role's policy and the log group.
+PROVIDER_RESOURCES = 5
 # The provider's one deadline per invocation is derived from this (less a reserve to answer).
 FUNCTION_TIMEOUT = Duration.minutes(2)
 # CloudFormation waits this long for an answer (its default is one hour).
 SERVICE_TIMEOUT_SECONDS = "300"
-_THING_ARN_FINDING = "arn:<AWS::Partition>:iotmanagedintegrations:<AWS::Region>:<AWS::AccountId>:managed-thing/*"
+# How cdk-nag names an ARN it finds a wildcard in: intrinsics as <AWS::...>, an env's region and account as they are.
+_THING_ARN_FINDING = "arn:<AWS::Partition>:iotmanagedintegrations:{region}:{account}:managed-thing/*"
 THING_ACTIONS = [
     "iotmanagedintegrations:GetManagedThing",
     "iotmanagedintegrations:UpdateManagedThing",
@@ -32,8 +36,7 @@ THING_ACTIONS = [
 
 # Secret names have no wildcard characters, so a prefix grants only what it says.
 _SECRET_NAME_PREFIX = re.compile(SECRET_NAME_PATTERN)
-_NESTED_STACKS_FINDING = "arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/<AWS::StackName>-*/*"
-_SECRET_ARN_FINDING = "arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:{prefix}*"
+_SECRET_ARN_FINDING = "arn:<AWS::Partition>:secretsmanager:{region}:{account}:secret:{prefix}*"
 
 # Read only to tell a rollback Update from a forward one (see the provider's clients.stack_is_rolling_back).
 STACK_STATUS_ACTION = "cloudformation:DescribeStacks"
@@ -60,7 +63,6 @@ class ManagedThingProvider(Construct):
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
         self._concurrency: tuple[int, str] | None = None
-        self._reads_nested_stack_status = False
         self._secret_prefixes: set[str] = set()
         stack = Stack.of(self)
         log_group = logs.LogGroup(
@@ -110,7 +112,7 @@ class ManagedThingProvider(Construct):
                 reason="CreateManagedThing is authorized before the thing exists: there is no thing ARN to scope to.",
             ),
             Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::{_THING_ARN_FINDING}]",
+                id=f"AwsSolutions-IAM5[Resource::{_THING_ARN_FINDING.format(**_finding_environment(stack))}]",
                 reason="The provider manages this stack's things, whose ids the service assigns at create time.",
             ),
         )
@@ -127,28 +129,6 @@ class ManagedThingProvider(Construct):
             )
         self._concurrency = (concurrency, requested_by)
         cast(lambda_.CfnFunction, self.function.node.default_child).reserved_concurrent_executions = concurrency
-
-    def read_nested_stack_status(self, requested_by: str) -> None:
-        """Let the function read the status of this stack's nested stacks, whose things it serves too.
-
-        An event carries the StackId of the thing's own stack: for a fleet's things, a nested stack's. Nested
-        stacks are named ``<parent stack name>-<logical id>-<suffix>``; their ARNs are not referenced one by one
-        (each nested stack depends on this policy, so that would be a cycle).
-        """
-        if self._reads_nested_stack_status:
-            return
-        self._reads_nested_stack_status = True
-        nested_stacks = Stack.of(self).format_arn(
-            service="cloudformation", resource="stack", resource_name=f"{Aws.STACK_NAME}-*/*"
-        )
-        self.role.add_to_principal_policy(iam.PolicyStatement(actions=[STACK_STATUS_ACTION], resources=[nested_stacks]))
-        Validations.of(self.role).acknowledge(
-            Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::{_NESTED_STACKS_FINDING}]",
-                reason=f"{requested_by} keeps its things in nested stacks, whose ids CloudFormation assigns: "
-                "DescribeStacks (read only) of the stacks named after this one tells a rollback Update from a forward.",
-            )
-        )
 
     def grant_secrets_named(self, prefix: str, requested_by: str) -> None:
         """Let the function read every secret whose name starts with ``prefix``: one statement per prefix."""
@@ -171,8 +151,17 @@ class ManagedThingProvider(Construct):
         )
         Validations.of(self.role).acknowledge(
             Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::{_SECRET_ARN_FINDING.format(prefix=prefix)}]",
+                id="AwsSolutions-IAM5[Resource::"
+                f"{_SECRET_ARN_FINDING.format(prefix=prefix, **_finding_environment(Stack.of(self)))}]",
                 reason=f"{requested_by} names its things' secrets by the prefix {prefix}: one statement for "
                 "a fleet, where one per secret would outgrow the role's policy size limit.",
             )
         )
+
+
+def _finding_environment(stack: Stack) -> dict[str, str]:
+    """The region and account of ``stack`` as cdk-nag writes them in a finding's ARN."""
+    return {
+        "region": "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region,
+        "account": "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account,
+    }

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jsii
-from aws_cdk import Annotations, CfnResource, ITaggable, RemovalPolicy, TagManager, TagType, Token
+from aws_cdk import Annotations, CfnResource, ITaggable, RemovalPolicy, Stack, TagManager, TagType, Token
 from aws_cdk import aws_secretsmanager as secretsmanager
 
 from constructs import Construct, IValidation
@@ -18,6 +18,8 @@ from managed_things_model.validation import Problem
 
 from ._documents import document_for_template
 from ._provider import SERVICE_TIMEOUT_SECONDS, ManagedThingProvider
+from ._quotas import SERVICE_TOKEN_STANDIN, StackQuotas
+from ._region import check_region
 from ._request import tag_problems, thing_problems, to_request_value
 from .request_types import (
     AuthenticationMaterialType,
@@ -181,6 +183,13 @@ class ManagedThing(Construct):
         # The provider's permissions must outlive every thing: Delete runs with them.
         # (The policy refers to the role, so the role outlives the policy in turn.)
         self._resource.node.add_dependency(provider.policy_resource)
+        stack = Stack.of(self)
+        check_region(stack)
+        written = {key: value for key, value in properties.items() if key != "Tags"}
+        StackQuotas.of(stack).add_thing(
+            self._resource,
+            lambda: {**SERVICE_TOKEN_STANDIN, **written, "Tags": self._tags.render_tags() or {}},
+        )
 
     @property
     def tags(self) -> TagManager:
