@@ -3,9 +3,11 @@
 A local deploy that CloudFormation would refuse is refused too, before anything
 runs, with CloudFormation's own message, so that what deploys locally deploys
 on AWS. The quotas are those of "Understand CloudFormation quotas",
-https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
-(its archived source: https://github.com/awsdocs/aws-cloudformation-user-guide/blob/main/doc_source/cloudformation-limits.md).
-The messages are CloudFormation's as users reported them (each constant names where).
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html (the per-template ones
+also in its archived source,
+https://github.com/awsdocs/aws-cloudformation-user-guide/blob/main/doc_source/cloudformation-limits.md, which
+predates the 2,500 per operation). The messages are CloudFormation's as users reported them (each constant names
+where); none was found for the 200 mappings, so they are not checked.
 """
 
 from __future__ import annotations
@@ -66,7 +68,8 @@ def check_template(artifact: StackArtifact) -> None:
         size = 0  # read when the assembly was; gone since: the size was fine then
     problem = template_problem(artifact.template, size)
     if problem:
-        raise DeployError(f"{artifact.display_name} ({artifact.template_path}): {problem}")
+        where = f" ({artifact.template_path})" if artifact.template_file else ""
+        raise DeployError(f"{artifact.display_name}{where}: {problem}")
 
 
 def check_operation(stack_name: str, touched: int, command: str) -> None:
