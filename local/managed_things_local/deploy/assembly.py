@@ -52,6 +52,18 @@ class StackArtifact:
     dependencies: tuple[str, ...] = ()
     asset_files: dict[str, dict[str, Any]] = field(default_factory=dict)
     annotations: tuple[Annotation, ...] = ()
+    template_file: str = ""  # the template's file, relative to assembly_dir
+
+    @property
+    def template_path(self) -> Path:
+        return self.assembly_dir / self.template_file
+
+    def asset_source(self, object_key: str) -> Path | None:
+        """The file or directory of this assembly's asset uploaded as ``object_key`` (its asset manifest's)."""
+        digest = object_key.rsplit("/", 1)[-1].split(".", 1)[0]
+        source = (self.asset_files.get(digest) or {}).get("source") or {}
+        path = source.get("path")
+        return (self.assembly_dir / path).resolve() if isinstance(path, str) else None
 
     def code_directory(self, logical_id: str) -> Path:
         """The synthesized code directory of a Lambda function of this stack (zips are extracted by the caller)."""
@@ -62,11 +74,9 @@ class StackArtifact:
             return (self.assembly_dir / asset_path).resolve()
         code = (resource.get("Properties") or {}).get("Code") or {}
         key = code.get("S3Key")
-        if isinstance(key, str):
-            digest = key.rsplit("/", 1)[-1].split(".", 1)[0]
-            asset = self.asset_files.get(digest)
-            if asset and isinstance(asset.get("source", {}).get("path"), str):
-                return (self.assembly_dir / asset["source"]["path"]).resolve()
+        source = self.asset_source(key) if isinstance(key, str) else None
+        if source is not None:
+            return source
         raise DeployError(
             f"{self.stack_name}: cannot find the code of {logical_id}: its template has neither "
             "aws:asset:path metadata nor an S3Key of this assembly's assets (inline or external code "
@@ -201,6 +211,7 @@ def _read_manifest(directory: Path, prefix: str, stacks: list[StackArtifact]) ->
                 dependencies=tuple(prefix + d for d in artifact.get("dependencies") or () if d in stack_ids),
                 asset_files=asset_files,
                 annotations=read_annotations(artifact, directory),
+                template_file=properties["templateFile"],
             )
         )
 

@@ -185,7 +185,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json_document(reports, command, error, extra) + "\n")
         sys.stdout.flush()
     else:
-        print_summary(reports, command, sys.stdout, time.monotonic() - started)
+        # A refusal before anything ran is its error line alone, as cdk deploy's
+        print_summary(reports, command, sys.stdout, None if error and not reports else time.monotonic() - started)
     if error:
         progress.line(f"\n ❌  {error}")
     if interrupted:
@@ -202,6 +203,7 @@ def run_engine(
     from .executor import Executor
     from .invoker import LambdaRuntime
     from .journal import JournalWriter
+    from .preview import preview_executor
     from .responses import ResponseReceiver
     from .secrets import SecretResource, SecretsServer, SecretVault
     from .stack_status import StackStatuses, StackStatusServer
@@ -210,9 +212,13 @@ def run_engine(
     statuses = StackStatuses()  # what DescribeStacks answers the providers
     reports: list[StackReport] = []
     assembly = load_assembly(source)
+    store = StateStore(assembly.directory.parent / STATE_DIR_NAME)
+    parameters = parse_parameters(getattr(args, "parameters", []), assembly)
     if command == "deploy":
         report_annotations((a for s in assembly.select(args.stacks) for a in s.annotations), sys.stderr)
-    store = StateStore(assembly.directory.parent / STATE_DIR_NAME)
+        # Before anything starts (the state directory, the emulator): a refused deploy leaves nothing behind.
+        preview = Engine(assembly, store, preview_executor(assembly, store), endpoint_label="", parameters=parameters)
+        preview.check_quotas(preview.deploy_order(assembly.select(args.stacks)))
     extra["stateDirectory"] = str(store.directory)
     stopping = Stopping()
     with (
@@ -248,7 +254,7 @@ def run_engine(
             store,
             executor,
             endpoint_label=label,
-            parameters=parse_parameters(getattr(args, "parameters", []), assembly),
+            parameters=parameters,
             allow_endpoint_change=args.allow_endpoint_change,
             verbose=args.verbose,
         )

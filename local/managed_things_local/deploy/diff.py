@@ -18,10 +18,11 @@ from managed_thing_provider.properties import parse_properties
 from .assembly import CloudAssembly
 from .errors import DeployError, Unresolvable
 from .executor import Executor
+from .preview import nested_run, preview_executor
 from .stack_events import Action
 from .stack_run import StackRun
 from .state import StateStore
-from .templates import MANAGED_THING, NESTED_STACK, nested_artifact, resource_label, resource_path
+from .templates import MANAGED_THING, NESTED_STACK, resource_label, resource_path
 
 _SYMBOLS = {Action.CREATE: "[+]", Action.UPDATE: "[~]", Action.REPLACE: "[-/+]", Action.DELETE: "[-]"}
 
@@ -81,7 +82,7 @@ def diff_stack(run: StackRun, store: StateStore, executor: Executor) -> StackDif
     for logical_id, step in run.plan.steps.items():
         old = step.previous
         if step.resource_type == NESTED_STACK:
-            nested = _nested_run(run, executor, logical_id, old.data.get("StackName") if old else None)
+            nested = nested_run(run, executor, logical_id, old.data.get("StackName") if old else None)
             if nested is not None:
                 result.nested.append(diff_stack(nested, store, executor))
             continue
@@ -121,42 +122,9 @@ def _planned(logical_id: str, label: str, old: Mapping[str, Any], new: Mapping[s
     return ThingDiff(logical_id, label, Action.UPDATE, members=members, reasons=kept)
 
 
-def _nested_run(parent: StackRun, executor: Executor, logical_id: str, stack_name: Any) -> StackRun | None:
-    previous = None
-    if isinstance(stack_name, str):
-        previous = parent.store.load(stack_name)
-    else:  # not deployed yet: every thing of it is a create
-        stack_name = f"{parent.name}-{logical_id}"
-    try:
-        artifact = nested_artifact(parent.artifact, logical_id, stack_name, parent.pseudo)
-        properties = parent.properties(logical_id)
-    except Unresolvable:
-        return None
-    executor.add_stacks([artifact])
-    return StackRun(
-        executor,
-        parent.store,
-        artifact,
-        previous,
-        endpoint_label=parent.endpoint_label,
-        parameters={k: str(v) for k, v in (properties.get("Parameters") or {}).items()},
-        parent=parent,
-    )
-
-
-class NoRuntime:
-    """A diff invokes nothing."""
-
-    def invoke(self, function: Any, request: Any, log_name: str) -> Any:
-        raise AssertionError("a diff does not invoke providers")
-
-    def close(self) -> None:
-        pass
-
-
 def diff(assembly: CloudAssembly, store: StateStore, patterns: list[str]) -> list[StackDiff]:
     """The diff of the selected stacks against the local state."""
-    executor = Executor(assembly, store, NoRuntime())
+    executor = preview_executor(assembly, store)
     diffs = []
     for artifact in assembly.select(patterns):
         previous = store.load(artifact.stack_name)

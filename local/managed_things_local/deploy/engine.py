@@ -11,10 +11,12 @@ import contextlib
 import time
 from collections.abc import Mapping, Sequence
 
+from . import quotas
 from .assembly import CloudAssembly, StackArtifact, prune_code
 from .errors import DeployError, Unresolvable
 from .executor import Executor
 from .graph import ordered, reverse
+from .operation_size import created_size, deploy_size, destroy_size
 from .plan import Removal
 from .recovery import deliver_unanswered_creates
 from .report import Reports, StackReport
@@ -106,8 +108,31 @@ class Engine:
                     "that endpoint, or pass --allow-endpoint-change to use this one (its things may not exist here)"
                 )
 
+    def check_quotas(self, stacks: Sequence[StackArtifact]) -> None:
+        """Refuse, before anything runs, a deploy CloudFormation would refuse: a template beyond its quotas, or
+        more resources created, updated or deleted in one stack operation than it allows."""
+        for artifact in stacks:
+            try:
+                run = StackRun(
+                    self.executor,
+                    self.store,
+                    artifact,
+                    self.store.load(artifact.stack_name),
+                    endpoint_label=self.endpoint_label,
+                    parameters=self.parameters.get(artifact.stack_name, {}),
+                )
+            except (DeployError, Unresolvable):  # the deploy reports it, as this stack's failure
+                size = created_size(artifact)
+                size.touched = 0
+            else:
+                size = deploy_size(run, self.executor)
+            for template in size.templates:
+                quotas.check_template(template)
+            quotas.check_operation(artifact.stack_name, size.touched, "deploy")
+
     def deploy(self, stacks: Sequence[StackArtifact]) -> list[StackReport]:
         self.check_endpoints([s.stack_name for s in stacks])
+        self.check_quotas(stacks)
         reports: list[StackReport] = []
         try:
             with self.executor.interrupts_handled():
@@ -195,6 +220,8 @@ class Engine:
 
     def destroy(self, names: Sequence[str]) -> list[StackReport]:
         self.check_endpoints(names)
+        for name in names:  # each is one DeleteStack, its nested stacks' resources included
+            quotas.check_operation(name, destroy_size(self.store, name), "destroy")
         reports: list[StackReport] = []
         try:
             with self.executor.interrupts_handled():

@@ -19,6 +19,9 @@ from .state import STATE_DIR_NAME
 
 # A quick check that something listens, not a health check: loopback answers at once.
 CONNECT_TIMEOUT_SECONDS = 2.0
+# Below it, Linux lets only root listen; the README's port for an emulator of one's own.
+FIRST_UNPRIVILEGED_PORT = 1024
+SUGGESTED_PORT = 8765
 
 
 @dataclass(frozen=True)
@@ -92,16 +95,26 @@ def check_endpoint(url: str) -> None:
             pass
     except OSError as error:
         reason = error.strerror or str(error) or type(error).__name__
+        if FIRST_UNPRIVILEGED_PORT <= port:
+            start = f"start one with `managed-things emulator --port {port}`"
+        else:  # only root may listen there (and 0 picks a port at random): advise a port anyone may listen on
+            start = (
+                f"start one with `managed-things emulator --port {SUGGESTED_PORT}` and pass "
+                f"--endpoint-url http://{_host_in_url(host)}:{SUGGESTED_PORT}"
+            )
         raise DeployError(
-            f"No emulator answers at {url} ({reason}): start one with `managed-things emulator --port {port}`, "
-            "or leave out --endpoint-url to use an embedded one"
+            f"No emulator answers at {url} ({reason}): {start}, or leave out --endpoint-url to use an embedded one"
         ) from None
+
+
+def _host_in_url(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def _endpoint_parts(url: str) -> SplitResult:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        example = f"http://{url}" if "://" not in url else "http://127.0.0.1:8765"
+        example = f"http://{url}" if "://" not in url else f"http://127.0.0.1:{SUGGESTED_PORT}"
         raise DeployError(f"--endpoint-url {url}: expected a URL like {example}")
     return parts
 

@@ -20,3 +20,13 @@ class Runtime(Protocol):
     def close(self) -> None:
         """Stop whatever the runtime keeps running between invocations."""
         ...
+
+
+class NoRuntime:
+    """The runtime of a preview (a diff, the quota checks): it invokes nothing."""
+
+    def invoke(self, function: FunctionSpec, request: CustomResourceRequest, log_name: str) -> Outcome:
+        raise AssertionError("a preview does not invoke providers")
+
+    def close(self) -> None:
+        pass

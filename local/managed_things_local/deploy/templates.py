@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import string
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from managed_things_model.contract import RESOURCE_TYPE
@@ -95,16 +97,17 @@ def nested_stack_name(parent: str, logical_id: str) -> str:
 
 
 def nested_artifact(parent: StackArtifact, logical_id: str, stack_name: str, pseudo: Pseudo) -> StackArtifact:
-    """The nested stack ``logical_id`` of ``parent``: its template found through the asset metadata."""
+    """The nested stack ``logical_id`` of ``parent``: its template found through the asset metadata, or (an
+    assembly synthesized without it, e.g. by ``python app.py``) through the asset manifest, as function code is."""
     resource = parent.template["Resources"][logical_id]
     metadata = resource.get("Metadata") or {}
-    path = metadata.get("aws:asset:path")
-    if not isinstance(path, str) or metadata.get("aws:asset:property") != "TemplateURL":
+    path = metadata.get("aws:asset:path") if metadata.get("aws:asset:property") == "TemplateURL" else None
+    template_file = parent.assembly_dir / path if isinstance(path, str) else _manifest_template(parent, resource)
+    if template_file is None:
         raise Unresolvable(
-            f"the template of nested stack {logical_id} is not in the cloud assembly: it needs aws:asset:path "
-            "metadata (the CDK CLI's context enables it; synthesize with aws:cdk:enable-asset-metadata)"
+            f"the template of nested stack {logical_id} is not in the cloud assembly: neither its aws:asset:path "
+            "metadata nor its TemplateURL names a file of the assembly's asset manifest (*.assets.json)"
         )
-    template_file = parent.assembly_dir / path
     try:
         template = json.loads(template_file.read_text())
     except (OSError, ValueError) as error:
@@ -119,4 +122,21 @@ def nested_artifact(parent: StackArtifact, logical_id: str, stack_name: str, pse
         region=pseudo.region,
         account=pseudo.account_id,
         asset_files=parent.asset_files,
+        template_file=os.path.relpath(template_file, parent.assembly_dir),
     )
+
+
+def _manifest_template(parent: StackArtifact, resource: Mapping[str, Any]) -> Path | None:
+    """The file the asset manifest uploads as the S3 object a TemplateURL names (its last ``.json`` part)."""
+    parts: list[str] = []
+    pending = [(resource.get("Properties") or {}).get("TemplateURL")]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            parts.append(value)
+        elif isinstance(value, list):
+            pending += reversed(value)
+        elif isinstance(value, dict):
+            pending += reversed(list(value.values()))
+    keys = [part for part in parts if part.endswith(".json")]
+    return parent.asset_source(keys[-1]) if keys else None
