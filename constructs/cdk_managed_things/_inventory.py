@@ -68,6 +68,7 @@ from managed_things_model.contract import SECRET_NAME_MEMBER
 from managed_things_model.service_model import create_members, input_shape, is_sensitive
 from managed_things_model.validation import Problem, show_value, validate
 
+from ._errors import ConfigurationError
 from ._inventory_columns import ColumnNames, name_of
 from ._request import is_unresolved, tag_problems, thing_problems, to_request_value
 
@@ -169,7 +170,7 @@ def load_inventory(
     problems = check.problems + defaults_problems + [line for record in records for line in record.problems]
     if problems:
         count = f"{len(problems)} problem{'' if len(problems) == 1 else 's'}"
-        raise ValueError(f"Invalid ManagedThingFleet inventory ({count}):\n" + "\n".join(problems))
+        raise ConfigurationError(f"Invalid ManagedThingFleet inventory ({count}):\n" + "\n".join(problems))
     ignored = check.names.ignored_warning()
     warnings = [InventoryWarning(IGNORED_COLUMNS_WARNING, ignored)] if ignored else []
     return Inventory((row for row in rows if row is not None), warnings)
