@@ -78,7 +78,9 @@ _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _MEMBER = re.compile(r"[A-Za-z]+")  # the member a problem's path starts with
 
 IGNORED_COLUMNS_WARNING = "cdk-managed-things:inventoryColumnsIgnored"
-"""The id of the warning naming the columns that ``ignore_unknown_columns`` ignored."""
+"""The id of the warning naming the columns that ``ignore_unknown_columns`` ignored. Acknowledgeable, like every
+``add_warning_v2`` warning: ``cdk synth --strict`` fails on it unless the app acknowledges it
+(https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.Annotations.html)."""
 
 
 @dataclass(frozen=True)

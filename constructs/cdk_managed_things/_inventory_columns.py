@@ -12,7 +12,9 @@ from typing import Any
 
 from managed_things_model.validation import show_value
 
-CLIENT_TOKEN = "ClientToken"  # a member of the API that an inventory never sets: the provider derives it
+# CreateManagedThing's idempotency token (https://docs.aws.amazon.com/iot-mi/latest/APIReference/API_CreateManagedThing.html):
+# the provider derives one per request, so a column holding one is refused even with ignore_unknown_columns.
+CLIENT_TOKEN = "ClientToken"
 
 
 class ColumnNames:
