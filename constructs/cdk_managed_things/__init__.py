@@ -1,5 +1,6 @@
 """cdk-managed-things: AWS IoT Managed Integrations managed things as CDK constructs."""
 
+from ._errors import ConfigurationError, report_configuration_errors
 from .fleet import FleetThing, ManagedThingFleet, ThingLocation
 from .managed_thing import ManagedThing
 from .request_types import (
@@ -13,6 +14,8 @@ from .request_types import (
     WiFiSimpleSetupConfiguration,
 )
 
+report_configuration_errors()
+
 __all__ = [
     "AuthenticationMaterialType",
     "CapabilityReport",
@@ -20,6 +23,7 @@ __all__ = [
     "CapabilityReportEndpoint",
     "CapabilitySchemaFormat",
     "CapabilitySchemaItem",
+    "ConfigurationError",
     "FleetThing",
     "ManagedThing",
     "ManagedThingFleet",

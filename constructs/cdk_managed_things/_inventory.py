@@ -23,6 +23,12 @@ the project root of a CDK app; messages show the path as given):
 
 In JSON and in Python, ``null``/``None`` means "not set".
 
+Columns named otherwise (an asset register's export: ``Serial``, ``Firmware``, ``Location``): ``columns``
+maps a column (a CSV header, a JSON or Python key) to the member it holds, ``{"Serial": "SerialNumber"}``,
+or to ``None`` to ignore it, ``{"Firmware": None}``; ``ignore_unknown_columns=True`` ignores every column
+that is no member, naming them once in a warning. Otherwise an unknown column is an error. Problems of a
+renamed column's value name both: ``SerialNumber (column Serial) is a duplicate key``.
+
 ``defaults`` sets a member for every row that does not set it (so an empty CSV cell takes the
 default). Defaults are checked once, and a problem with them is reported once, as ``defaults``.
 
@@ -50,7 +56,7 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,11 +68,19 @@ from managed_things_model.contract import SECRET_NAME_MEMBER
 from managed_things_model.service_model import create_members, input_shape, is_sensitive
 from managed_things_model.validation import Problem, show_value, validate
 
+from ._errors import ConfigurationError
+from ._inventory_columns import ColumnNames, name_of
 from ._request import is_unresolved, tag_problems, thing_problems, to_request_value
 
 _SUFFIXES = (".csv", ".json", ".jsonl")
 _STRUCTURED = ("structure", "list", "map")
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+_MEMBER = re.compile(r"[A-Za-z]+")  # the member a problem's path starts with
+
+IGNORED_COLUMNS_WARNING = "cdk-managed-things:inventoryColumnsIgnored"
+"""The id of the warning naming the columns that ``ignore_unknown_columns`` ignored. Acknowledgeable, like every
+``add_warning_v2`` warning: ``cdk synth --strict`` fails on it unless the app acknowledges it
+(https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.Annotations.html)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +97,22 @@ class InventoryRow:
     """Where the row is: ``devices.csv:12`` (the path as given, the line the record starts on) or ``inventory[11]``."""
 
 
+@dataclass(frozen=True)
+class InventoryWarning:
+    """Something legal but worth saying about an inventory: for ``Annotations.of(fleet).add_warning_v2``."""
+
+    warning_id: str
+    message: str
+
+
+class Inventory(list[InventoryRow]):
+    """The rows of an inventory, in inventory order, and what to warn about (``warnings``)."""
+
+    def __init__(self, rows: Iterable[InventoryRow], warnings: Iterable[InventoryWarning] = ()) -> None:
+        super().__init__(rows)
+        self.warnings = tuple(warnings)
+
+
 def load_inventory(
     inventory: str | os.PathLike[str] | Sequence[Mapping[str, Any]],
     *,
@@ -90,7 +120,9 @@ def load_inventory(
     defaults: Mapping[str, Any] | None = None,
     scope_path: str,
     secret_name_prefix: str | None = None,
-) -> list[InventoryRow]:
+    columns: Mapping[str, str | None] | None = None,
+    ignore_unknown_columns: bool = False,
+) -> Inventory:
     """Read and check a fleet inventory; the rows come back in inventory order.
 
     Parameters
@@ -98,20 +130,39 @@ def load_inventory(
     inventory
         The path of a ``.csv``, ``.json`` or ``.jsonl`` file, or a sequence of mappings.
     key
-        The member identifying a row (unique, set by every row), e.g. ``"SerialNumber"``.
+        The member identifying a row (unique, set by every row), e.g. ``"SerialNumber"``. A member's
+        name: it may come from a column that ``columns`` renames.
     defaults
-        Members for every row that does not set them. Default: - none.
+        Members for every row that does not set them, by the members' names (``columns`` does not apply
+        to them). Default: - none.
     scope_path
         The fleet's construct path, which starts every line of the error.
     secret_name_prefix
         The prefix of every ``AuthenticationMaterialSecretName``. Default: - rows may not name secrets.
+    columns
+        For inventories whose columns are not named like the members (an asset register's export):
+        maps a column's name (a CSV header, a JSON key, a key of the mappings) to the member it holds,
+        e.g. ``{"Serial": "SerialNumber"}``, or to ``None`` to ignore the column, e.g.
+        ``{"Firmware": None}`` (its cells are not read). Several columns may map to one member (one
+        mapping for several exports), but a row may set a member through one column only. A column the
+        inventory does not have is not an error: a misspelt name leaves the inventory's column unknown,
+        which is reported. Default: - every column is named after the member it holds.
+    ignore_unknown_columns
+        Ignore every column that is neither a member nor in ``columns``, instead of refusing the
+        inventory; the columns ignored are named once, in ``warnings`` (``ClientToken`` is still
+        refused). Default: False - an unknown column is an error.
+
+    Returns
+    -------
+    Inventory
+        The rows, in inventory order; its ``warnings`` are for ``Annotations.of(fleet).add_warning_v2``.
 
     Raises
     ------
     ValueError
         Listing every problem of every row, one line each (see the module's documentation).
     """
-    check = _Check(scope_path, key, secret_name_prefix)
+    check = _Check(scope_path, key, secret_name_prefix, columns, ignore_unknown_columns)
     check.key_member()
     check.prefix()
     request_defaults, defaults_problems = check.defaults(defaults or {})
@@ -121,8 +172,10 @@ def load_inventory(
     problems = check.problems + defaults_problems + [line for record in records for line in record.problems]
     if problems:
         count = f"{len(problems)} problem{'' if len(problems) == 1 else 's'}"
-        raise ValueError(f"Invalid ManagedThingFleet inventory ({count}):\n" + "\n".join(problems))
-    return [row for row in rows if row is not None]
+        raise ConfigurationError(f"Invalid ManagedThingFleet inventory ({count}):\n" + "\n".join(problems))
+    ignored = check.names.ignored_warning()
+    warnings = [InventoryWarning(IGNORED_COLUMNS_WARNING, ignored)] if ignored else []
+    return Inventory((row for row in rows if row is not None), warnings)
 
 
 @dataclass
@@ -133,12 +186,15 @@ class _Record:
     members: dict[str, Any]
     problems: list[str] = field(default_factory=list)
     skip: bool = False  # unreadable: no row checks (they would only repeat the problem)
+    renamed: Mapping[str, str] = field(default_factory=dict)  # member -> the column holding it, when named otherwise
 
 
 class _Check:
     """The checks of one inventory, and the problems they find outside any row."""
 
-    def __init__(self, scope_path: str, key: str, secret_name_prefix: str | None) -> None:
+    def __init__(
+        self, scope_path: str, key: str, secret_name_prefix: str | None, columns: Any, ignore_unknown_columns: Any
+    ) -> None:
         self.scope_path = scope_path
         self.key = key
         self.secret_name_prefix = secret_name_prefix
@@ -150,6 +206,11 @@ class _Check:
         self.problems: list[str] = []
         self.first_secret_at: str | None = None  # where a secret is first named
         self._first_at: dict[str, str] = {}
+        self._unknown_reported: set[Any] = set()  # unknown columns of rows: reported at the first row only
+        self.names, column_problems = ColumnNames.check(
+            self.known, columns, ignore_unknown_columns, self.unknown_member
+        )
+        self.problems += [self.line(argument, text) for argument, text in column_problems]
 
     def line(self, where: str, text: str) -> str:
         return f"{self.scope_path}: {where}: {text}"
@@ -176,11 +237,23 @@ class _Check:
         if name == "ClientToken":
             return "ClientToken is not set in an inventory: the provider derives one per request"
         known = ", ".join([*create_members(), SECRET_NAME_MEMBER])
-        return f"{_name(name)} is not a member of CreateManagedThing (known: {known})"
+        return f"{name_of(name)} is not a member of CreateManagedThing (known: {known})"
+
+    def unknown_column(self, where: str, name: Any) -> str:
+        return self.line(where, self.unknown_member(name) + self.names.hint(name))
+
+    def held_twice(self, where: str, member: str, first: str, second: str) -> str:
+        if first == second:
+            return self.line(where, f"{member} names two columns")
+        one, other = sorted((first, second))
+        return self.line(
+            where,
+            f"{name_of(one)} and {name_of(other)} both hold {member}: keep one, or map the other to None in columns",
+        )
 
     def defaults(self, defaults: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
         """The defaults as request values, and their problems (reported once, not per row)."""
-        converted, problems = self.members("defaults", defaults, python=True)
+        converted, problems, _ = self.members("defaults", defaults, python=True, from_columns=False)
         found: list[Problem] = []
         for name, value in list(converted.items()):
             if name == self.key:
@@ -194,23 +267,39 @@ class _Check:
                 found += validate(self.shape.members[name], value, name, skip=is_unresolved)
         return converted, problems + [self.line("defaults", p.describe()) for p in found]
 
-    def members(self, where: str, values: Mapping[Any, Any], *, python: bool) -> tuple[dict[str, Any], list[str]]:
-        """The members set (not None), and a problem for each unknown one.
+    def members(
+        self, where: str, values: Mapping[Any, Any], *, python: bool, from_columns: bool = True
+    ) -> tuple[dict[str, Any], list[str], dict[str, str]]:
+        """The members set (not None), the problems (an unknown column, a member set twice), and the renamed members.
 
         ``python``: values may be the library's dataclasses and enums, converted to boto3's shapes.
+        ``from_columns``: the keys are a row's columns, named through ``columns`` (else members: ``defaults``).
         """
         converted: dict[str, Any] = {}
         problems: list[str] = []
-        for name, value in values.items():
+        held_by: dict[str, str] = {}  # member -> the key that set it
+        for column, value in values.items():
+            name = self.names.member(column, where) if from_columns else column
+            if name is None:
+                continue  # ignored
             if name not in self.known:
-                problems.append(self.line(where, self.unknown_member(name)))
-            elif value is not None:
+                if not from_columns:
+                    problems.append(self.line(where, self.unknown_member(name)))
+                elif name not in self._unknown_reported:  # once, like a CSV header: not once a row
+                    self._unknown_reported.add(name)
+                    problems.append(self.unknown_column(where, name))
+                continue
+            if name in held_by:
+                problems.append(self.held_twice(where, name, held_by[name], column))
+                continue
+            held_by[name] = column
+            if value is not None:
                 member = self.shape.members.get(name)
                 try:
                     converted[name] = to_request_value(member, value) if python and member is not None else value
                 except TypeError as error:
-                    problems.append(self.line(where, f"{name} {error}"))
-        return converted, problems
+                    problems.append(self.line(where, f"{_in_column(name, held_by)} {error}"))
+        return converted, problems, {member: key for member, key in held_by.items() if member != key}
 
     def secret_name(self, value: Any, where: str) -> list[str]:
         """Problems with a secret name; a missing prefix is reported once, for the whole inventory."""
@@ -264,7 +353,7 @@ class _Check:
             if first != record.where:
                 got = None if self.key_is_sensitive else show_value(value)
                 found.append(Problem(self.key, f"is a duplicate key, also at {first}", got))
-        record.problems += [self.line(record.where, p.describe()) for p in found]
+        record.problems += [self.line(record.where, _with_column(p, record.renamed).describe()) for p in found]
         if len(record.problems) > found_before or not isinstance(value, str):
             return None
         return InventoryRow(key=value, request=request, where=record.where)
@@ -308,16 +397,16 @@ def _read_sequence(inventory: Sequence[Mapping[str, Any]], check: _Check) -> Ite
         if not isinstance(item, Mapping):
             yield _Record(where, {}, [check.line(where, f"must be a mapping of members (got {_kind(item)})")], True)
             continue
-        members, problems = check.members(where, item, python=True)
-        yield _Record(where, members, problems)
+        members, problems, renamed = check.members(where, item, python=True)
+        yield _Record(where, members, problems, renamed=renamed)
 
 
 def _record(where: str, value: Any, check: _Check) -> _Record:
     """A decoded JSON value as a row: an object's members, kept as JSON gives them."""
     if not isinstance(value, dict):
         return _Record(where, {}, [check.line(where, f"must be a JSON object (got {_kind(value)})")], True)
-    members, problems = check.members(where, value, python=False)
-    return _Record(where, members, problems)
+    members, problems, renamed = check.members(where, value, python=False)
+    return _Record(where, members, problems, renamed=renamed)
 
 
 def _read_csv(text: str, label: str, check: _Check) -> Iterator[_Record]:
@@ -326,14 +415,20 @@ def _read_csv(text: str, label: str, check: _Check) -> Iterator[_Record]:
     if not header:
         check.problems.append(check.line(f"{label}:1", "is empty: the first line must name the members, one a column"))
         return
-    columns: list[tuple[int, str, Shape | None]] = []  # (index, member, shape): unknown columns left out
-    for index, name in enumerate(header):
+    columns: list[tuple[int, str, Shape | None]] = []  # (index, member, shape): unknown and ignored columns left out
+    held_by: dict[str, str] = {}  # member -> the column holding it
+    for index, column in enumerate(header):
+        name = check.names.member(column, f"{label}:1")
+        if name is None:
+            continue  # ignored
         if name not in check.known:
-            check.problems.append(check.line(f"{label}:1", check.unknown_member(name)))
-        elif name in header[:index]:
-            check.problems.append(check.line(f"{label}:1", f"{name} names two columns"))
+            check.problems.append(check.unknown_column(f"{label}:1", name))
+        elif name in held_by:
+            check.problems.append(check.held_twice(f"{label}:1", name, held_by[name], column))
         else:
+            held_by[name] = column
             columns.append((index, name, check.shape.members.get(name)))
+    renamed = {member: column for member, column in held_by.items() if member != column}
     ended = reader.line_num
     for cells in reader:
         where, ended = f"{label}:{ended + 1}", reader.line_num
@@ -356,10 +451,11 @@ def _read_csv(text: str, label: str, check: _Check) -> Iterator[_Record]:
                     members[name] = json.loads(cell)
                 except json.JSONDecodeError as error:
                     position = f"line {error.lineno} column {error.colno} of the cell"
-                    problems.append(check.line(where, f"{name} is not valid JSON: {error.msg} ({position})"))
+                    described = _in_column(name, renamed)
+                    problems.append(check.line(where, f"{described} is not valid JSON: {error.msg} ({position})"))
             else:
                 members[name] = from_cloudformation(shape, cell)
-        yield _Record(where, members, problems)
+        yield _Record(where, members, problems, renamed=renamed)
 
 
 def _json_array(text: str, label: str, check: _Check) -> Iterator[tuple[str, Any]]:
@@ -441,8 +537,25 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
-def _name(name: Any) -> str:
-    return name if isinstance(name, str) and name.isidentifier() else repr(name)
+def _in_column(member: str, renamed: Mapping[str, str]) -> str:
+    """A member as a message names it: with the column that holds it, when the column is named otherwise."""
+    column = renamed.get(member)
+    return member if column is None or column == member else f"{member} (column {name_of(column)})"
 
 
-__all__ = ["InventoryRow", "SECRET_NAME_MEMBER", "load_inventory"]
+def _with_column(problem: Problem, renamed: Mapping[str, str]) -> Problem:
+    """``problem`` naming the column of its member, when the column is named otherwise."""
+    match = _MEMBER.match(problem.path)
+    if match is None or match.group() not in renamed:
+        return problem
+    return Problem(f"{problem.path} (column {name_of(renamed[match.group()])})", problem.message, problem.got)
+
+
+__all__ = [
+    "IGNORED_COLUMNS_WARNING",
+    "Inventory",
+    "InventoryRow",
+    "InventoryWarning",
+    "SECRET_NAME_MEMBER",
+    "load_inventory",
+]

@@ -15,6 +15,7 @@ from constructs import Construct
 from managed_things_model.contract import HANDLER, SECRET_NAME_PATTERN
 
 from ._asset import provider_code
+from ._errors import ConfigurationError
 
 PROVIDER_ID = "CdkManagedThingsProvider"
 # The resources a provider adds to its stack: the function, its event invoke config (no retries), its role, the
@@ -120,10 +121,10 @@ class ManagedThingProvider(Construct):
     def reserve_concurrency(self, concurrency: int, requested_by: str) -> None:
         """Reserve ``concurrency`` executions for the function; ``requested_by`` names who asks, for a conflict."""
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise ValueError(f"{requested_by}: provider_concurrency must be a whole number of at least 1")
+            raise ConfigurationError(f"{requested_by}: provider_concurrency must be a whole number of at least 1")
         if self._concurrency is not None and self._concurrency[0] != concurrency:
             value, other = self._concurrency
-            raise ValueError(
+            raise ConfigurationError(
                 f"{requested_by}: provider_concurrency={concurrency}, but {other} set {value}: one provider "
                 f"function serves every managed thing of stack {Stack.of(self).node.path}; give both the same value"
             )
@@ -133,7 +134,7 @@ class ManagedThingProvider(Construct):
     def grant_secrets_named(self, prefix: str, requested_by: str) -> None:
         """Let the function read every secret whose name starts with ``prefix``: one statement per prefix."""
         if not isinstance(prefix, str) or not _SECRET_NAME_PREFIX.fullmatch(prefix):
-            raise ValueError(
+            raise ConfigurationError(
                 f"{requested_by}: secret_name_prefix must be a non-empty secret name prefix "
                 "(letters, digits and /_+=.@-; no wildcards)"
             )

@@ -17,6 +17,7 @@ from managed_things_model.service_model import input_shape
 from managed_things_model.validation import Problem
 
 from ._documents import document_for_template
+from ._errors import ConfigurationError
 from ._provider import SERVICE_TIMEOUT_SECONDS, ManagedThingProvider
 from ._quotas import SERVICE_TOKEN_STANDIN, StackQuotas
 from ._region import check_region
@@ -149,7 +150,7 @@ class ManagedThing(Construct):
         }
         problems = self._problems(request, dict(tags or {}), authentication_material_secret)
         if problems:
-            raise ValueError("Invalid ManagedThing:\n" + "\n".join(problems))
+            raise ConfigurationError("Invalid ManagedThing:\n" + "\n".join(problems))
         if authentication_material is not None:
             Annotations.of(self).add_warning_v2(
                 "cdk-managed-things:plaintextAuthenticationMaterial",

@@ -40,3 +40,7 @@ its ``shard``, ``nestedStackLogicalId`` (in the fleet's stack) and ``logicalId``
 
 RESERVED_TAG_PREFIX = "cdk-managed-things:"
 """Tag keys the provider sets on things itself (e.g. while a replacement is pending); a template may not set them."""
+
+APP_ERROR_FILE_VARIABLE = "CDK_MANAGED_THINGS_APP_ERROR_FILE"
+"""Set by ``managed-things`` for the CDK app it synthesizes: the file where the construct library writes the message
+of a ``ConfigurationError`` the app did not catch, instead of Python printing a traceback; the CLI shows the message."""

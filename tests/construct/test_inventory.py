@@ -8,6 +8,7 @@ The three files under ``inventories/`` describe the same three things.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import shutil
 from pathlib import Path
@@ -17,7 +18,13 @@ import aws_cdk as cdk
 import pytest
 
 from cdk_managed_things import AuthenticationMaterialType, Role, WiFiSimpleSetupConfiguration
-from cdk_managed_things._inventory import SECRET_NAME_MEMBER, InventoryRow, load_inventory
+from cdk_managed_things._inventory import (
+    IGNORED_COLUMNS_WARNING,
+    SECRET_NAME_MEMBER,
+    InventoryRow,
+    InventoryWarning,
+    load_inventory,
+)
 
 INVENTORIES = Path(__file__).parent / "inventories"
 SCOPE = "HomeFleet/Plugs"
@@ -534,3 +541,218 @@ def test_no_sensitive_value_in_any_message(tmp_path: Path) -> None:
     # AND no value appears
     for message in messages:
         assert CANARY not in message
+
+
+# --- columns that are not members: asset-register exports --------------------------------------------
+
+# An asset register's export: its own column names, and columns that are no member of CreateManagedThing.
+EXPORT_HEADER = "Serial,Role,AuthenticationMaterial,Device name,Firmware,Location"
+EXPORT_RECORDS = ["PLUG-0001,DEVICE,Z:CODE1,Kitchen plug,1.2.3,Kitchen", "PLUG-0002,,Z:CODE2,,{not json,Hall"]
+EXPORT_COLUMNS = {"Serial": "SerialNumber", "Device name": "Name", "Firmware": None, "Location": None}
+EXPORT_REQUESTS: list[dict[str, Any]] = [
+    {
+        "SerialNumber": "PLUG-0001",
+        "Role": "DEVICE",
+        "AuthenticationMaterialType": "ZWAVE_QR_BAR_CODE",
+        "AuthenticationMaterial": "Z:CODE1",
+        "Name": "Kitchen plug",
+    },
+    {
+        "SerialNumber": "PLUG-0002",
+        "Role": "CONTROLLER",
+        "AuthenticationMaterialType": "ZWAVE_QR_BAR_CODE",
+        "AuthenticationMaterial": "Z:CODE2",
+    },
+]
+
+
+def _export(directory: Path, suffix: str) -> Path:
+    """The asset register's export as a CSV, JSON or JSON Lines file (each JSON object keeps its empty fields out)."""
+    path = directory / f"export{suffix}"
+    if suffix == ".csv":
+        path.write_text("\n".join([EXPORT_HEADER, *EXPORT_RECORDS]) + "\n")
+        return path
+    objects = [dict(row) for row in csv.DictReader(io.StringIO("\n".join([EXPORT_HEADER, *EXPORT_RECORDS])))]
+    objects = [{name: value for name, value in row.items() if value} for row in objects]
+    if suffix == ".json":
+        path.write_text("[\n" + ",\n".join(json.dumps(row) for row in objects) + "\n]\n")
+    else:
+        path.write_text("\n".join(json.dumps(row) for row in objects) + "\n")
+    return path
+
+
+def test_an_export_with_columns_that_are_not_members_is_refused_by_default_with_the_way_out(tmp_path: Path) -> None:
+    # GIVEN an export whose Firmware and Location columns are no members
+    path = _export(tmp_path, ".csv")
+    # WHEN it is loaded without saying what the columns hold
+    problems = _problems(str(path), defaults=DEFAULTS)
+    # THEN each unknown column is reported once, at the header, with how to rename or ignore it (and the rows,
+    # with no SerialNumber column, lack their key)
+    assert [line.split(" is not a member")[0] for line in problems[:4]] == [
+        f"{SCOPE}: {path}:1: Serial",
+        f"{SCOPE}: {path}:1: 'Device name'",
+        f"{SCOPE}: {path}:1: Firmware",
+        f"{SCOPE}: {path}:1: Location",
+    ]
+    assert problems[2].endswith(
+        "; map the column to a member (columns={'Firmware': 'Member'}) or ignore it (columns={'Firmware': None}, "
+        "or ignore_unknown_columns=True)"
+    )
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".jsonl"])
+def test_columns_renames_and_ignores_columns_in_every_format(tmp_path: Path, suffix: str) -> None:
+    # GIVEN the export in each format, and a mapping that renames two columns and ignores two
+    path = _export(tmp_path, suffix)
+    # WHEN it is loaded with the key coming from a renamed column
+    rows = _load(str(path), columns=EXPORT_COLUMNS)
+    # THEN the rows are the requests under the members' names; ignored cells are not even read (invalid JSON is fine)
+    assert [row.request for row in rows] == EXPORT_REQUESTS
+    assert [row.key for row in rows] == ["PLUG-0001", "PLUG-0002"]
+    # AND nothing is said about columns the user named
+    assert rows.warnings == ()
+
+
+def test_columns_applies_to_a_sequence_of_mappings_too() -> None:
+    # GIVEN rows as csv.DictReader gives them from the export
+    rows = [dict(row) for row in csv.DictReader(io.StringIO("\n".join([EXPORT_HEADER, *EXPORT_RECORDS[:1]])))]
+    # WHEN they are loaded with the mapping
+    loaded = _load(rows, columns=EXPORT_COLUMNS)
+    # THEN they read like the file
+    assert [row.request for row in loaded] == EXPORT_REQUESTS[:1]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_ignore_unknown_columns_ignores_every_non_member_and_names_them_once(tmp_path: Path, suffix: str) -> None:
+    # GIVEN the export, with only the renames given
+    path = _export(tmp_path, suffix)
+    renames = {"Serial": "SerialNumber", "Device name": "Name"}
+    # WHEN it is loaded ignoring unknown columns
+    rows = _load(str(path), columns=renames, ignore_unknown_columns=True)
+    # THEN the requests are the same, and one warning names the ignored columns where each first appeared
+    assert [row.request for row in rows] == EXPORT_REQUESTS
+    where = f"{path}:1"  # the CSV header, or the first JSON row
+    assert rows.warnings == (
+        InventoryWarning(
+            IGNORED_COLUMNS_WARNING,
+            f"ignore_unknown_columns ignores Firmware ({where}), Location ({where}): "
+            "they are not members of CreateManagedThing",
+        ),
+    )
+
+
+def test_ignore_unknown_columns_still_refuses_client_token() -> None:
+    # GIVEN a row setting ClientToken, which the provider derives per request
+    problems = _problems(_rows({"ClientToken": "abc"}), ignore_unknown_columns=True)
+    # THEN it is still refused
+    assert problems == [
+        f"{SCOPE}: inventory[0]: ClientToken is not set in an inventory: the provider derives one per request"
+    ]
+
+
+def test_defaults_use_member_names_not_column_names() -> None:
+    # GIVEN a rename of "Device name" to Name, and defaults under each name
+    columns = {"Device name": "Name"}
+    # WHEN the defaults use the member's name, rows take it; under the column's name, it is an unknown member
+    rows = _load(_rows({}), columns=columns, defaults={**DEFAULTS, "Name": "Plug"})
+    problems = _problems(_rows({}), columns=columns, defaults={**DEFAULTS, "Device name": "Plug"})
+    assert rows[0].request["Name"] == "Plug"
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{SCOPE}: defaults: 'Device name' is not a member of CreateManagedThing (known:")
+
+
+def test_a_renamed_column_beside_its_member_is_an_error_naming_the_line(tmp_path: Path) -> None:
+    # GIVEN a CSV header with Serial (renamed to SerialNumber) and SerialNumber, and JSON Lines where row 2 has both
+    csv_path = tmp_path / "devices.csv"
+    csv_path.write_text("Serial,SerialNumber,Role,AuthenticationMaterial\nPLUG-1,PLUG-1,DEVICE,Z:C\n")
+    lines_path = tmp_path / "devices.jsonl"
+    both = {**VALID_ROW, "Serial": f"{CANARY}-2", "SerialNumber": f"{CANARY}-2"}
+    only_serial = {"Serial": "PLUG-3", **{k: v for k, v in VALID_ROW.items() if k != "SerialNumber"}}
+    lines_path.write_text("\n".join(json.dumps(row) for row in (VALID_ROW, both, only_serial)))
+    columns = {"Serial": "SerialNumber"}
+    # WHEN each is loaded
+    # THEN the header line, or the row's line, names both columns (and no value)
+    expected = "Serial and SerialNumber both hold SerialNumber: keep one, or map the other to None in columns"
+    assert _problems(str(csv_path), columns=columns) == [f"{SCOPE}: {csv_path}:1: {expected}"]
+    assert _problems(str(lines_path), columns=columns) == [f"{SCOPE}: {lines_path}:2: {expected}"]
+
+
+def test_two_columns_renamed_to_one_member_serve_two_exports_but_not_one_row() -> None:
+    # GIVEN one mapping for two exports that spell the serial number differently
+    columns = {"Serial": "SerialNumber", "S/N": "SerialNumber"}
+    first = [{"Serial": "PLUG-1", "Role": "DEVICE", "AuthenticationMaterial": "Z:C"}]
+    second = [{"S/N": "PLUG-2", "Role": "DEVICE", "AuthenticationMaterial": "Z:C"}]
+    # WHEN each is loaded, and a row with both
+    # THEN each export reads, the row with both is refused
+    assert [row.key for row in _load(first, columns=columns)] == ["PLUG-1"]
+    assert [row.key for row in _load(second, columns=columns)] == ["PLUG-2"]
+    assert _problems([{**first[0], **second[0]}], columns=columns) == [
+        f"{SCOPE}: inventory[0]: 'S/N' and Serial both hold SerialNumber: keep one, or map the other to None in columns"
+    ]
+
+
+def test_a_mapping_naming_a_column_no_row_has_is_not_an_error() -> None:
+    # GIVEN a mapping shared by exports, naming columns this inventory does not have
+    rows = _load(_rows({}), columns={"Firmware": None, "Serial": "SerialNumber"})
+    # THEN the inventory loads (a misspelt column name still leaves its column unknown, which is reported)
+    assert [row.key for row in rows] == ["PLUG-0000"]
+
+
+def test_an_invalid_columns_mapping_is_reported_once_as_columns() -> None:
+    # GIVEN a mapping onto a misspelt member, onto ClientToken, onto a number, and a non-string column name
+    columns: dict[Any, Any] = {"Serial": "SerialNumbr", "Token": "ClientToken", "Rank": 3, 7: None}
+    # WHEN three rows are loaded
+    problems = _problems(_rows({}, {}, {}), columns=columns)
+    # THEN each entry is one problem, reported as columns
+    assert len(problems) == 4, problems
+    assert problems[0].startswith(
+        f"{SCOPE}: columns: Serial: SerialNumbr is not a member of CreateManagedThing (known: Role,"
+    )
+    assert problems[1:] == [
+        f"{SCOPE}: columns: Token: ClientToken is not set in an inventory: the provider derives one per request",
+        f"{SCOPE}: columns: Rank: must map to a member's name, or to None to ignore the column (got 3)",
+        f"{SCOPE}: columns: 7: a column's name is a string",
+    ]
+    assert _problems(_rows({}), columns=["Serial"]) == [
+        f"{SCOPE}: columns: must map column names to member names, or to None (got a list)"
+    ]
+    assert _problems(_rows({}), ignore_unknown_columns="yes") == [
+        f"{SCOPE}: ignore_unknown_columns: must be True or False (got 'yes')"
+    ]
+
+
+def test_problems_in_renamed_columns_name_the_column_and_never_echo_sensitive_values(tmp_path: Path) -> None:
+    # GIVEN renamed columns holding an invalid model number (sensitive), a duplicate serial number (sensitive),
+    # a Wi-Fi cell that is not JSON and a Wi-Fi timeout of the wrong type
+    path = tmp_path / "devices.csv"
+    header = "Serial,Role,AuthenticationMaterial,Model no,WiFi"
+    path.write_text(
+        f"{header}\n"
+        f"{CANARY}-1,DEVICE,Z:C,{CANARY * 30},\n"
+        f'{CANARY}-1,DEVICE,Z:C,,"{{""TimeoutInMinutes"": ""ten""}}"\n'
+        f"PLUG-3,DEVICE,Z:C,,{{not json\n"
+    )
+    columns = {"Serial": "SerialNumber", "Model no": "Model", "WiFi": "WiFiSimpleSetupConfiguration"}
+    # WHEN it is loaded
+    problems = _problems(str(path), columns=columns)
+    # THEN each problem names the member and the column, and no sensitive value appears
+    assert problems == [
+        f"{SCOPE}: {path}:2: Model (column 'Model no') must be 1 to 128 characters long (got 180 characters)",
+        f"{SCOPE}: {path}:3: WiFiSimpleSetupConfiguration.TimeoutInMinutes (column WiFi) must be an integer "
+        "(got 'ten')",
+        f"{SCOPE}: {path}:3: SerialNumber (column Serial) is a duplicate key, also at {path}:2",
+        f"{SCOPE}: {path}:4: WiFiSimpleSetupConfiguration (column WiFi) is not valid JSON: Expecting property name "
+        "enclosed in double quotes (line 1 column 2 of the cell)",
+    ]
+    assert all(CANARY not in line for line in problems)
+
+
+def test_an_unknown_json_field_is_reported_once_not_once_a_row(tmp_path: Path) -> None:
+    # GIVEN 2,000 JSON rows, every one with a Firmware field
+    path = tmp_path / "devices.jsonl"
+    path.write_text("\n".join(json.dumps({**row, "Firmware": "1.0"}) for row in _rows(*[{} for _ in range(2000)])))
+    # WHEN it is loaded
+    problems = _problems(str(path))
+    # THEN one line names it, at the first row that has it
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{SCOPE}: {path}:1: Firmware is not a member of CreateManagedThing")

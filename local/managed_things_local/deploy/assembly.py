@@ -10,11 +10,14 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from managed_things_model.contract import APP_ERROR_FILE_VARIABLE
 
 from .annotations import Annotation, read_annotations
 from .errors import DeployError
@@ -36,6 +39,7 @@ CLI_DEFAULT_CONTEXT = {
     "aws:cdk:enable-asset-metadata": True,
     "aws:cdk:version-reporting": True,
 }
+APP_ERROR_ADVICE = "Correct the app as each line says, then run again (`cdk synth` shows where in the app it stopped)."
 
 
 @dataclass(frozen=True)
@@ -108,11 +112,30 @@ def _matches(stack: StackArtifact, pattern: str) -> bool:
 
 
 def synthesize(app: str, outdir: Path, cwd: Path) -> None:
-    """Run the app command the way the CDK CLI does: a shell command with CDK_OUTDIR and CDK_CONTEXT_JSON set."""
+    """Run the app command the way the CDK CLI does: a shell command with CDK_OUTDIR and CDK_CONTEXT_JSON set.
+
+    The app's ``ConfigurationError`` (a wrong construct argument or inventory row) is the DeployError's message,
+    without the app's traceback; any other failure of the app keeps the output it printed.
+    """
     outdir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="managed-things-app-") as directory:
+        error_file = Path(directory) / "configuration-error.txt"
+        code = _run_app(app, cwd, outdir, error_file)
+        if code != 0 and error_file.is_file():
+            raise DeployError(f"{error_file.read_text(encoding='utf-8', errors='replace')}\n{APP_ERROR_ADVICE}")
+    if code != 0:
+        hint = ": the shell found no such command" if code == 127 else ""
+        raise DeployError(f"The app failed: `{app}` exited with code {code}{hint}")
+    if not (outdir / "manifest.json").is_file():
+        raise DeployError(f"The app `{app}` wrote no cloud assembly to {outdir} (does it call app.synth()?)")
+
+
+def _run_app(app: str, cwd: Path, outdir: Path, error_file: Path) -> int:
+    """Run the app, its output streamed to stderr; its exit code."""
     env = app_environment(os.environ)
     env["CDK_OUTDIR"] = str(outdir)
     env["CDK_CONTEXT_JSON"] = json.dumps(app_context(cwd))
+    env[APP_ERROR_FILE_VARIABLE] = str(error_file)  # where the construct library writes a ConfigurationError
     # The app's own output goes to stderr: stdout stays free for the --json document.
     try:
         process = subprocess.Popen(
@@ -130,11 +153,7 @@ def synthesize(app: str, outdir: Path, cwd: Path) -> None:
     for line in process.stdout:
         sys.stderr.write(line.decode(errors="replace"))
     sys.stderr.flush()
-    if process.wait() != 0:
-        hint = ": the shell found no such command" if process.returncode == 127 else ""
-        raise DeployError(f"The app failed: `{app}` exited with code {process.returncode}{hint}")
-    if not (outdir / "manifest.json").is_file():
-        raise DeployError(f"The app `{app}` wrote no cloud assembly to {outdir} (does it call app.synth()?)")
+    return process.wait()
 
 
 def app_environment(environ: Mapping[str, str]) -> dict[str, str]:
