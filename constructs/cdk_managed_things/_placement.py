@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._errors import ConfigurationError
+
 PLACEMENT_VERSION = 1
 PLACEMENT_SUFFIX = ".placement.json"
 # The context key that makes synth fail instead of writing a changed placement file (for CI: `cdk synth -c
@@ -100,7 +102,7 @@ class PlacementFile:
     def read(self) -> dict[str, list[str]]:
         """Shard name -> logical ids; empty when the file does not exist yet.
 
-        Raises ``ValueError`` naming the fleet and the file when it cannot be used.
+        Raises ``ConfigurationError`` naming the fleet and the file when it cannot be used.
         """
         if not self.path.exists():
             return {}
@@ -140,8 +142,8 @@ class PlacementFile:
         }
         self.path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
 
-    def _problem(self, what: str) -> ValueError:
-        return ValueError(f"{self._fleet_path}: the placement file {self.path} {what}")
+    def _problem(self, what: str) -> ConfigurationError:
+        return ConfigurationError(f"{self._fleet_path}: the placement file {self.path} {what}")
 
 
 def changes(before: Mapping[str, Sequence[str]], after: Mapping[str, Sequence[str]]) -> tuple[int, int]:

@@ -43,6 +43,7 @@ from managed_things_model.contract import (
 from managed_things_model.service_model import input_shape, sensitive_members
 
 from ._documents import document_for_template
+from ._errors import ConfigurationError
 from ._inventory import InventoryRow, load_inventory
 from ._placement import (
     FROZEN_CONTEXT_KEY,
@@ -182,6 +183,15 @@ class ManagedThingFleet(Construct):
     placement
         The placement file. Default: - beside a file inventory, named after it (``plugs.placement.json``);
         required for an inventory given as a sequence, unless ``shards`` is.
+    columns
+        Maps an inventory column (CSV header, JSON key) to the member it holds, e.g. ``{"Serial": "SerialNumber"}``,
+        or to ``None`` to ignore it, e.g. ``{"Firmware": None}``. Several columns may map to one member; a row sets
+        a member through one column only. ``defaults`` and ``key`` use member names. Default: - columns are
+        member names.
+    ignore_unknown_columns
+        Ignore every column that is neither a member nor in ``columns``, named once in a warning
+        (``cdk-managed-things:inventoryColumnsIgnored``); ``ClientToken`` is still refused. Default: False - an
+        unknown column is an error.
     """
 
     def __init__(
@@ -199,14 +209,24 @@ class ManagedThingFleet(Construct):
         secret_name_prefix: str | None = None,
         service_timeout: Duration | None = None,
         placement: str | os.PathLike[str] | None = None,
+        columns: Mapping[str, str | None] | None = None,
+        ignore_unknown_columns: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         things_per_stack = THINGS_PER_STACK if things_per_stack is None else things_per_stack
         timeout = SERVICE_TIMEOUT_SECONDS if service_timeout is None else _whole_seconds(service_timeout)
         placement_path = self._check_arguments(inventory, shards, placement, things_per_stack, timeout)
         rows = load_inventory(
-            inventory, key=key, defaults=defaults, scope_path=self.node.path, secret_name_prefix=secret_name_prefix
+            inventory,
+            key=key,
+            defaults=defaults,
+            scope_path=self.node.path,
+            secret_name_prefix=secret_name_prefix,
+            columns=columns,
+            ignore_unknown_columns=ignore_unknown_columns,
         )
+        for warning in rows.warnings:
+            Annotations.of(self).add_warning_v2(warning.warning_id, warning.message)
         stack = Stack.of(self)
         check_region(stack)
         self._key_member = key
@@ -371,7 +391,8 @@ class ManagedThingFleet(Construct):
                     "thing; commit it) or shards="
                 )
         if problems:
-            raise ValueError("Invalid ManagedThingFleet:\n" + "\n".join(f"{self.node.path}: {p}" for p in problems))
+            lines = "\n".join(f"{self.node.path}: {p}" for p in problems)
+            raise ConfigurationError("Invalid ManagedThingFleet:\n" + lines)
         return path
 
     def _layout(self, shards: int | None, path: Path | None, things_per_stack: int) -> dict[str, list[str]]:
@@ -389,7 +410,7 @@ class ManagedThingFleet(Construct):
         if layout != previous:
             if _truthy(self.node.try_get_context(FROZEN_CONTEXT_KEY)):
                 placed, removed = changes(previous, layout)
-                raise ValueError(
+                raise ConfigurationError(
                     f"{self.node.path}: the placement file {path} is out of date ({placed} things to place, "
                     f"{removed} gone) and {FROZEN_CONTEXT_KEY} is set: synthesize without it, then commit the file"
                 )

@@ -15,21 +15,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from managed_things_model.cloudformation_quotas import (
+    OUTPUTS_PER_TEMPLATE,
+    PARAMETERS_PER_TEMPLATE,
+    RESOURCES_PER_OPERATION,
+    RESOURCES_PER_TEMPLATE,
+    TEMPLATE_BYTES,
+)
+
 from .assembly import StackArtifact
 from .errors import DeployError
 
-MAX_RESOURCES = 500  # declared in one template
-MAX_OUTPUTS = 200
-MAX_PARAMETERS = 200
-# A template in S3 ("Template body size in an Amazon S3 object: 1 MB"), which is how the CDK CLI passes a template
-# over 50 KB, and every nested stack's (a TemplateURL). Counted in bytes of the template file as synthesized: the
-# CDK CLI uploads that file as it is; CloudFormation's message counts 1 MB as 1000000 bytes (below).
-MAX_TEMPLATE_BYTES = 1_000_000
-# "Nested stacks: Maximum number of CloudFormation resources a nested stack can create, update, or delete per
-# operation: 2500 resources": what one operation touches in a stack and its nested stacks together (a first
-# deploy of a tree of 8 stacks of 300 resources is refused where updates of it are not:
-# https://github.com/aws-amplify/amplify-cli/issues/13491); operation_size.py counts it.
-MAX_RESOURCES_PER_OPERATION = 2_500
+# The numbers are the shared model's, which the construct library checks at synth. The template size is counted
+# in bytes of the template file as synthesized: the CDK CLI uploads that file as it is, to S3 when it is over
+# 50 KB; CloudFormation's message counts 1 MB as 1000000 bytes (below). Per operation: what one operation touches
+# in a stack and its nested stacks together (a first deploy of a tree of 8 stacks of 300 resources is refused
+# where updates of it are not: https://github.com/aws-amplify/amplify-cli/issues/13491); operation_size.py counts it.
+MAX_RESOURCES = RESOURCES_PER_TEMPLATE
+MAX_OUTPUTS = OUTPUTS_PER_TEMPLATE
+MAX_PARAMETERS = PARAMETERS_PER_TEMPLATE
+MAX_TEMPLATE_BYTES = TEMPLATE_BYTES
+MAX_RESOURCES_PER_OPERATION = RESOURCES_PER_OPERATION
 
 # https://github.com/serverless/serverless/issues/2387, https://github.com/clebert/aws-simple/issues/98
 TOO_MANY_RESOURCES = "Template format error: Number of resources, {count}, is greater than maximum allowed, {limit}"
