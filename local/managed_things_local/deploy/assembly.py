@@ -18,6 +18,7 @@ from typing import Any
 
 from .annotations import Annotation, read_annotations
 from .errors import DeployError
+from .things_manifest import read_things_manifests, thing_labels
 
 STACK_ARTIFACT = "aws:cloudformation:stack"
 NESTED_ASSEMBLY_ARTIFACT = "cdk:cloud-assembly"
@@ -52,6 +53,7 @@ class StackArtifact:
     dependencies: tuple[str, ...] = ()
     asset_files: dict[str, dict[str, Any]] = field(default_factory=dict)
     annotations: tuple[Annotation, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)  # logical id -> label, of the fleet things it holds
 
     def code_directory(self, logical_id: str) -> Path:
         """The synthesized code directory of a Lambda function of this stack (zips are extracted by the caller)."""
@@ -180,6 +182,8 @@ def _read_manifest(directory: Path, prefix: str, stacks: list[StackArtifact]) ->
             file = (artifact.get("properties") or {}).get("file")
             if file and (directory / file).is_file():
                 asset_files.update(_read_json(directory / file).get("files") or {})
+    # Labels only name fleet things in output: a manifest of another version names none rather than stop a deploy.
+    labels = thing_labels(read_things_manifests(directory, skip_other_versions=True))
     for name, artifact in artifacts.items():
         kind = artifact.get("type")
         properties = artifact.get("properties") or {}
@@ -201,6 +205,7 @@ def _read_manifest(directory: Path, prefix: str, stacks: list[StackArtifact]) ->
                 dependencies=tuple(prefix + d for d in artifact.get("dependencies") or () if d in stack_ids),
                 asset_files=asset_files,
                 annotations=read_annotations(artifact, directory),
+                labels=labels.get(name, {}),
             )
         )
 
