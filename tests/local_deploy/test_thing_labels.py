@@ -194,3 +194,61 @@ def test_destroy_announces_what_its_summary_counts(tmp_path: Path) -> None:
     # THEN the announcement and the summary count the same 5 things
     assert announced[0].startswith("Fake | will delete 5 resources: Hub (HubThing), Plugs/0001 (ThingA1), ")
     assert "\n 5 deleted\n" in summary(reports, "destroy")
+
+
+def listed(capsys: pytest.CaptureFixture[str], app: FakeApp, *stacks: str) -> list[dict[str, Any]]:
+    code, out, err = cli(capsys, "things", "--cdk-out", str(app.cdk_out), "--state-dir", str(app.store.directory),
+                         "--json", *stacks)  # fmt: skip
+    assert code == 0, err
+    things: list[dict[str, Any]] = json.loads(out)["things"]
+    return things
+
+
+def test_things_lists_fleet_things_by_key_and_label_and_standalone_things_by_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a deployed fleet of shard stacks, and a standalone thing in the fleet's stack
+    app = FakeApp(tmp_path)
+    write_fleet(app)
+    app.deploy(FakeRuntime())
+    # WHEN listed
+    things = listed(capsys, app)
+    # THEN the standalone thing is there, by its construct path, beside every fleet thing, by key and label
+    by_label = {t["label"]: t for t in things}
+    assert by_label["Hub"] == {
+        "stack": "Home", "fleet": None, "key": None, "label": "Hub", "logical_id": "HubThing", "id": "HubThing-id",
+        "arn": "-",
+    }  # fmt: skip
+    assert by_label["****0003"] == {
+        "stack": "Home-Plugs-Shard1", "fleet": "Home/Plugs", "key": "PLUG-0003", "label": "****0003",
+        "logical_id": "ThingB1", "id": "ThingB1-id", "arn": "-",
+    }  # fmt: skip
+    assert sorted(by_label) == ["****0001", "****0002", "****0003", "****0004", "Hub"]
+    # AND the text lists them by label, never by a key the label masks
+    code, out, _ = cli(capsys, "things", "--cdk-out", str(app.cdk_out), "--state-dir", str(app.store.directory))
+    assert code == 0
+    assert "Home | - | Hub | HubThing-id | -" in out.splitlines()
+    assert "Home-Plugs-Shard0 | Home/Plugs | ****0001 | ThingA1-id | -" in out.splitlines()
+    assert "PLUG-" not in out
+    # AND a stack selects its own things, the fleet's stack its fleet's too
+    assert [t["label"] for t in listed(capsys, app, "Home-Plugs-Shard1")] == ["****0003"]
+    assert len(listed(capsys, app, "Home")) == 5
+
+
+def test_things_refuses_a_manifest_of_another_version_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN an assembly whose things manifest was written by the previous version of the library
+    app = FakeApp(tmp_path)
+    write_fleet(app)
+    manifest = app.cdk_out / "Home.Plugs.things.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "version": 1}))
+    # WHEN listed, THEN one line names the file and says what to do
+    code, out, err = cli(capsys, "things", "--cdk-out", str(app.cdk_out), "--state-dir", str(app.store.directory))
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and f"{manifest} is version 1" in err and "synthesize the app again" in err
+    # AND a deploy still runs, naming the things by their construct paths
+    assert (
+        "Home-Plugs-Shard0 | CREATE_COMPLETE | Custom::ManagedThing | Home/Plugs/0001 (ThingA1)"
+        in app.deploy(FakeRuntime()).lines
+    )
