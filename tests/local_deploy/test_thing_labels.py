@@ -252,3 +252,19 @@ def test_things_refuses_a_manifest_of_another_version_in_one_line(
         "Home-Plugs-Shard0 | CREATE_COMPLETE | Custom::ManagedThing | Home/Plugs/0001 (ThingA1)"
         in app.deploy(FakeRuntime()).lines
     )
+
+
+def test_destroying_several_stacks_announces_the_total_its_summary_gives(tmp_path: Path) -> None:
+    # GIVEN a deployed fleet of three shard stacks and the fleet's stack
+    app = FakeApp(tmp_path)
+    write_fleet(app)
+    app.deploy(FakeRuntime())
+    # WHEN destroyed
+    engine, _, _ = app.engine(FakeRuntime())
+    order = engine.destroy_order([s.stack_name for s in engine.assembly.stacks])
+    announced = engine.destruction_plan(order)
+    reports = engine.destroy(order)
+    # THEN the stack lines name the things by label, and the announced total is the summary's
+    assert "Home-Plugs-Shard0 | will delete 2 resources: ****0001 (ThingA1), ****0002 (ThingA2)" in announced
+    assert announced[-1] == "will delete 5 resources in 4 stacks"
+    assert "✨  5 deleted in 4 stacks" in summary(reports, "destroy")

@@ -181,8 +181,10 @@ class Engine:
 
     def destruction_plan(self, names: Sequence[str]) -> list[str]:
         """What a destroy of ``names`` deletes, a line per stack: the resources its summary will count (those of
-        its nested stacks, not the nested stacks themselves), those its DeletionPolicy retains apart."""
+        its nested stacks, not the nested stacks themselves), those its DeletionPolicy retains apart; then, for
+        several stacks, the total the summary ends with."""
         lines = []
+        total = 0
         for name in names:
             state = self.store.load(name)
             if state is None:
@@ -196,6 +198,9 @@ class Engine:
                 + (f" and retain {retained}" if retained else "")
                 + (f": {shown}" if deleted else "")
             )
+            total += len(deleted)
+        if len(lines) > 1:
+            lines.append(f"will delete {total} resource{'s' if total != 1 else ''} in {len(lines)} stacks")
         return lines
 
     def _destroyed_resources(self, state: StackState) -> Iterator[ResourceState]:
