@@ -268,3 +268,33 @@ def test_destroying_several_stacks_announces_the_total_its_summary_gives(tmp_pat
     assert "Home-Plugs-Shard0 | will delete 2 resources: ****0001 (ThingA1), ****0002 (ThingA2)" in announced
     assert announced[-1] == "will delete 5 resources in 4 stacks"
     assert "✨  5 deleted in 4 stacks" in summary(reports, "destroy")
+
+
+def test_a_synthesized_app_of_standalone_things_is_listed_and_reported_by_construct_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import aws_cdk as cdk
+    from deploy_support import device, synth
+
+    from constructs import Construct
+
+    # GIVEN an app of standalone ManagedThings in two stacks, one in a construct of its own, deployed
+    def define(app: cdk.App) -> None:
+        home = cdk.Stack(app, "Home")
+        device(home, "Lamp", 1)
+        device(Construct(home, "Attic"), "Fan", 2)
+        device(cdk.Stack(app, "Garage"), "Door", 3)
+
+    fake = FakeApp(tmp_path)
+    synth(fake.cdk_out, define)
+    deployed = fake.deploy(FakeRuntime())
+    # THEN progress names each by its construct path below its stack
+    created = [line for line in deployed.lines if "CREATE_COMPLETE | Custom::ManagedThing" in line]
+    assert sorted(line.split(" | ")[-1].split(" (")[0] for line in created) == ["Attic/Fan", "Door", "Lamp"]
+    # AND things lists them all by construct path, each with its recorded Id
+    things = listed(capsys, fake)
+    assert sorted((t["stack"], t["label"], t["fleet"], t["key"]) for t in things) == [
+        ("Garage", "Door", None, None), ("Home", "Attic/Fan", None, None), ("Home", "Lamp", None, None),
+    ]  # fmt: skip
+    recorded = fake.state("Home")
+    assert all(t["id"] == recorded[t["logical_id"]] for t in things if t["stack"] == "Home")

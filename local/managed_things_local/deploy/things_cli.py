@@ -86,7 +86,7 @@ def list_things(cdk_out: Path, store: StateStore, patterns: list[str]) -> list[L
     if not cdk_out.is_dir():
         raise DeployError(f"no cloud assembly at {cdk_out}: synthesize or deploy the app first")
     assembly = read_assembly(cdk_out)
-    selected = {s.stack_name for s in assembly.select(patterns)}
+    selected = {s.stack_name for s in assembly.select(patterns)} if patterns else None
     states: dict[str, StackState | None] = {}
 
     def listed(stack: str, fleet: str | None, key: str | None, label: str, logical_id: str) -> ListedThing:
@@ -106,7 +106,7 @@ def list_things(cdk_out: Path, store: StateStore, patterns: list[str]) -> list[L
 
     found = []
     for stack in assembly.stacks:
-        if stack.stack_name in selected:
+        if selected is None or stack.stack_name in selected:
             found += [
                 listed(stack.stack_name, None, None, resource_name(stack, logical_id), logical_id)
                 for logical_id in _standalone_things(stack.template, stack.labels)
@@ -115,7 +115,7 @@ def list_things(cdk_out: Path, store: StateStore, patterns: list[str]) -> list[L
         found += [
             listed(thing.stack_name, manifest.fleet, thing.key, thing.label, thing.logical_id)
             for thing in manifest.things
-            if thing.stack_name in selected or manifest.stack_name in selected
+            if selected is None or thing.stack_name in selected or manifest.stack_name in selected
         ]
     return found
 
