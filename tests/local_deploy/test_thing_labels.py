@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_runtime import FakeApp, FakeRuntime, nested_stack
+from fake_runtime import Deployed, FakeApp, FakeRuntime, nested_stack
 
 from managed_things_local.cli import main
 from managed_things_local.deploy.progress import print_summary
@@ -74,6 +75,14 @@ def summary(reports: Any, command: str = "deploy") -> str:
     stream = io.StringIO()
     print_summary(reports, command, stream)
     return stream.getvalue()
+
+
+def redeployed(app: FakeApp, write: Callable[..., None]) -> Deployed:
+    """``app`` written by ``write`` and deployed, then deployed again with PLUG-0001, -0002 and -0004 renamed."""
+    write(app)
+    app.deploy(FakeRuntime())
+    write(app, renamed=frozenset({"PLUG-0001", "PLUG-0002", "PLUG-0004"}))
+    return app.deploy(FakeRuntime())
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -137,13 +146,8 @@ def test_a_diff_without_differences_says_so_once(tmp_path: Path, capsys: pytest.
 
 
 def test_a_redeploy_counts_the_things_it_changed_and_no_changes_elsewhere(tmp_path: Path) -> None:
-    # GIVEN a deployed fleet, then three things renamed in two of its three shards
-    app = FakeApp(tmp_path)
-    write_fleet(app)
-    app.deploy(FakeRuntime())
-    write_fleet(app, renamed=frozenset({"PLUG-0001", "PLUG-0002", "PLUG-0004"}))
-    # WHEN deployed again
-    deployed = app.deploy(FakeRuntime())
+    # GIVEN a deployed fleet, WHEN deployed again with three things renamed in two of its three shards
+    deployed = redeployed(FakeApp(tmp_path), write_fleet)
     # THEN the changed shards count their updated things, the others report no changes, and the total is 3
     text = summary(deployed.reports)
     assert " ✅  Home-Plugs-Shard0\n 2 updated\n" in text
@@ -153,7 +157,7 @@ def test_a_redeploy_counts_the_things_it_changed_and_no_changes_elsewhere(tmp_pa
 
 
 def nested_fleet(app: FakeApp, renamed: frozenset[str] = frozenset()) -> None:
-    """A parent with a thing of its own and two nested stacks of things (the layout before version 2)."""
+    """A parent with a thing of its own and three nested stacks of things (the layout before version 2)."""
     nested = {
         f"Shard{i}.nested.template.json": {
             "Resources": {lid: plug(key, "renamed" if key in renamed else "", f"Fake/Shard{i}") for key, lid in things},
@@ -172,13 +176,9 @@ def nested_fleet(app: FakeApp, renamed: frozenset[str] = frozenset()) -> None:
 
 
 def test_nested_stacks_are_not_counted_as_updated_things(tmp_path: Path) -> None:
-    # GIVEN a deployed stack with nested stacks of things, then 3 things renamed in 2 of them
-    app = FakeApp(tmp_path)
-    nested_fleet(app)
-    app.deploy(FakeRuntime())
-    nested_fleet(app, renamed=frozenset({"PLUG-0001", "PLUG-0002", "PLUG-0004"}))
-    # WHEN deployed again, THEN the summary counts the 3 things, not the nested stacks that hold them
-    deployed = app.deploy(FakeRuntime())
+    # GIVEN a deployed stack with nested stacks of things, WHEN deployed again with 3 things renamed in 2 of them
+    deployed = redeployed(FakeApp(tmp_path), nested_fleet)
+    # THEN the summary counts the 3 things, not the nested stacks that hold them
     assert "\n 3 updated\n" in summary(deployed.reports)
 
 
