@@ -298,3 +298,28 @@ def test_a_synthesized_app_of_standalone_things_is_listed_and_reported_by_constr
     ]  # fmt: skip
     recorded = fake.state("Home")
     assert all(t["id"] == recorded[t["logical_id"]] for t in things if t["stack"] == "Home")
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda m: m["things"]["PLUG-0003"].pop("label"), "no 'label'"),
+        (lambda m: m.pop("keyMember"), "no 'keyMember'"),
+        (lambda m: m.update(things=["PLUG-0003"]), "AttributeError"),
+    ],
+)
+def test_a_broken_things_manifest_is_named_without_its_keys(tmp_path: Path, change: Any, problem: str) -> None:
+    from managed_things_local.deploy.errors import DeployError
+    from managed_things_local.deploy.things_manifest import read_things_manifests
+
+    # GIVEN a version 2 things manifest that lacks something a synth writes
+    app = FakeApp(tmp_path)
+    write_fleet(app)
+    path = app.cdk_out / "Home.Plugs.things.json"
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    path.write_text(json.dumps(manifest))
+    # WHEN read, THEN the error names the file and what is missing, never a key (a key may be a serial number)
+    with pytest.raises(DeployError) as error:
+        read_things_manifests(app.cdk_out)
+    assert str(error.value) == f"The things manifest {path} is not one a synth writes ({problem})"

@@ -68,7 +68,9 @@ def read_things_manifest(path: Path) -> ThingsManifest:
         document: Any = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise DeployError(f"The things manifest {path} is unreadable ({type(error).__name__})") from None
-    version = document.get("version") if isinstance(document, dict) else None
+    if not isinstance(document, dict):
+        raise DeployError(f"The things manifest {path} is not one a synth writes (not a JSON object)")
+    version = document.get("version")
     if version != VERSION:
         raise OtherVersion(
             f"The things manifest {path} is version {version}, and this managed-things reads version {VERSION}: "
