@@ -323,3 +323,18 @@ def test_a_broken_things_manifest_is_named_without_its_keys(tmp_path: Path, chan
     with pytest.raises(DeployError) as error:
         read_things_manifests(app.cdk_out)
     assert str(error.value) == f"The things manifest {path} is not one a synth writes ({problem})"
+
+
+def test_a_failed_fleet_thing_is_named_by_label_in_the_summary(tmp_path: Path) -> None:
+    from managed_things_local.deploy.requests import RequestType
+
+    # GIVEN a fleet whose thing PLUG-0003 fails to be created
+    app = FakeApp(tmp_path)
+    write_fleet(app)
+    # WHEN deployed
+    deployed = app.deploy(FakeRuntime(fail={("ThingB1", RequestType.CREATE): "Invalid request"}))
+    # THEN its stack's failure names the thing by label, as the progress line does
+    assert "\n ❌  Home-Plugs-Shard1 failed: ****0003 (ThingB1): Invalid request\n" in summary(deployed.reports)
+    assert "Home-Plugs-Shard1 | CREATE_FAILED | Custom::ManagedThing | ****0003 (ThingB1) | Invalid request" in (
+        deployed.lines
+    )
