@@ -28,7 +28,7 @@ COMMANDS = {
     "destroy": ("managed_things_local.deploy.cli", "destroy a CDK app's managed things locally"),
     "diff": ("managed_things_local.deploy.cli", "what a local deploy would do to each managed thing"),
     "secret": ("managed_things_local.deploy.secret_cli", "put or list the local engine's Secrets Manager secrets"),
-    "things": ("managed_things_local.deploy.things_cli", "list fleets' things by key, with their Id and ARN"),
+    "things": ("managed_things_local.deploy.things_cli", "list managed things (fleets' by key) with their Id and ARN"),
 }
 
 

@@ -35,8 +35,9 @@ and what a fleet's ``secret_name_prefix`` is made of."""
 
 THINGS_MANIFEST_SUFFIX = ".things.json"
 """The end of the name of a fleet's things manifest in the cloud assembly (``<stack>.<fleet path>.things.json``),
-which ``managed-things things`` reads: ``stackName``, ``fleet``, ``keyMember``, and ``things`` mapping each key to
-its ``shard``, ``nestedStackLogicalId`` (in the fleet's stack) and ``logicalId`` (in that nested stack)."""
+which the local engine reads (version 2): ``fleet``, ``stack``, ``stackName``, ``keyMember``, and ``things`` mapping
+each key to its ``shard``, its shard stack (``stack``: artifact id, ``stackName``), its ``logicalId`` there and its
+``label`` (the key, masked when the key's member is sensitive)."""
 
 RESERVED_TAG_PREFIX = "cdk-managed-things:"
 """Tag keys the provider sets on things itself (e.g. while a replacement is pending); a template may not set them."""

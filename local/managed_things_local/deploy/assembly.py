@@ -21,6 +21,7 @@ from managed_things_model.contract import APP_ERROR_FILE_VARIABLE
 
 from .annotations import Annotation, read_annotations
 from .errors import DeployError
+from .things_manifest import read_things_manifests, thing_labels
 
 STACK_ARTIFACT = "aws:cloudformation:stack"
 NESTED_ASSEMBLY_ARTIFACT = "cdk:cloud-assembly"
@@ -68,6 +69,8 @@ class StackArtifact:
         source = (self.asset_files.get(digest) or {}).get("source") or {}
         path = source.get("path")
         return (self.assembly_dir / path).resolve() if isinstance(path, str) else None
+
+    labels: Mapping[str, str] = field(default_factory=dict)  # logical id -> label, of the fleet things it holds
 
     def code_directory(self, logical_id: str) -> Path:
         """The synthesized code directory of a Lambda function of this stack (zips are extracted by the caller)."""
@@ -209,6 +212,8 @@ def _read_manifest(directory: Path, prefix: str, stacks: list[StackArtifact]) ->
             file = (artifact.get("properties") or {}).get("file")
             if file and (directory / file).is_file():
                 asset_files.update(_read_json(directory / file).get("files") or {})
+    # Labels only name fleet things in output: a manifest of another version names none rather than stop a deploy.
+    labels = thing_labels(read_things_manifests(directory, skip_other_versions=True))
     for name, artifact in artifacts.items():
         kind = artifact.get("type")
         properties = artifact.get("properties") or {}
@@ -231,6 +236,7 @@ def _read_manifest(directory: Path, prefix: str, stacks: list[StackArtifact]) ->
                 asset_files=asset_files,
                 annotations=read_annotations(artifact, directory),
                 template_file=properties["templateFile"],
+                labels=labels.get(name, {}),
             )
         )
 

@@ -64,7 +64,7 @@ def register_diff(commands: Any) -> None:
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    from .diff import diff
+    from .diff import diff, diff_lines
 
     try:
         assembly = load_assembly(preflight.assembly_source(args, Path.cwd()))
@@ -75,7 +75,7 @@ def run_diff(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps({"command": "diff", "stacks": [d.to_json() for d in diffs]}, indent=2) + "\n")
     else:
-        sys.stdout.write("\n".join(line for d in diffs for line in d.lines()) + "\n")
+        sys.stdout.write("\n".join(diff_lines(diffs)) + "\n")
     return 0
 
 

@@ -22,7 +22,7 @@ from .preview import nested_run, preview_executor
 from .stack_events import Action
 from .stack_run import StackRun
 from .state import StateStore
-from .templates import MANAGED_THING, NESTED_STACK, resource_label, resource_path
+from .templates import MANAGED_THING, NESTED_STACK, resource_label, resource_name
 
 _SYMBOLS = {Action.CREATE: "[+]", Action.UPDATE: "[~]", Action.REPLACE: "[-/+]", Action.DELETE: "[-]"}
 
@@ -68,12 +68,35 @@ class StackDiff:
             "nestedStacks": [n.to_json() for n in self.nested],
         }
 
+    @property
+    def differs(self) -> bool:
+        """Whether a deploy would change a thing of this stack or of its nested stacks."""
+        return bool(self.things) or any(nested.differs for nested in self.nested)
+
     def lines(self) -> list[str]:
-        lines = [f"Stack {self.stack_name}"]
-        lines += [t.line() for t in self.things] or ["There were no differences"]
+        """The stack's changes, its nested stacks' indented below; none when it has no differences."""
+        if not self.differs:
+            return []
+        lines = [f"Stack {self.stack_name}", *(t.line() for t in self.things)]
         for nested in self.nested:
             lines += [f"  {line}" for line in nested.lines()]
         return lines
+
+
+def diff_lines(diffs: list[StackDiff]) -> list[str]:
+    """What ``managed-things diff`` prints: the stacks with differences, then one line counting the stacks.
+
+    The count is the CDK CLI's closing line (``Number of stacks with differences``, in ``Toolkit.diff`` of
+    https://github.com/aws/aws-cdk-cli/blob/main/packages/@aws-cdk/toolkit-lib/lib/toolkit/toolkit.ts); unlike
+    its "There were no differences" per stack, stacks without differences are only counted: a fleet's dozens of
+    unchanged shard stacks would bury the few that change.
+    """
+    differing = [d for d in diffs if d.differs]
+    lines = [line for d in differing for line in d.lines()]
+    closing = f"✨  Number of stacks with differences: {len(differing)}"
+    if len(diffs) > len(differing):
+        closing += f" ({len(diffs) - len(differing)} without differences)"
+    return [*lines, "", closing] if lines else [closing]
 
 
 def diff_stack(run: StackRun, store: StateStore, executor: Executor) -> StackDiff:
@@ -88,7 +111,7 @@ def diff_stack(run: StackRun, store: StateStore, executor: Executor) -> StackDif
             continue
         if step.resource_type != MANAGED_THING:  # a secret: the diff is of managed things
             continue
-        label = resource_path(run.artifact, run.resources[logical_id])
+        label = resource_name(run.artifact, logical_id)
         if old is None:
             result.things.append(ThingDiff(logical_id, label, Action.CREATE))
             continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from . import quotas
 from .assembly import CloudAssembly, StackArtifact, prune_code
@@ -18,12 +18,13 @@ from .executor import Executor
 from .graph import ordered, reverse
 from .operation_size import created_size, deploy_size, destroy_size
 from .plan import Removal
+from .records import ResourceState, StackState
 from .recovery import deliver_unanswered_creates
 from .report import Reports, StackReport
 from .stack_events import Phase, StackStatus, StackSummary
 from .stack_run import StackRun
 from .state import StateStore
-from .templates import resource_label, static_exports, static_imports
+from .templates import NESTED_STACK, resource_label, static_exports, static_imports
 
 
 class Engine:
@@ -204,19 +205,38 @@ class Engine:
         return ordered(sorted(wanted), reverse(sorted(wanted), edges))
 
     def destruction_plan(self, names: Sequence[str]) -> list[str]:
-        """What a destroy of ``names`` deletes, a line per stack."""
+        """What a destroy of ``names`` deletes, a line per stack: the resources its summary will count (those of
+        its nested stacks, not the nested stacks themselves), those its DeletionPolicy retains apart; then, for
+        several stacks, the total the summary ends with."""
         lines = []
+        total = 0
         for name in names:
             state = self.store.load(name)
             if state is None:
                 continue
-            labels = [resource_label(r.path, r.logical_id) for r in state.resources.values()]
-            shown = ", ".join(labels[:5]) + (", ..." if len(labels) > 5 else "")
-            count = len(labels)
+            removals = [Removal(r.logical_id, r, r.deletion_policy) for r in self._destroyed_resources(state)]
+            deleted = [resource_label(r.resource.path, r.resource.logical_id) for r in removals if not r.retained]
+            retained = len(removals) - len(deleted)
+            shown = ", ".join(deleted[:5]) + (", ..." if len(deleted) > 5 else "")
             lines.append(
-                f"{name} | will delete {count} resource{'s' if count != 1 else ''}" + (f": {shown}" if labels else "")
+                f"{name} | will delete {len(deleted)} resource{'s' if len(deleted) != 1 else ''}"
+                + (f" and retain {retained}" if retained else "")
+                + (f": {shown}" if deleted else "")
             )
+            total += len(deleted)
+        if len(lines) > 1:
+            lines.append(f"will delete {total} resource{'s' if total != 1 else ''} in {len(lines)} stacks")
         return lines
+
+    def _destroyed_resources(self, state: StackState) -> Iterator[ResourceState]:
+        """The resources of ``state`` and of its deployed nested stacks (at any depth), nested stacks left out."""
+        for resource in state.resources.values():
+            if resource.type != NESTED_STACK:
+                yield resource
+                continue
+            nested = self.store.load(str(resource.data.get("StackName", "")))
+            if nested is not None:
+                yield from self._destroyed_resources(nested)
 
     def destroy(self, names: Sequence[str]) -> list[StackReport]:
         self.check_endpoints(names)

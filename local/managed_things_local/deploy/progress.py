@@ -98,9 +98,30 @@ def print_summary(reports: list[StackReport], command: str, stream: TextIO, tota
                 for key, reason in report.unavailable_outputs.items():
                     stream.write(f"{report.stack_name}.{key} = (not available locally: {reason})\n")
             stream.write(f"Stack ARN:\n{report.stack_id}\n")
+    if len(reports) > 1:
+        stream.write(f"\n✨  {_total(reports)}\n")
     if total_seconds is not None:
         stream.write(f"\n✨  Total time: {total_seconds:.2f}s\n")
     stream.flush()
+
+
+def _total(reports: list[StackReport]) -> str:
+    """What the stacks did together, e.g. ``3 updated in 2 stacks (23 stacks without changes)``: a fleet's shard
+    stacks are many, and the few that changed would otherwise be counted only one by one."""
+    totals: dict[str, int] = {}
+    changed = 0
+    for report in reports:
+        counts = report.action_counts()
+        changed += bool(counts)
+        for action, count in counts.items():
+            totals[action] = totals.get(action, 0) + count
+    done = ", ".join(f"{n} {_PAST.get(a, a)}" for a, n in sorted(totals.items())) or "nothing changed"
+    unchanged = sum(report.no_changes for report in reports)
+    return (
+        done
+        + (f" in {changed} stack{'s' if changed != 1 else ''}" if changed else "")
+        + (f" ({unchanged} stack{'s' if unchanged != 1 else ''} without changes)" if unchanged else "")
+    )
 
 
 _PAST = {

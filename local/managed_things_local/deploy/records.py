@@ -19,7 +19,7 @@ class ResourceState:
     data: dict[str, Any] = field(default_factory=dict)
     status: str = "CREATE_COMPLETE"
     service_token: str = ""
-    path: str = ""
+    path: str = ""  # what output names it by: a fleet thing's label, else its construct path (resource_name)
     deletion_policy: str = "Delete"
     update_replace_policy: str = "Delete"
     # Other deployed resources of the stack this one depends on, directly or through undeployed ones.

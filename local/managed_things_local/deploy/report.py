@@ -17,6 +17,7 @@ from typing import Any
 
 from .records import ResourceState
 from .stack_events import (
+    STACK_TYPE,
     Action,
     DeployEvent,
     Phase,
@@ -54,12 +55,16 @@ class StackReport:
         return _arn_part(self.stack_id, 4)
 
     def action_counts(self) -> dict[str, int]:
-        """How many resources each action touched, nested stacks' resources included."""
+        """How many resources each action touched: this stack's and its nested stacks' (at any depth), the nested
+        stacks themselves not counted, so that a redeploy changing 3 things of a fleet counts 3 updates, not the
+        nested stacks that hold them (the same count as ``Engine.destruction_plan``'s)."""
         counts: dict[str, int] = {}
-        for report in (self, *self.nested):
-            for resource in report.resources.values():
-                if resource.action is not Action.NONE:
-                    counts[str(resource.action)] = counts.get(str(resource.action), 0) + 1
+        for resource in self.resources.values():
+            if resource.action is not Action.NONE and resource.resource_type != STACK_TYPE:
+                counts[str(resource.action)] = counts.get(str(resource.action), 0) + 1
+        for nested in self.nested:
+            for action, count in nested.action_counts().items():
+                counts[action] = counts.get(action, 0) + count
         return counts
 
     @property

@@ -93,7 +93,7 @@ class ResourceEvent:
     stack_name: str  # the stack the resource belongs to (a nested stack's own name)
     logical_id: str
     resource_type: str
-    path: str  # the construct path below the stack, for labels ("" where the template has none)
+    path: str  # what output names it by: a fleet thing's label, else its construct path (templates.resource_name)
     status: ResourceStatus
     action: Action
     phase: Phase

@@ -46,7 +46,7 @@ from .templates import (
     nested_artifact,
     nested_stack_name,
     resource_label,
-    resource_path,
+    resource_name,
 )
 
 
@@ -278,7 +278,7 @@ class StackRun:
     ) -> None:
         resource = self.resources.get(logical_id) or {}
         state = ResourceState(
-            logical_id, str(resource.get("Type")), physical_id, {}, path=resource_path(self.artifact, resource)
+            logical_id, str(resource.get("Type")), physical_id, {}, path=resource_name(self.artifact, logical_id)
         )
         self.executor.resource_event(self.name, state, status, action, phase, reason)
 
@@ -287,7 +287,7 @@ class StackRun:
         self.executor.stack_event(self.name, status, reason, self.pseudo.stack_id, parent=parent, summary=summary)
 
     def _label(self, logical_id: str) -> str:
-        return resource_label(resource_path(self.artifact, self.resources.get(logical_id, {})), logical_id)
+        return resource_label(resource_name(self.artifact, logical_id), logical_id)
 
     def _stack_state(self, status: str, **values: Any) -> StackState:
         return StackState(
@@ -307,7 +307,7 @@ class StackRun:
             endpoint=self.endpoint_label,
             logical_id=logical_id,
             type=str(resource.get("Type")),
-            path=resource_path(self.artifact, resource),
+            path=resource_name(self.artifact, logical_id),
             deletion_policy=str(resource.get("DeletionPolicy") or "Delete"),
             update_replace_policy=str(resource.get("UpdateReplacePolicy") or "Delete"),
             depends_on=sorted(self.plan.steps[logical_id].prerequisites),

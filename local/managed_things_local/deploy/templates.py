@@ -74,7 +74,13 @@ def static_imports(stack: StackArtifact) -> list[str]:
     return names
 
 
-def resource_path(stack: StackArtifact, resource: Mapping[str, Any]) -> str:
+def resource_name(stack: StackArtifact, logical_id: str) -> str:
+    """What output names a resource of ``stack`` by (its ``path`` in events and state): a fleet thing's label from
+    its things manifest, else the construct path below the stack ("" where the template has none)."""
+    label = stack.labels.get(logical_id)
+    if label is not None:
+        return label
+    resource = (stack.template.get("Resources") or {}).get(logical_id) or {}
     path = str((resource.get("Metadata") or {}).get("aws:cdk:path") or "")
     for prefix in (f"{stack.display_name}/", f"{stack.stack_name}/"):
         if path.startswith(prefix):

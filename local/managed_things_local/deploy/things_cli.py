@@ -1,8 +1,9 @@
-"""``managed-things things``: a fleet's things by key, with the Id and ARN the local deploy recorded.
+"""``managed-things things``: the managed things of the cloud assembly, with the Id and ARN the local deploy recorded.
 
-Reads the things manifests a synth wrote into the cloud assembly (``<stack>.<fleet>.things.json``: each key's
-nested stack and logical id) and the local state (the nested stack's name, then the thing's Id and ARN): the
-same two lookups a tool makes on AWS with ``describe-stack-resource``. Nothing is synthesized or deployed.
+Fleet things come from the things manifests a synth wrote into the cloud assembly (``things_manifest.py``: each
+key's stack, logical id and label), standalone ``Custom::ManagedThing``s from the templates (named by construct
+path); then each one's Id and ARN from the local state of its stack: the lookup a tool makes on AWS with
+``describe-stack-resource``. Nothing is synthesized or deployed.
 """
 
 from __future__ import annotations
@@ -10,25 +11,27 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from managed_things_model.contract import THINGS_MANIFEST_SUFFIX
-
+from .assembly import CloudAssembly, read_assembly
 from .errors import DeployError
 from .records import StackState
 from .state import STATE_DIR_NAME, StateStore
+from .templates import MANAGED_THING, resource_name
+from .things_manifest import ThingsManifest, read_things_manifests
 
 NOT_DEPLOYED = "-"
 
 
 @dataclass(frozen=True)
 class ListedThing:
-    stack: str
-    fleet: str
-    key: str
-    nested_stack: str  # its name, once deployed
+    stack: str  # the name of the stack that holds it
+    fleet: str | None  # the fleet's construct path; None for a standalone ManagedThing
+    key: str | None  # its key in the fleet (may be a sensitive member's value: text output shows the label)
+    label: str  # a fleet thing's label from its manifest, a standalone thing's construct path
     logical_id: str
     id: str
     arn: str
@@ -37,12 +40,19 @@ class ListedThing:
 def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
         "things",
-        help="list fleets' things by key, with their Id and ARN",
-        description="List the things of every ManagedThingFleet in the cloud assembly (from the things manifests "
-        "written at synth) with the Id and ARN the local deploy recorded for each. Nothing is synthesized: run "
-        "deploy (or cdk synth) first.",
+        help="list managed things (fleets' by key) with their Id and ARN",
+        description="List the managed things of the cloud assembly with the Id and ARN the local deploy recorded "
+        "for each: every ManagedThingFleet's things (from the things manifests written at synth) by label, and "
+        "by key in --json, and standalone ManagedThings by construct path. Nothing is synthesized: run deploy "
+        "(or cdk synth) first.",
     )
-    parser.add_argument("stacks", nargs="*", metavar="STACK", help="only these stacks (default: every stack)")
+    parser.add_argument(
+        "stacks",
+        nargs="*",
+        metavar="STACK",
+        help="only the things of these stacks, by name or glob; a fleet's stack selects its fleet's things too "
+        "(default: every stack)",
+    )
     parser.add_argument("--cdk-out", metavar="DIR", default="cdk.out", help="the cloud assembly (default: cdk.out)")
     parser.add_argument(
         "--state-dir",
@@ -63,48 +73,60 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"things": [asdict(thing) for thing in things]}, indent=1))
     elif not things:
-        print("no fleet things")
+        print("no managed things")
     else:
         for thing in things:
-            print(f"{thing.stack} | {thing.fleet} | {thing.key} | {thing.id} | {thing.arn}")
+            print(f"{thing.stack} | {thing.fleet or NOT_DEPLOYED} | {thing.label} | {thing.id} | {thing.arn}")
     return 0
 
 
-def list_things(cdk_out: Path, store: StateStore, stacks: list[str]) -> list[ListedThing]:
-    """Every fleet thing of the manifests in ``cdk_out`` (of ``stacks``, when given), with its recorded Id and ARN."""
+def list_things(cdk_out: Path, store: StateStore, patterns: list[str]) -> list[ListedThing]:
+    """The managed things of the assembly in ``cdk_out`` (of the stacks ``patterns`` select, when given): standalone
+    ones by stack, then each fleet's, with their recorded Id and ARN."""
     if not cdk_out.is_dir():
         raise DeployError(f"no cloud assembly at {cdk_out}: synthesize or deploy the app first")
+    assembly = read_assembly(cdk_out)
+    selected = {s.stack_name for s in assembly.select(patterns)} if patterns else None
+    states: dict[str, StackState | None] = {}
+
+    def listed(stack: str, fleet: str | None, key: str | None, label: str, logical_id: str) -> ListedThing:
+        if stack not in states:
+            states[stack] = store.load(stack)
+        state = states[stack]
+        resource = state.resources.get(logical_id) if state else None
+        return ListedThing(
+            stack=stack,
+            fleet=fleet,
+            key=key,
+            label=label,
+            logical_id=logical_id,
+            id=resource.physical_id if resource else NOT_DEPLOYED,
+            arn=str(resource.data.get("Arn", NOT_DEPLOYED)) if resource else NOT_DEPLOYED,
+        )
+
     found = []
-    for path in sorted(cdk_out.glob(f"*{THINGS_MANIFEST_SUFFIX}")):
-        try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
-            stack_name, fleet, entries = manifest["stackName"], manifest["fleet"], manifest["things"]
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise DeployError(f"the things manifest {path} is unreadable ({type(error).__name__})") from None
-        if stacks and stack_name not in stacks and manifest.get("stack") not in stacks:
-            continue
-        parent = store.load(stack_name)
-        nested_states: dict[str, StackState | None] = {}
-        for key, entry in entries.items():
-            nested_name = _nested_stack_name(parent, entry["nestedStackLogicalId"])
-            if nested_name and nested_name not in nested_states:
-                nested_states[nested_name] = store.load(nested_name)
-            nested = nested_states.get(nested_name) if nested_name else None
-            resource = nested.resources.get(entry["logicalId"]) if nested else None
-            found.append(
-                ListedThing(
-                    stack=stack_name,
-                    fleet=fleet,
-                    key=key,
-                    nested_stack=nested_name or NOT_DEPLOYED,
-                    logical_id=entry["logicalId"],
-                    id=resource.physical_id if resource else NOT_DEPLOYED,
-                    arn=str(resource.data.get("Arn", NOT_DEPLOYED)) if resource else NOT_DEPLOYED,
-                )
-            )
+    for stack in assembly.stacks:
+        if selected is None or stack.stack_name in selected:
+            found += [
+                listed(stack.stack_name, None, None, resource_name(stack, logical_id), logical_id)
+                for logical_id in _standalone_things(stack.template, stack.labels)
+            ]
+    for manifest in _manifests(assembly):
+        found += [
+            listed(thing.stack_name, manifest.fleet, thing.key, thing.label, thing.logical_id)
+            for thing in manifest.things
+            if selected is None or thing.stack_name in selected or manifest.stack_name in selected
+        ]
     return found
 
 
-def _nested_stack_name(parent: StackState | None, logical_id: str) -> str:
-    resource = parent.resources.get(logical_id) if parent else None
-    return str(resource.data.get("StackName", "")) if resource else ""
+def _standalone_things(template: Mapping[str, Any], fleet_things: Mapping[str, str]) -> Iterator[str]:
+    for logical_id, resource in (template.get("Resources") or {}).items():
+        if resource.get("Type") == MANAGED_THING and logical_id not in fleet_things:
+            yield logical_id
+
+
+def _manifests(assembly: CloudAssembly) -> Iterator[ThingsManifest]:
+    """The things manifests of the assembly and of its nested assemblies (stages)."""
+    for directory in dict.fromkeys(s.assembly_dir for s in assembly.stacks):
+        yield from read_things_manifests(directory)
