@@ -1,9 +1,10 @@
 """Is a stack's region one where AWS IoT Managed Integrations runs? Checked once per stack at synth.
 
 botocore's endpoint data lists no regions for the service (its endpoint rules build a host for any region, and the
-host does not resolve where the service is absent), so the list is the developer guide's "Supported Regions":
-https://docs.aws.amazon.com/iot-mi/latest/devguide/what-is-managedintegrations.html
-A region added to the service after this release is accepted with the context value
+host does not resolve where the service is absent), so the list is the developer guide's "Supported Regions",
+https://docs.aws.amazon.com/iot-mi/latest/devguide/what-is-managedintegrations.html (ca-central-1, eu-west-1), and
+the regions whose CloudFormation registry has the service's ``AWS::IoTManagedIntegrations::ManagedThing`` type (as
+cfn-lint's per-region provider schemas of October 2026 record it: those two and me-central-1). A region added to the service after this release is accepted with the context value
 ``cdk-managed-things:regions`` (a list of region names added to this one).
 """
 
@@ -13,7 +14,7 @@ import weakref
 
 from aws_cdk import Annotations, Stack, Token
 
-SERVICE_REGIONS = frozenset({"ca-central-1", "eu-west-1"})
+SERVICE_REGIONS = frozenset({"ca-central-1", "eu-west-1", "me-central-1"})
 REGIONS_CONTEXT_KEY = "cdk-managed-things:regions"
 UNSUPPORTED_REGION = "cdk-managed-things:unsupportedRegion"
 AGNOSTIC_WARNING = "cdk-managed-things:environmentAgnostic"

@@ -36,22 +36,29 @@ def test_cdk_cli_synthesizes_the_example_app_offline(tmp_path: Path) -> None:
 
     # THEN it succeeds, with three managed things served by one bundled provider
     assert result.returncode == 0, result.stderr[-3000:]
-    template = json.loads((tmp_path / "cdk.out" / "HomeFleet.template.json").read_text())
+    cdk_out = tmp_path / "cdk.out"
+    template = json.loads((cdk_out / "HomeFleet.template.json").read_text())
     types = [resource["Type"] for resource in template["Resources"].values()]
     assert types.count("Custom::ManagedThing") == 3
     assert types.count("AWS::Lambda::Function") == 1
-    # and the fleet's 36 plugs in its 4 nested stacks
-    assert types.count("AWS::CloudFormation::Stack") == 4
-    nested = [json.loads(p.read_text()) for p in (tmp_path / "cdk.out").glob("HomeFleet*.nested.template.json")]
-    assert sum([r["Type"] for r in t["Resources"].values()].count("Custom::ManagedThing") for t in nested) == 36
-    assets = list((tmp_path / "cdk.out").glob("asset.*/managed_thing_provider/index.py"))
+    # and the fleet's 36 plugs in one shard stack of their own (no nested stack), with its own provider
+    assert types.count("AWS::CloudFormation::Stack") == 0
+    manifest = json.loads((cdk_out / "manifest.json").read_text())
+    stacks = {
+        a.get("displayName"): a for a in manifest["artifacts"].values() if a["type"] == "aws:cloudformation:stack"
+    }
+    assert sorted(stacks) == ["HomeFleet", "HomeFleet/Plugs/Shard001"]
+    shard = json.loads((cdk_out / stacks["HomeFleet/Plugs/Shard001"]["properties"]["templateFile"]).read_text())
+    shard_types = [r["Type"] for r in shard["Resources"].values()]
+    assert (shard_types.count("Custom::ManagedThing"), shard_types.count("AWS::Lambda::Function")) == (36, 1)
+    assets = list(cdk_out.glob("asset.*/managed_thing_provider/index.py"))
     assert len(assets) == 1
-    # and every Id and Arn is exported for other stacks
-    exports = {output["Export"]["Name"] for output in template["Outputs"].values()}
-    assert exports == {
+    # and every Id and Arn is exported for other stacks: the plugs' by the shard stack that holds them
+    exports = {o["Export"]["Name"] for t in (template, shard) for o in t["Outputs"].values() if "Export" in o}
+    assert {name for name in exports if "ExportsOutput" not in name} == {
         f"HomeFleet-{name}{attribute}"
         for name in ("Hub", "Device1", "Device2", "PLUG0001", "PLUG0002")
         for attribute in ("Id", "Arn")
     }
-    # and the demo's acknowledged plain-text warning does not clutter the output
-    assert "plain text" not in result.stderr
+    # and the demo's acknowledged warnings (plain text, environment-agnostic) do not clutter the output
+    assert "plain text" not in result.stderr and "environment-agnostic" not in result.stderr
