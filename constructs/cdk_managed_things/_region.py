@@ -4,8 +4,9 @@ botocore's endpoint data lists no regions for the service (its endpoint rules bu
 host does not resolve where the service is absent), so the list is the developer guide's "Supported Regions",
 https://docs.aws.amazon.com/iot-mi/latest/devguide/what-is-managedintegrations.html (ca-central-1, eu-west-1), and
 the regions whose CloudFormation registry has the service's ``AWS::IoTManagedIntegrations::ManagedThing`` type (as
-cfn-lint's per-region provider schemas of October 2026 record it: those two and me-central-1). A region added to the service after this release is accepted with the context value
-``cdk-managed-things:regions`` (a list of region names added to this one).
+cfn-lint's per-region provider schemas of October 2026 record it: those two and me-central-1). A region added to
+the service after this release is accepted with the context value ``cdk-managed-things:regions`` (a list of region
+names, or one string separated by commas).
 """
 
 from __future__ import annotations
