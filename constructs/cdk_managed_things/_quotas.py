@@ -14,15 +14,17 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import jsii
-from aws_cdk import Annotations, CfnElement, CfnOutput, CfnParameter, CfnResource, NestedStack, Stack
+from aws_cdk import Annotations, CfnElement, CfnOutput, CfnParameter, CfnResource, NestedStack, Stack, Token
 
 from constructs import Construct, IConstruct, IValidation
 from managed_things_model.cloudformation_quotas import (
+    CUSTOM_RESOURCE_RESPONSE_BYTES,
     OUTPUTS_PER_TEMPLATE,
     PARAMETERS_PER_TEMPLATE,
     RESOURCES_PER_OPERATION,
     RESOURCES_PER_TEMPLATE,
     TEMPLATE_BYTES,
+    custom_resource_response_bytes,
 )
 from managed_things_model.contract import RESOURCE_TYPE
 
@@ -34,15 +36,16 @@ _OTHER_ELEMENT_BYTES = 100
 TEMPLATE_OVERHEAD_BYTES = 4_000
 # A thing's ServiceToken as written (the provider function's ARN), for estimates made before it is resolved.
 SERVICE_TOKEN_STANDIN = {"ServiceToken": {"Fn::GetAtt": ["CdkManagedThingsProviderHandler00000000", "Arn"]}}
-# The lines around one resource in resource_bytes' rendering, which a template does not repeat per resource.
-_WRAPPER = len(json.dumps({"Resources": {}}, indent=1)) - 1
+# What resource_bytes' rendering adds around one resource ("{\n "Resources": {\n" and "\n }\n}"), less the ",\n"
+# that separates it from the resource before it in a template.
+_WRAPPER = len('{\n "Resources": {\n') + len("\n }\n}") - len(",\n")
 
 
 def resource_bytes(logical_id: str, resource: Mapping[str, Any]) -> int:
     """The bytes ``resource`` adds to a template's ``Resources`` as the CDK CLI writes it (one-space indents,
     UTF-8, the separating comma and newline included)."""
     text = json.dumps({"Resources": {logical_id: resource}}, indent=1, ensure_ascii=False)
-    return len(text.encode("utf-8")) - _WRAPPER + 1
+    return len(text.encode("utf-8")) - _WRAPPER
 
 
 def quota_problems(
@@ -119,6 +122,16 @@ class _StackQuotaValidation:
                 resources=resources, outputs=outputs, parameters=parameters, template_bytes=estimate
             ):
                 Annotations.of(stack).add_error(f"{stack.node.path}: {problem}. Split the stack. [{QUOTA_ERROR}]")
+        stack = quotas.stack
+        longest_id = max((len(path.rsplit("/", 1)[-1]) for path in quotas.things), default=0)
+        name_length = 128 if Token.is_unresolved(stack.stack_name) else len(stack.stack_name)
+        response = custom_resource_response_bytes(stack_name_length=name_length, logical_id_length=longest_id + 8)
+        if response > CUSTOM_RESOURCE_RESPONSE_BYTES:
+            Annotations.of(stack).add_error(
+                f"{stack.node.path}: a thing's answer to CloudFormation may take {response:,} bytes, more than the "
+                f"{CUSTOM_RESOURCE_RESPONSE_BYTES:,} a custom resource may send: shorten its construct ids. "
+                f"[{QUOTA_ERROR}]"
+            )
         if operation > RESOURCES_PER_OPERATION and root is quotas.stack:
             Annotations.of(root).add_error(
                 f"{root.node.path}: {operation} resources in one stack operation (the stack and its nested stacks), "
