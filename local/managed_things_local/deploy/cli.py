@@ -122,8 +122,16 @@ def register(commands: Any) -> None:
             type=positive_int,
             default=DEFAULT_CONCURRENCY,
             metavar="N",
-            help="resources handled (and execution environments run) at once "
+            help="resources handled (and execution environments run) at once, shared by every stack in progress "
             f"(default: twice the CPU count, at most 16: {DEFAULT_CONCURRENCY} here)",
+        )
+        parser.add_argument(
+            "--stack-concurrency",
+            type=positive_int,
+            default=1,
+            metavar="N",
+            help=f"stacks {name}ed at once, dependency permitting: what `cdk {name} --concurrency N` means; a failed "
+            "stack starts no other and those in progress finish (default: 1, one after another, as cdk does)",
         )
         parser.add_argument(
             "--rate-limit",
@@ -251,6 +259,7 @@ def run_engine(
             parameters=parse_parameters(getattr(args, "parameters", []), assembly),
             allow_endpoint_change=args.allow_endpoint_change,
             verbose=args.verbose,
+            stack_concurrency=args.stack_concurrency,
         )
         if command == "deploy":
             reports = engine.deploy(engine.deploy_order(assembly.select(args.stacks)))

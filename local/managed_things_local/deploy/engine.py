@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from .assembly import CloudAssembly, StackArtifact, prune_code
 from .errors import DeployError, Unresolvable
@@ -35,6 +35,7 @@ class Engine:
         parameters: Mapping[str, Mapping[str, str]] | None = None,
         allow_endpoint_change: bool = False,
         verbose: bool = False,
+        stack_concurrency: int = 1,
     ) -> None:
         self.assembly = assembly
         self.store = store
@@ -43,6 +44,7 @@ class Engine:
         self.parameters = parameters or {}
         self.allow_endpoint_change = allow_endpoint_change
         self.verbose = verbose
+        self.stack_concurrency = max(1, stack_concurrency)
         self.reports = Reports()
         executor.listeners.append(self.reports)
         executor.destroy_nested = lambda stack_name, parent: not self.destroy_stack(stack_name, parent).failed
@@ -107,18 +109,59 @@ class Engine:
                 )
 
     def deploy(self, stacks: Sequence[StackArtifact]) -> list[StackReport]:
+        """Deploy ``stacks`` (dependencies first, as ``deploy_order`` gives them), side by side where they are
+        independent, up to ``stack_concurrency`` at once."""
         self.check_endpoints([s.stack_name for s in stacks])
-        reports: list[StackReport] = []
+        by_name = {s.stack_name: s for s in stacks}
+        names = {s.artifact_id: s.stack_name for s in stacks}
+        edges = self.stack_edges()
+        prerequisites = {s.stack_name: {names[d] for d in edges.get(s.artifact_id, ()) if d in names} for s in stacks}
         try:
-            with self.executor.interrupts_handled():
-                for artifact in stacks:
-                    report = self.deploy_stack(artifact)
-                    reports.append(report)
-                    if report.failed or self.interrupted:
-                        break  # like cdk deploy: later stacks are not started
+            return self._run_stacks(
+                list(by_name), prerequisites, lambda name: self.deploy_stack(by_name[name]), "deployed"
+            )
         finally:
             self.prune_code()
-        return reports
+
+    def _run_stacks(
+        self, names: Sequence[str], prerequisites: Mapping[str, set[str]], run: Callable[[str], StackReport], verb: str
+    ) -> list[StackReport]:
+        """``run`` each stack once every stack it needs succeeded, up to ``stack_concurrency`` at once; the
+        reports in the order of ``names``.
+
+        As the CDK CLI's work graph (``cdk deploy``/``cdk destroy --concurrency N``) runs stacks: a failed stack
+        marks every stack not yet started as skipped, so none starts, while the stacks in progress finish
+        (https://github.com/aws/aws-cdk-cli/blob/main/packages/@aws-cdk/toolkit-lib/lib/api/work-graph/work-graph.ts,
+        ``failed`` and ``skipRest``). A Ctrl-C stops starting stacks too; those in progress roll back.
+        """
+        reports: dict[str, StackReport] = {}
+        failed: list[str] = []
+
+        def work(name: str) -> bool:
+            report = reports[name] = run(name)
+            if report.failed:
+                failed.append(name)  # before the scheduler hears of it: from now on no stack starts
+                if self.stack_concurrency > 1 and len(names) > 1:
+                    self.executor.line(f"{name} failed: no other stack starts; the stacks in progress finish")
+            return not report.failed
+
+        with self.executor.interrupts_handled():
+            results = self.executor.run_graph(
+                names,
+                prerequisites,
+                work,
+                stop_on_failure=True,
+                stacks=self.stack_concurrency,
+                stop=lambda: bool(failed),
+            )
+        broken = [name for name in names if results[name] is False and name not in reports]
+        if broken:  # a bug of ours, whose traceback is on stderr
+            raise DeployError(f"Internal error of the local deploy in the stack {broken[0]} (traceback above)")
+        not_started = [name for name in names if results[name] is None]
+        if not_started:
+            why = f"{failed[0]} failed" if failed else "the run was interrupted"
+            self.executor.line(f"Not {verb}, as {why}: {', '.join(not_started)}")
+        return [reports[name] for name in names if name in reports]
 
     def prune_code(self) -> None:
         """Drop staged provider code that neither a deployed stack nor this run uses."""
@@ -152,9 +195,8 @@ class Engine:
 
     # --- destroy -------------------------------------------------------------------
 
-    def destroy_order(self, names: Sequence[str], *, with_dependents: bool = True) -> list[str]:
-        """The named stacks and (unless not ``with_dependents``) the deployed stacks that depend on them,
-        dependents first."""
+    def destroy_edges(self) -> dict[str, set[str]]:
+        """Each deployed stack -> the deployed stacks it depends on: the app's dependencies and its imports."""
         states = {s.stack_name: s for s in self.store.all()}
         by_artifact = {s.artifact_id: s.stack_name for s in self.assembly.stacks}
         edges: dict[str, set[str]] = {name: set() for name in states}
@@ -167,7 +209,13 @@ class Engine:
                 }
         for state in states.values():
             edges[state.stack_name] |= {exported_by[i] for i in state.imports if i in exported_by}
-        wanted = [n for n in names if n in states]
+        return edges
+
+    def destroy_order(self, names: Sequence[str], *, with_dependents: bool = True) -> list[str]:
+        """The named stacks and (unless not ``with_dependents``) the deployed stacks that depend on them,
+        dependents first."""
+        edges = self.destroy_edges()
+        wanted = [n for n in names if n in edges]
         pending = list(wanted) if with_dependents else []
         while pending:
             name = pending.pop()
@@ -194,20 +242,21 @@ class Engine:
         return lines
 
     def destroy(self, names: Sequence[str]) -> list[StackReport]:
+        """Destroy ``names`` (as ``destroy_order`` gives them), each once the stacks that depend on it are gone,
+        side by side where they are independent, up to ``stack_concurrency`` at once."""
         self.check_endpoints(names)
-        reports: list[StackReport] = []
+        dependents_first = reverse(list(names), self.destroy_edges())
+
+        def destroy_one(name: str) -> StackReport:
+            started = time.monotonic()
+            report = self.destroy_stack(name)
+            report.elapsed = time.monotonic() - started
+            return report
+
         try:
-            with self.executor.interrupts_handled():
-                for name in names:
-                    started = time.monotonic()
-                    report = self.destroy_stack(name)
-                    report.elapsed = time.monotonic() - started
-                    reports.append(report)
-                    if report.failed or self.interrupted:
-                        break
+            return self._run_stacks(list(names), dependents_first, destroy_one, "destroyed")
         finally:
             self.prune_code()
-        return reports
 
     def destroy_stack(self, stack_name: str, parent: str | None = None) -> StackReport:
         """Delete every resource of the stack (a nested stack's: ``parent`` names the stack that holds it)."""
