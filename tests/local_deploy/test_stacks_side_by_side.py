@@ -17,8 +17,11 @@ from pathlib import Path
 import pytest
 from fake_runtime import FakeApp, FakeRuntime, thing
 
+from managed_things_local.deploy.journal import answer_entry, request_entry, stack_entry
 from managed_things_local.deploy.requests import CustomResourceRequest, RequestType
 from managed_things_local.deploy.stack_events import DeployEvent, StackEvent
+from managed_things_local.deploy.state import ResourceState, StackState, StateStore
+from managed_things_model.contract import RESOURCE_TYPE
 
 CREATE, DELETE = RequestType.CREATE, RequestType.DELETE
 HANG_GUARD_SECONDS = 10  # only so that stacks run one after another fail the test instead of hanging it
@@ -216,3 +219,55 @@ def test_a_second_ctrl_c_leaves_every_stack_in_flight_as_it_is_for_the_next_run(
     assert sorted(runtime.calls()) == [("Create", "L1", "l1"), ("Create", "R1", "r1")]
     # AND what the providers answered is in each stack's journal, for the next deploy or destroy
     assert app.state("Left") == {"L1": "l1"} and app.state("Right") == {"R1": "r1"}
+
+
+def test_every_stack_reads_whole_while_the_stacks_beside_it_save(tmp_path: Path) -> None:
+    # GIVEN two stacks whose runs journal and save a thing with a new sensitive value again and again (as stacks
+    # deployed side by side do), and a third run reading every stack's state meanwhile (as each stack does as it
+    # starts, for the exports it imports)
+    store = StateStore(tmp_path / ".managed-things")
+
+    def state(name: str, version: int) -> StackState:
+        properties = {
+            "Role": "DEVICE",
+            "AuthenticationMaterialType": "ZIGBEE_QR_BAR_CODE",
+            "AuthenticationMaterial": f"material-{version}",  # sensitive: in the vault, referred to by the files
+        }
+        thing_state = ResourceState("Thing", RESOURCE_TYPE, f"id-{version}", properties)
+        return StackState(name, f"arn:{name}", "eu-west-1", "123456789012", resources={"Thing": thing_state})
+
+    for name in ("Left", "Right"):
+        store.save(state(name, 0))
+    reading, problems = threading.Event(), []
+
+    def run(name: str) -> None:
+        version = 0
+        while reading.is_set() or version == 0:
+            version += 1
+            journal, saved = store.journal(name), state(name, version)
+            journal.append(stack_entry(saved))
+            journal.append(request_entry(f"request-{version}", "Update", saved.resources["Thing"], None))
+            journal.append(answer_entry(f"request-{version}", True, f"id-{version}", {}))
+            store.save(saved)
+
+    reading.set()
+    runs = [threading.Thread(target=run, args=(name,)) for name in ("Left", "Right")]
+    for thread in runs:
+        thread.start()
+    try:
+        # WHEN the third run reads every stack, many times
+        for _ in range(300):
+            try:
+                names = sorted(s.stack_name for s in store.all())
+            except Exception as error:  # the failure this test is about
+                problems.append(f"{type(error).__name__}: {error}")
+            else:
+                if names != ["Left", "Right"]:
+                    problems.append(f"read {names}")
+    finally:
+        reading.clear()
+        for thread in runs:
+            thread.join()
+
+    # THEN it always read both stacks whole: never a value missing from the vault, nor a journal gone meanwhile
+    assert problems == []
