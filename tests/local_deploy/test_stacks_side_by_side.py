@@ -16,10 +16,20 @@ from pathlib import Path
 
 import pytest
 from fake_runtime import FakeApp, FakeRuntime, thing
+from test_output_at_scale import Terminal
 
 from managed_things_local.deploy.journal import answer_entry, request_entry, stack_entry
 from managed_things_local.deploy.requests import CustomResourceRequest, RequestType
-from managed_things_local.deploy.stack_events import DeployEvent, StackEvent
+from managed_things_local.deploy.progress import Progress
+from managed_things_local.deploy.stack_events import (
+    Action,
+    DeployEvent,
+    Phase,
+    ResourceEvent,
+    ResourceStatus,
+    StackEvent,
+    StackStatus,
+)
 from managed_things_local.deploy.state import ResourceState, StackState, StateStore
 from managed_things_model.contract import RESOURCE_TYPE
 
@@ -271,3 +281,25 @@ def test_every_stack_reads_whole_while_the_stacks_beside_it_save(tmp_path: Path)
 
     # THEN it always read both stacks whole: never a value missing from the vault, nor a journal gone meanwhile
     assert problems == []
+
+
+def test_the_bar_says_how_many_stacks_are_in_progress_and_done_when_several_run() -> None:
+    # GIVEN a progress bar on a terminal
+    terminal = Terminal()
+    progress = Progress(terminal, bar=True)
+    # WHEN two stacks (one with a nested stack) start side by side, and one of them completes
+    progress(StackEvent("Left", StackStatus.CREATE_IN_PROGRESS))
+    progress(StackEvent("Right", StackStatus.CREATE_IN_PROGRESS))
+    progress(StackEvent("Right-Shard-1", StackStatus.CREATE_IN_PROGRESS, parent="Right"))
+    progress(
+        ResourceEvent("Left", "L1", RESOURCE_TYPE, "", ResourceStatus.CREATE_IN_PROGRESS, Action.CREATE, Phase.DEPLOY)
+    )
+    progress(StackEvent("Left", StackStatus.CREATE_COMPLETE))
+    progress(
+        ResourceEvent("Right", "R1", RESOURCE_TYPE, "", ResourceStatus.CREATE_IN_PROGRESS, Action.CREATE, Phase.DEPLOY)
+    )
+    progress.close()
+    # THEN the bar counts the stacks of the app (a nested stack is part of its parent), and each line names its stack
+    output = terminal.getvalue()
+    assert "stacks: 2 in progress, 0 done" in output and "stacks: 1 in progress, 1 done" in output
+    assert "Left | CREATE_COMPLETE | AWS::CloudFormation::Stack | Left" in output
