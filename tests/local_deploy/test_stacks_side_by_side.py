@@ -14,13 +14,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import aws_cdk as cdk
 import pytest
+from deploy_support import by_name, device, emulator_things, run_cli, synth
 from fake_runtime import FakeApp, FakeRuntime, thing
 from test_output_at_scale import Terminal
 
 from managed_things_local.deploy.journal import answer_entry, request_entry, stack_entry
-from managed_things_local.deploy.requests import CustomResourceRequest, RequestType
 from managed_things_local.deploy.progress import Progress
+from managed_things_local.deploy.requests import CustomResourceRequest, RequestType
 from managed_things_local.deploy.stack_events import (
     Action,
     DeployEvent,
@@ -303,3 +305,39 @@ def test_the_bar_says_how_many_stacks_are_in_progress_and_done_when_several_run(
     output = terminal.getvalue()
     assert "stacks: 2 in progress, 0 done" in output and "stacks: 1 in progress, 1 done" in output
     assert "Left | CREATE_COMPLETE | AWS::CloudFormation::Stack | Left" in output
+
+
+def test_the_cli_deploys_and_destroys_stacks_side_by_side_through_the_real_runtime(tmp_path: Path, capsys) -> None:
+    # GIVEN an app of two independent stacks of managed things, and a third that depends on the first
+    def rooms(app: cdk.App) -> None:
+        kitchen, garden, hall = (cdk.Stack(app, name) for name in ("Kitchen", "Garden", "Hall"))
+        for index, (stack, name) in enumerate(
+            [(kitchen, "Fridge"), (kitchen, "Oven"), (garden, "Pump"), (hall, "Lamp")]
+        ):
+            device(stack, name, index + 1, name=name)
+        hall.add_dependency(kitchen)
+
+    cdk_out = synth(tmp_path / "cdk.out", rooms)
+
+    # WHEN deployed two stacks at once
+    deployed = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--stack-concurrency", "2", "--json")
+
+    # THEN every stack is deployed, and the JSON document lists each with its own status and resources
+    assert deployed.code == 0, deployed.stderr
+    assert [(s["stackName"], s["status"], len(s["resources"])) for s in deployed.document["stacks"]] == [
+        ("Kitchen", "CREATE_COMPLETE", 2),
+        ("Garden", "CREATE_COMPLETE", 1),
+        ("Hall", "CREATE_COMPLETE", 1),
+    ]
+    assert sorted(by_name(emulator_things(cdk_out))) == ["Fridge", "Lamp", "Oven", "Pump"]
+
+    # WHEN destroyed two stacks at once
+    destroyed = run_cli(capsys, "destroy", "--cdk-out", str(cdk_out), "--stack-concurrency", "2", "--json")
+
+    # THEN Hall went before the Kitchen it depends on, and nothing is left
+    assert destroyed.code == 0, destroyed.stderr
+    assert destroyed.stderr.index("Hall | DELETE_COMPLETE | AWS::CloudFormation::Stack") < (
+        destroyed.stderr.index("Kitchen | DELETE_IN_PROGRESS | AWS::CloudFormation::Stack")
+    )
+    assert {s["stackName"] for s in destroyed.document["stacks"]} == {"Kitchen", "Garden", "Hall"}
+    assert emulator_things(cdk_out) == {}
