@@ -341,3 +341,23 @@ def test_the_cli_deploys_and_destroys_stacks_side_by_side_through_the_real_runti
     )
     assert {s["stackName"] for s in destroyed.document["stacks"]} == {"Kitchen", "Garden", "Hall"}
     assert emulator_things(cdk_out) == {}
+
+
+def test_of_two_stacks_exporting_one_name_side_by_side_the_second_is_refused_as_cloudformation_does(
+    app: FakeApp,
+) -> None:
+    # GIVEN two stacks that do not depend on each other, exporting the same name
+    def exporting(logical_id: str, identifier: str) -> dict[str, object]:
+        output = {"Value": {"Ref": logical_id}, "Export": {"Name": "Shared"}}
+        return {"Resources": {logical_id: thing(identifier)}, "Outputs": {"ThingId": output}}
+
+    app.write({"Left": exporting("L1", "l1"), "Right": exporting("R1", "r1")})
+
+    # WHEN deployed two stacks at once
+    deployed = app.deploy(FakeRuntime(), stack_concurrency=2)
+
+    # THEN the first exports it, and the second is refused and rolled back, as CloudFormation refuses it
+    left, right = deployed.reports
+    assert (left.status, left.exports) == ("CREATE_COMPLETE", {"Shared": "l1"})
+    assert right.status == "ROLLBACK_COMPLETE"
+    assert "Export with name Shared is already exported by stack Left" in right.error

@@ -116,6 +116,13 @@ class Engine:
         names = {s.artifact_id: s.stack_name for s in stacks}
         edges = self.stack_edges()
         prerequisites = {s.stack_name: {names[d] for d in edges.get(s.artifact_id, ()) if d in names} for s in stacks}
+        # Of stacks exporting one name, each waits for those before it: side by side, none would see the others'
+        # export, where CloudFormation refuses all but the first ("Export with name ... is already exported").
+        exporters: dict[str, list[str]] = {}
+        for stack in stacks:
+            for export in dict.fromkeys(static_exports(stack)):
+                prerequisites[stack.stack_name] |= set(exporters.setdefault(export, []))
+                exporters[export].append(stack.stack_name)
         try:
             return self._run_stacks(
                 list(by_name), prerequisites, lambda name: self.deploy_stack(by_name[name]), "deployed"
