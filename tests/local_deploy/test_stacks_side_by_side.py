@@ -198,6 +198,9 @@ def test_a_ctrl_c_rolls_back_every_stack_in_flight_and_starts_no_other(app: Fake
     ]
     assert requested(runtime, "Queued") == []
     assert app.store.all() == []
+    # AND the output blames the interrupt, not a stack
+    assert "Not deployed, as the run was interrupted: Queued" in deployed.lines
+    assert not [line for line in deployed.lines if "no other stack starts" in line]
 
 
 def test_a_second_ctrl_c_leaves_every_stack_in_flight_as_it_is_for_the_next_run(app: FakeApp) -> None:

@@ -148,7 +148,7 @@ class Engine:
             report = reports[name] = run(name)
             if report.failed:
                 failed.append(name)  # before the scheduler hears of it: from now on no stack starts
-                if self.stack_concurrency > 1 and len(names) > 1:
+                if self.stack_concurrency > 1 and len(names) > 1 and not self.interrupted:
                     self.executor.line(f"{name} failed: no other stack starts; the stacks in progress finish")
             return not report.failed
 
@@ -166,7 +166,7 @@ class Engine:
             raise DeployError(f"Internal error of the local deploy in the stack {broken[0]} (traceback above)")
         not_started = [name for name in names if results[name] is None]
         if not_started:
-            why = f"{failed[0]} failed" if failed else "the run was interrupted"
+            why = "the run was interrupted" if self.interrupted else f"{failed[0]} failed"
             self.executor.line(f"Not {verb}, as {why}: {', '.join(not_started)}")
         return [reports[name] for name in names if name in reports]
 
