@@ -16,6 +16,7 @@ from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_iam as iam
 from deploy_support import by_name, device, emulator_things, run_cli, synth
 from fake_runtime import FakeApp, FakeRuntime, thing
 from test_output_at_scale import Terminal
@@ -364,3 +365,25 @@ def test_of_two_stacks_exporting_one_name_side_by_side_the_second_is_refused_as_
     assert (left.status, left.exports) == ("CREATE_COMPLETE", {"Shared": "l1"})
     assert right.status == "ROLLBACK_COMPLETE"
     assert "Export with name Shared is already exported by stack Left" in right.error
+
+
+def test_the_json_document_names_the_stacks_a_failure_kept_from_starting(tmp_path: Path, capsys) -> None:
+    # GIVEN an app whose first stack fails (its thing's name is an IAM role's ARN, which is not deployed locally),
+    # and a second stack that depends on it
+    def rooms(app: cdk.App) -> None:
+        broken, later = cdk.Stack(app, "Broken"), cdk.Stack(app, "Later")
+        role = iam.Role(broken, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        device(broken, "Lamp", 1, name=role.role_arn)
+        device(later, "Fan", 2, name="Fan")
+        later.add_dependency(broken)
+
+    cdk_out = synth(tmp_path / "cdk.out", rooms)
+
+    # WHEN deployed
+    deployed = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--stack-concurrency", "2", "--json")
+
+    # THEN the document gives the failed stack, and names the one that never started
+    assert deployed.code == 1
+    assert [(s["stackName"], s["status"]) for s in deployed.document["stacks"]] == [("Broken", "ROLLBACK_COMPLETE")]
+    assert deployed.document["notStarted"] == ["Later"]
+    assert "Not deployed, as Broken failed: Later" in deployed.stderr

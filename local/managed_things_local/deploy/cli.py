@@ -282,6 +282,8 @@ def run_engine(
                 reports = engine.destroy(order)
             elif order:
                 progress.line("Nothing destroyed")
+        if engine.not_started:
+            extra["notStarted"] = engine.not_started
         return reports, executor.interrupted
 
 

@@ -45,6 +45,7 @@ class Engine:
         self.allow_endpoint_change = allow_endpoint_change
         self.verbose = verbose
         self.stack_concurrency = max(1, stack_concurrency)
+        self.not_started: list[str] = []  # of the last deploy or destroy: the stacks a failure or Ctrl-C kept back
         self.reports = Reports()
         executor.listeners.append(self.reports)
         executor.destroy_nested = lambda stack_name, parent: not self.destroy_stack(stack_name, parent).failed
@@ -164,10 +165,10 @@ class Engine:
         broken = [name for name in names if results[name] is False and name not in reports]
         if broken:  # a bug of ours, whose traceback is on stderr
             raise DeployError(f"Internal error of the local deploy in the stack {broken[0]} (traceback above)")
-        not_started = [name for name in names if results[name] is None]
-        if not_started:
+        self.not_started = [name for name in names if results[name] is None]
+        if self.not_started:
             why = "the run was interrupted" if self.interrupted else f"{failed[0]} failed"
-            self.executor.line(f"Not {verb}, as {why}: {', '.join(not_started)}")
+            self.executor.line(f"Not {verb}, as {why}: {', '.join(self.not_started)}")
         return [reports[name] for name in names if name in reports]
 
     def prune_code(self) -> None:
