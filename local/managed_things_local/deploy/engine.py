@@ -2,7 +2,8 @@
 
 The engine orders the stacks (dependencies and Fn::ImportValue first on deploy,
 dependents first on destroy), runs each stack's deploy (``StackRun``) and
-destroys stacks; invocations, scheduling and deletes are the ``Executor``'s.
+destroys stacks, independent ones side by side (``stack_concurrency``, the CDK
+CLI's ``--concurrency``); invocations, scheduling and deletes are the ``Executor``'s.
 """
 
 from __future__ import annotations
