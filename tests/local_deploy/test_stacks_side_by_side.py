@@ -33,6 +33,7 @@ from managed_things_local.deploy.stack_events import (
     StackEvent,
     StackStatus,
 )
+from managed_things_local.deploy.stack_status import StackStatuses
 from managed_things_local.deploy.state import ResourceState, StackState, StateStore
 from managed_things_model.contract import RESOURCE_TYPE
 
@@ -387,3 +388,34 @@ def test_the_json_document_names_the_stacks_a_failure_kept_from_starting(tmp_pat
     assert [(s["stackName"], s["status"]) for s in deployed.document["stacks"]] == [("Broken", "ROLLBACK_COMPLETE")]
     assert deployed.document["notStarted"] == ["Later"]
     assert "Not deployed, as Broken failed: Later" in deployed.stderr
+
+
+def test_describe_stacks_answers_each_stack_its_own_status_while_they_overlap(app: FakeApp) -> None:
+    # GIVEN Left failing and rolling back while Right's Create is still in flight, and the statuses DescribeStacks
+    # answers the providers from
+    app.write({"Left": {"L1": thing("l1")}, "Right": {"R1": thing("r1")}})
+    left_rolling_back, seen = threading.Event(), {}
+    statuses = StackStatuses()
+    meet = meeting("L1", "R1")
+
+    def described() -> dict[str, str]:
+        return {name: record.status for name in ("Left", "Right") if (record := statuses.find(name)) is not None}
+
+    def overlap(request: CustomResourceRequest) -> None:
+        meet(request)
+        if (request.logical_id, request.request_type) == ("L1", DELETE):  # Left's rollback, Right in flight
+            seen.update(described())
+            left_rolling_back.set()
+        if (request.logical_id, request.request_type) == ("R1", CREATE):
+            left_rolling_back.wait(HANG_GUARD_SECONDS)
+
+    runtime = FakeRuntime(fail={("L1", CREATE): "told to fail"}, on_request=overlap)
+    engine, _, _ = app.engine(runtime, stack_concurrency=2)
+    engine.executor.listeners.append(statuses)
+
+    # WHEN deployed two stacks at once
+    engine.deploy(engine.deploy_order(engine.assembly.select([])))
+
+    # THEN while Left rolled back, each stack's DescribeStacks answered its own status; then each its last one
+    assert seen == {"Left": "ROLLBACK_IN_PROGRESS", "Right": "CREATE_IN_PROGRESS"}
+    assert described() == {"Left": "ROLLBACK_COMPLETE", "Right": "CREATE_COMPLETE"}
