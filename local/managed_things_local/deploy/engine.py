@@ -119,7 +119,8 @@ class Engine:
         edges = self.stack_edges()
         prerequisites = {s.stack_name: {names[d] for d in edges.get(s.artifact_id, ()) if d in names} for s in stacks}
         # Of stacks exporting one name, each waits for those before it: side by side, none would see the others'
-        # export, where CloudFormation refuses all but the first ("Export with name ... is already exported").
+        # export, where CloudFormation refuses all but the first ("Export names must be unique within a Region",
+        # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference-importvalue.html).
         exporters: dict[str, list[str]] = {}
         for stack in stacks:
             for export in dict.fromkeys(static_exports(stack)):
