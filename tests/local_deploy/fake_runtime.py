@@ -46,6 +46,7 @@ class FakeRuntime:
     interrupt: set[Key] = field(default_factory=set)  # Ctrl-C at the terminal while this one runs
     requests: list[CustomResourceRequest] = field(default_factory=list)
     on_request: Callable[[CustomResourceRequest], None] | None = None
+    on_line: Callable[[str], None] | None = None  # hears each line the engine writes that is not an event
     closed: bool = False
 
     def __post_init__(self) -> None:
@@ -131,9 +132,15 @@ class FakeApp:
     def store(self) -> StateStore:
         return StateStore(self.root / ".managed-things")
 
-    def write(self, stacks: Mapping[str, Mapping[str, Any]], nested: Mapping[str, Mapping[str, Any]] = {}) -> None:
+    def write(
+        self,
+        stacks: Mapping[str, Mapping[str, Any]],
+        nested: Mapping[str, Mapping[str, Any]] = {},
+        dependencies: Mapping[str, Sequence[str]] = {},
+    ) -> None:
         """``stacks``: stack name -> its Resources (the provider is added) or a whole template (with "Resources");
-        ``nested``: nested template file name -> its template (its own provider is added)."""
+        ``nested``: nested template file name -> its template (its own provider is added); ``dependencies``:
+        stack name -> the stacks it depends on (the manifest's, as ``stack.add_dependency`` writes them)."""
         (self.cdk_out / "asset.provider").mkdir(parents=True, exist_ok=True)
         (self.cdk_out / "asset.provider" / "provider.py").write_text("def handler(event, context): pass\n")
         artifacts: dict[str, Any] = {}
@@ -148,11 +155,16 @@ class FakeApp:
                 "type": "aws:cloudformation:stack",
                 "environment": "aws://unknown-account/unknown-region",
                 "properties": {"templateFile": f"{name}.template.json"},
+                **({"dependencies": list(dependencies[name])} if name in dependencies else {}),
             }
         (self.cdk_out / "manifest.json").write_text(json.dumps({"version": "36.0.0", "artifacts": artifacts}))
 
     def engine(
-        self, runtime: FakeRuntime, endpoint: str = "fake", allow_endpoint_change: bool = False
+        self,
+        runtime: FakeRuntime,
+        endpoint: str = "fake",
+        allow_endpoint_change: bool = False,
+        stack_concurrency: int = 1,
     ) -> tuple[Engine, list[str], list[DeployEvent]]:
         from managed_things_local.deploy.assembly import read_assembly
 
@@ -164,6 +176,8 @@ class FakeApp:
         def line(text: str) -> None:
             if text.startswith("Interrupted"):
                 runtime.interrupt_seen.set()
+            if runtime.on_line:
+                runtime.on_line(text)
             lines.append(text)
             progress.line(text)
 
@@ -183,7 +197,12 @@ class FakeApp:
             lines=line,
         )
         engine = Engine(
-            assembly, self.store, executor, endpoint_label=endpoint, allow_endpoint_change=allow_endpoint_change
+            assembly,
+            self.store,
+            executor,
+            endpoint_label=endpoint,
+            allow_endpoint_change=allow_endpoint_change,
+            stack_concurrency=stack_concurrency,
         )
         return engine, lines, events
 

@@ -135,16 +135,18 @@ def test_an_endpoint_url_where_no_emulator_listens_is_one_line_with_the_fix(app_
 # -- arguments ----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("option", ["--concurrency", "--stack-concurrency"])
+@pytest.mark.parametrize("command", ["deploy", "destroy"])
 @pytest.mark.parametrize("value", ["0", "-2", "many"])
-def test_concurrency_below_one_is_refused(capsys: Any, value: str) -> None:
-    # GIVEN a concurrency that is not a whole number of at least 1
+def test_concurrency_below_one_is_refused(capsys: Any, command: str, option: str, value: str) -> None:
+    # GIVEN a concurrency (of resources, or of stacks) that is not a whole number of at least 1
     # WHEN the command line is parsed
     with pytest.raises(SystemExit) as exited:
-        run_cli(capsys, "deploy", "--concurrency", value)
+        run_cli(capsys, command, option, value)
 
     # THEN argparse refuses it, naming the option
     assert exited.value.code == 2
-    assert "argument --concurrency:" in capsys.readouterr().err
+    assert f"argument {option}:" in capsys.readouterr().err
 
 
 def test_version_is_the_installed_distributions() -> None:

@@ -117,13 +117,28 @@ def register(commands: Any) -> None:
             help="start a fresh execution environment for every event (tests the provider's init path); "
             "by default an environment serves later events of its function, as on Lambda",
         )
+        # Two meanings of "concurrency". Ours, of old: execution environments, one pool for every stack, as Lambda's
+        # unreserved concurrency is shared by every function of the account and Region
+        # (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html). The CDK CLI's: "Maximum
+        # number of simultaneous deployments (dependency permitting)", default 1, for deploy and destroy alike
+        # (https://github.com/aws/aws-cdk-cli/blob/main/packages/aws-cdk/lib/cli/cli-config.ts), here
+        # --stack-concurrency.
         parser.add_argument(
             "--concurrency",
             type=positive_int,
             default=DEFAULT_CONCURRENCY,
             metavar="N",
-            help="resources handled (and execution environments run) at once "
+            help="execution environments run at once (provider invocations), one pool for every stack in progress "
+            "as Lambda's concurrency is; each stack also starts at most N resources at once "
             f"(default: twice the CPU count, at most 16: {DEFAULT_CONCURRENCY} here)",
+        )
+        parser.add_argument(
+            "--stack-concurrency",
+            type=positive_int,
+            default=1,
+            metavar="N",
+            help=f"stacks {name}ed at once, dependency permitting: what `cdk {name} --concurrency N` means; a failed "
+            "stack starts no other and those in progress finish (default: 1, one after another, as cdk does)",
         )
         parser.add_argument(
             "--rate-limit",
@@ -257,6 +272,7 @@ def run_engine(
             parameters=parameters,
             allow_endpoint_change=args.allow_endpoint_change,
             verbose=args.verbose,
+            stack_concurrency=args.stack_concurrency,
         )
         if command == "deploy":
             reports = engine.deploy(engine.deploy_order(assembly.select(args.stacks)))
@@ -272,6 +288,8 @@ def run_engine(
                 reports = engine.destroy(order)
             elif order:
                 progress.line("Nothing destroyed")
+        if engine.not_started:
+            extra["notStarted"] = engine.not_started
         return reports, executor.interrupted
 
 

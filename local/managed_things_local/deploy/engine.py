@@ -2,14 +2,15 @@
 
 The engine orders the stacks (dependencies and Fn::ImportValue first on deploy,
 dependents first on destroy), runs each stack's deploy (``StackRun``) and
-destroys stacks; invocations, scheduling and deletes are the ``Executor``'s.
+destroys stacks, independent ones side by side (``stack_concurrency``, the CDK
+CLI's ``--concurrency``); invocations, scheduling and deletes are the ``Executor``'s.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from . import quotas
 from .assembly import CloudAssembly, StackArtifact, prune_code
@@ -38,6 +39,7 @@ class Engine:
         parameters: Mapping[str, Mapping[str, str]] | None = None,
         allow_endpoint_change: bool = False,
         verbose: bool = False,
+        stack_concurrency: int = 1,
     ) -> None:
         self.assembly = assembly
         self.store = store
@@ -46,6 +48,8 @@ class Engine:
         self.parameters = parameters or {}
         self.allow_endpoint_change = allow_endpoint_change
         self.verbose = verbose
+        self.stack_concurrency = max(1, stack_concurrency)
+        self.not_started: list[str] = []  # of the last deploy or destroy: the stacks a failure or Ctrl-C kept back
         self.reports = Reports()
         executor.listeners.append(self.reports)
         executor.destroy_nested = lambda stack_name, parent: not self.destroy_stack(stack_name, parent).failed
@@ -132,19 +136,68 @@ class Engine:
             quotas.check_operation(artifact.stack_name, size.touched, "deploy")
 
     def deploy(self, stacks: Sequence[StackArtifact]) -> list[StackReport]:
+        """Deploy ``stacks`` (dependencies first, as ``deploy_order`` gives them), side by side where they are
+        independent, up to ``stack_concurrency`` at once."""
         self.check_endpoints([s.stack_name for s in stacks])
         self.check_quotas(stacks)
-        reports: list[StackReport] = []
+        by_name = {s.stack_name: s for s in stacks}
+        names = {s.artifact_id: s.stack_name for s in stacks}
+        edges = self.stack_edges()
+        prerequisites = {s.stack_name: {names[d] for d in edges.get(s.artifact_id, ()) if d in names} for s in stacks}
+        # Of stacks exporting one name, each waits for those before it: side by side, none would see the others'
+        # export, where CloudFormation refuses all but the first ("Export names must be unique within a Region",
+        # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference-importvalue.html).
+        exporters: dict[str, list[str]] = {}
+        for stack in stacks:
+            for export in dict.fromkeys(static_exports(stack)):
+                prerequisites[stack.stack_name] |= set(exporters.setdefault(export, []))
+                exporters[export].append(stack.stack_name)
         try:
-            with self.executor.interrupts_handled():
-                for artifact in stacks:
-                    report = self.deploy_stack(artifact)
-                    reports.append(report)
-                    if report.failed or self.interrupted:
-                        break  # like cdk deploy: later stacks are not started
+            return self._run_stacks(
+                list(by_name), prerequisites, lambda name: self.deploy_stack(by_name[name]), "deployed"
+            )
         finally:
             self.prune_code()
-        return reports
+
+    def _run_stacks(
+        self, names: Sequence[str], prerequisites: Mapping[str, set[str]], run: Callable[[str], StackReport], verb: str
+    ) -> list[StackReport]:
+        """``run`` each stack once every stack it needs succeeded, up to ``stack_concurrency`` at once; the
+        reports in the order of ``names``.
+
+        As the CDK CLI's work graph (``cdk deploy``/``cdk destroy --concurrency N``) runs stacks: a failed stack
+        marks every stack not yet started as skipped, so none starts, while the stacks in progress finish
+        (https://github.com/aws/aws-cdk-cli/blob/main/packages/@aws-cdk/toolkit-lib/lib/api/work-graph/work-graph.ts,
+        ``failed`` and ``skipRest``). A Ctrl-C stops starting stacks too; those in progress roll back.
+        """
+        reports: dict[str, StackReport] = {}
+        failed: list[str] = []
+
+        def work(name: str) -> bool:
+            report = reports[name] = run(name)
+            if report.failed:
+                failed.append(name)  # before the scheduler hears of it: from now on no stack starts
+                if self.stack_concurrency > 1 and len(names) > 1 and not self.interrupted:
+                    self.executor.line(f"{name} failed: no other stack starts; the stacks in progress finish")
+            return not report.failed
+
+        with self.executor.interrupts_handled():
+            results = self.executor.run_graph(
+                names,
+                prerequisites,
+                work,
+                stop_on_failure=True,
+                stacks=self.stack_concurrency,
+                stop=lambda: bool(failed),
+            )
+        broken = [name for name in names if results[name] is False and name not in reports]
+        if broken:  # a bug of ours, whose traceback is on stderr
+            raise DeployError(f"Internal error of the local deploy in the stack {broken[0]} (traceback above)")
+        self.not_started = [name for name in names if results[name] is None]
+        if self.not_started:
+            why = "the run was interrupted" if self.interrupted else f"{failed[0]} failed"
+            self.executor.line(f"Not {verb}, as {why}: {', '.join(self.not_started)}")
+        return [reports[name] for name in names if name in reports]
 
     def prune_code(self) -> None:
         """Drop staged provider code that neither a deployed stack nor this run uses."""
@@ -178,9 +231,8 @@ class Engine:
 
     # --- destroy -------------------------------------------------------------------
 
-    def destroy_order(self, names: Sequence[str], *, with_dependents: bool = True) -> list[str]:
-        """The named stacks and (unless not ``with_dependents``) the deployed stacks that depend on them,
-        dependents first."""
+    def destroy_edges(self) -> dict[str, set[str]]:
+        """Each deployed stack -> the deployed stacks it depends on: the app's dependencies and its imports."""
         states = {s.stack_name: s for s in self.store.all()}
         by_artifact = {s.artifact_id: s.stack_name for s in self.assembly.stacks}
         edges: dict[str, set[str]] = {name: set() for name in states}
@@ -193,7 +245,13 @@ class Engine:
                 }
         for state in states.values():
             edges[state.stack_name] |= {exported_by[i] for i in state.imports if i in exported_by}
-        wanted = [n for n in names if n in states]
+        return edges
+
+    def destroy_order(self, names: Sequence[str], *, with_dependents: bool = True) -> list[str]:
+        """The named stacks and (unless not ``with_dependents``) the deployed stacks that depend on them,
+        dependents first."""
+        edges = self.destroy_edges()
+        wanted = [n for n in names if n in edges]
         pending = list(wanted) if with_dependents else []
         while pending:
             name = pending.pop()
@@ -239,22 +297,23 @@ class Engine:
                 yield from self._destroyed_resources(nested)
 
     def destroy(self, names: Sequence[str]) -> list[StackReport]:
+        """Destroy ``names`` (as ``destroy_order`` gives them), each once the stacks that depend on it are gone,
+        side by side where they are independent, up to ``stack_concurrency`` at once."""
         self.check_endpoints(names)
         for name in names:  # each is one DeleteStack, its nested stacks' resources included
             quotas.check_operation(name, destroy_size(self.store, name), "destroy")
-        reports: list[StackReport] = []
+        dependents_first = reverse(list(names), self.destroy_edges())
+
+        def destroy_one(name: str) -> StackReport:
+            started = time.monotonic()
+            report = self.destroy_stack(name)
+            report.elapsed = time.monotonic() - started
+            return report
+
         try:
-            with self.executor.interrupts_handled():
-                for name in names:
-                    started = time.monotonic()
-                    report = self.destroy_stack(name)
-                    report.elapsed = time.monotonic() - started
-                    reports.append(report)
-                    if report.failed or self.interrupted:
-                        break
+            return self._run_stacks(list(names), dependents_first, destroy_one, "destroyed")
         finally:
             self.prune_code()
-        return reports
 
     def destroy_stack(self, stack_name: str, parent: str | None = None) -> StackReport:
         """Delete every resource of the stack (a nested stack's: ``parent`` names the stack that holds it)."""

@@ -21,7 +21,7 @@ from .assembly import CloudAssembly, StackArtifact
 from .errors import Unresolvable
 from .functions import find_function
 from .graph import reverse, run_concurrently
-from .interrupts import Interrupts
+from .interrupts import Interrupts, StopWaiting
 from .invoker import FunctionSpec, Outcome
 from .journal import Invocation
 from .native import NATIVE_TYPES, NativeResource
@@ -83,6 +83,7 @@ class Executor:
     # --- events ------------------------------------------------------------------------
 
     def emit(self, event: DeployEvent) -> None:
+        self.stop_if_abandoned()
         with self._emit_lock:
             for listener in self.listeners:
                 listener(event)
@@ -139,23 +140,36 @@ class Executor:
         work: Callable[[str], bool],
         *,
         stop_on_failure: bool,
+        stacks: int = 0,
+        stop: Callable[[], bool] = lambda: False,
     ) -> dict[str, bool | None]:
-        """``graph.run_concurrently`` with this deploy's concurrency; an interrupt stops starting new work."""
+        """``graph.run_concurrently`` with this deploy's concurrency; an interrupt stops starting new work.
+
+        ``stacks``: the nodes are whole stacks, up to that many at once (their resources share the runtime's
+        concurrency); ``stop`` (polled, with ``stop_on_failure``) also stops starting new work."""
 
         return run_concurrently(
             nodes,
             prerequisites,
             lambda node: _guarded(work, node),
-            concurrency=self.concurrency,
+            concurrency=stacks or self.concurrency,
             stop_on_failure=stop_on_failure,
             on_interrupt=self.interrupt,
             # An interrupt stops creates and updates; the rollback and cleanup deletes still run.
-            should_stop=(lambda: self.interrupted) if stop_on_failure else (lambda: False),
+            should_stop=(lambda: self.interrupted or stop()) if stop_on_failure else (lambda: False),
+            thread_name_prefix="stack" if stacks else "resource",
         )
 
     @property
     def interrupted(self) -> bool:
         return self.interrupts.interrupted
+
+    def stop_if_abandoned(self) -> None:
+        """After a second Ctrl-C, raise ``StopWaiting`` in the worker that calls: the command stopped waiting for
+        it, so it sends no request and reports nothing more (a stack's rollback would otherwise follow behind the
+        user's back, and its Deletes hide the unanswered Creates that the next run must deliver again)."""
+        if self.interrupts.stopped_waiting:
+            raise StopWaiting
 
     def interrupt(self) -> None:
         """Stop starting new work; what is in flight finishes, then the stack rolls back."""
@@ -219,6 +233,7 @@ class Executor:
 
         A request that cannot be journaled is not sent: nothing is created that the state could lose.
         """
+        self.stop_if_abandoned()
         spec = function.to_json() if isinstance(function, FunctionSpec) else None
         sent = Invocation(stack_name, request.request_id, str(request.request_type), resource, spec)
         try:

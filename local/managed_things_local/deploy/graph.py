@@ -66,6 +66,7 @@ def run_concurrently(
     stop_on_failure: bool,
     on_interrupt: Callable[[], None],
     should_stop: Callable[[], bool] = lambda: False,
+    thread_name_prefix: str = "resource",
 ) -> dict[str, bool | None]:
     """Run ``work`` on each node once all its prerequisites succeeded, up to ``concurrency`` at a time.
 
@@ -88,7 +89,7 @@ def run_concurrently(
         for node in sorter.get_ready():
             heapq.heappush(ready, (position[node], node))
 
-    pool = ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="resource")
+    pool = ThreadPoolExecutor(max(1, concurrency), thread_name_prefix=thread_name_prefix)
     try:
         while True:
             stopping = stopping or should_stop()

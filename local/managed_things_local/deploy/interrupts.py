@@ -4,9 +4,12 @@ The first Ctrl-C (SIGINT) stops new work from starting: what is in flight
 finishes, then the stack rolls back. The second stops waiting: ``StopWaiting``
 (a ``KeyboardInterrupt``) is raised in the main thread, the scheduler stops
 without waiting for its workers, the runtime's processes are stopped and the
-command exits 130. The journal stays consistent: it has each request before
-it is sent and each answer once it came; a request cut off has no successful
-answer, so it replays as not done.
+command exits 130. The workers left behind (a stack deployed beside others
+runs in one) start nothing more: the executor raises ``StopWaiting`` in them
+at their next request or event, so no rollback runs after the command gave
+up. The journal stays consistent: it has each request before it is sent and
+each answer once it came; a request cut off has no successful answer, so it
+replays as not done.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class Interrupts:
 
     def __init__(self, notify: Callable[[str], None]) -> None:
         self.interrupted = False
+        self.stopped_waiting = False  # a second Ctrl-C: what was left in flight must start nothing more
         self._notify = notify
 
     def interrupt(self) -> None:
@@ -49,6 +53,7 @@ class Interrupts:
 
         def handle(signum: int, frame: object) -> None:
             if self.interrupted:
+                self.stopped_waiting = True
                 raise StopWaiting
             self.interrupted = True
             # Told from another thread: the main thread may hold the lock of the stream the message goes to.

@@ -97,8 +97,12 @@ class Journal:
     def entries(self) -> list[dict[str, Any]]:
         if not self.path.is_file():
             return []
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:  # compacted meanwhile into the snapshot: its stack was saved (beside this one)
+            return []
         entries = []
-        for line in self.path.read_text(encoding="utf-8").splitlines():
+        for line in text.splitlines():
             try:
                 entry = json.loads(line)
             except ValueError:

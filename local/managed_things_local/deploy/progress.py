@@ -20,16 +20,27 @@ class Progress:
 
     One line per event; or, with ``bar`` (a terminal, neither --verbose nor --json), a progress bar of the
     resources (done/total, rate, elapsed, failures) with the stacks' lines and the notes printed above it.
+    Every line names its stack; once several stacks of the app run (side by side), the bar also counts the
+    stacks in progress and done. (The CDK CLI drops its bar for ``--concurrency`` above 1; this one is of all
+    the resources, whichever stack they are in.)
     """
 
     def __init__(self, stream: TextIO | None = None, *, bar: bool = False) -> None:
         self.stream = stream or sys.stderr
         self._lock = threading.Lock()
         self._failures = 0
+        self._stacks: dict[str, bool] = {}  # the app's stacks (not nested ones) this run started -> in progress
         self._bar: tqdm[Any] | None = None
         if bar:
             self._bar = tqdm(total=0, file=self.stream, unit=" resources", dynamic_ncols=True, leave=False)
-            self._bar.set_postfix_str("failures: 0")
+            self._bar.set_postfix_str(self._postfix())
+
+    def _postfix(self) -> str:
+        failures = f"failures: {self._failures}"
+        if len(self._stacks) < 2:
+            return failures
+        running = sum(self._stacks.values())
+        return f"stacks: {running} in progress, {len(self._stacks) - running} done, {failures}"
 
     def line(self, text: str) -> None:
         with self._lock:
@@ -56,13 +67,17 @@ class Progress:
                     self._bar.total += 1
                 if event.status.failed:
                     self._failures += 1
-                    self._bar.set_postfix_str(f"failures: {self._failures}", refresh=False)
+                    self._bar.set_postfix_str(self._postfix(), refresh=False)
                 self._bar.update(1)
             if not event.status.failed:
                 return  # a failure keeps its line: it says why
         if isinstance(event, StackWarning):
             return  # the summary lists the warnings
         if isinstance(event, StackEvent):
+            if self._bar is not None and event.parent is None:
+                with self._lock:
+                    self._stacks[event.stack_name] = event.status.in_progress
+                    self._bar.set_postfix_str(self._postfix())
             if event.summary is not None and event.summary.note:
                 self.line(f"{event.stack_name} | {event.summary.note}")
                 return

@@ -30,7 +30,7 @@ from .errors import DeployError, Unresolvable
 from .executor import Executor, service_token
 from .functions import function_arn, function_name
 from .graph import reverse
-from .intrinsics import Pseudo, Resolver, cfn_stringify, parameter_values
+from .intrinsics import Pseudo, Resolver, cfn_stringify, import_arguments, parameter_values
 from .invoker import Outcome
 from .journal import stack_entry
 from .native import NATIVE_TYPES
@@ -80,8 +80,10 @@ class StackRun:
         stack_id = previous.stack_id if previous else new_stack_id(region, account, self.name)
         self.pseudo = Pseudo(region, account, self.name, stack_id)
         self.parameters = parameter_values(self.template, parameters, self.name)
+        # Only a stack that imports reads the others' state: stacks deployed side by side (a fleet's shards) would
+        # each read every other's, while they are being written.
         self.exports: dict[str, Any] = {}
-        for other in store.all():
+        for other in store.all() if import_arguments(self.template) else ():
             if other.stack_name == self.name:
                 continue
             for name, output in other.exports().items():
@@ -240,7 +242,8 @@ class StackRun:
             failure = "Interrupted by the user"
         if not failure:
             self.outputs = stack_outputs(self.template, self.resolver)
-            others = [s for s in self.store.all() if s.stack_name != self.name]
+            exporting = any(o.export_name for o in self.outputs.values()) or (self.previous and self.previous.exports())
+            others = [s for s in self.store.all() if s.stack_name != self.name] if exporting else []
             failure = export_problem(self.outputs, self.previous, others)
         return failure
 

@@ -66,22 +66,30 @@ class StateStore:
     def load_snapshot(self, stack_name: str) -> StackState | None:
         """The stack as the last finished run left it (without the journal of a run that did not finish)."""
         path = self.snapshot_path(stack_name)
-        if not path.is_file():
-            return None
-        try:
-            document = json.loads(path.read_text())
-            if document.get("format", 1) >= FORMAT:  # format 1 kept the values themselves
-                resources = document.get("resources") or {}
-                document["resources"] = dict(zip(resources, self.vault.reveal(resources.values(), path), strict=True))
-            return StackState.from_json(document)
-        except FileNotFoundError:
-            return None  # deleted meanwhile (a sibling nested stack destroyed side by side)
-        except (OSError, ValueError, TypeError, AttributeError) as error:
-            raise DeployError(f"The local state {path} is unreadable ({error}); remove it to start over") from None
+        # Read and revealed under the vault's lock: a stack saved meanwhile (beside this one) cannot collect the
+        # values of the file as read, nor replace it, between the two.
+        with self.vault.lock:
+            if not path.is_file():
+                return None
+            try:
+                document = json.loads(path.read_text())
+                if document.get("format", 1) >= FORMAT:  # format 1 kept the values themselves
+                    resources = document.get("resources") or {}
+                    revealed = self.vault.reveal(resources.values(), path)
+                    document["resources"] = dict(zip(resources, revealed, strict=True))
+                return StackState.from_json(document)
+            except FileNotFoundError:
+                return None  # deleted meanwhile (a stack destroyed beside this one)
+            except (OSError, ValueError, TypeError, AttributeError) as error:
+                raise DeployError(f"The local state {path} is unreadable ({error}); remove it to start over") from None
 
     def load(self, stack_name: str) -> StackState | None:
-        """The stack's snapshot with its journal replayed: everything the provider answered it created."""
-        return replay(self.load_snapshot(stack_name), self.journal(stack_name).entries())
+        """The stack's snapshot with its journal replayed: everything the provider answered it created.
+
+        Under the vault's lock, which a save holds from its snapshot to its journal's removal: never the old
+        snapshot without the journal that the new one replaced."""
+        with self.vault.lock:
+            return replay(self.load_snapshot(stack_name), self.journal(stack_name).entries())
 
     def save(self, state: StackState) -> None:
         """Write the snapshot (its sensitive values to the vault first), then drop the journal it now contains,
@@ -117,9 +125,10 @@ class StateStore:
         self._collect()
 
     def delete(self, stack_name: str) -> None:
-        self.journal(stack_name).clear()
-        self.snapshot_path(stack_name).unlink(missing_ok=True)
-        self._collect()
+        with self.vault.lock:
+            self.journal(stack_name).clear()
+            self.snapshot_path(stack_name).unlink(missing_ok=True)
+            self._collect()
 
     def _collect(self) -> None:
         """Drop from the vault what no snapshot or journal refers to any more."""
@@ -127,17 +136,20 @@ class StateStore:
         self.vault.collect(path for path in files if path.is_file())
 
     def all(self) -> list[StackState]:
+        """Every stack with a state, each read whole (see ``load``) while other stacks' runs go on."""
         if not self.stacks_dir.is_dir():
             return []
         names: dict[str, str] = {}  # safe file name -> stack name
-        for path in sorted(self.stacks_dir.glob("*.json")) + sorted(self.stacks_dir.glob("*.journal.jsonl")):
-            safe = path.name.removesuffix(".journal.jsonl").removesuffix(".json")
-            if safe in names or not path.is_file():
-                continue
-            state = self.load_snapshot(safe) if path.suffix == ".json" else replay(None, self.journal(safe).entries())
-            if state is not None:
-                names[safe] = state.stack_name
-        states = [self.load(name) for name in names.values()]
+        with self.vault.lock:
+            for path in sorted(self.stacks_dir.glob("*.json")) + sorted(self.stacks_dir.glob("*.journal.jsonl")):
+                safe = path.name.removesuffix(".journal.jsonl").removesuffix(".json")
+                if safe in names or not path.is_file():
+                    continue
+                journal = self.journal(safe)
+                state = self.load_snapshot(safe) if path.suffix == ".json" else replay(None, journal.entries())
+                if state is not None:
+                    names[safe] = state.stack_name
+            states = [self.load(name) for name in names.values()]
         return [s for s in states if s is not None]
 
 
