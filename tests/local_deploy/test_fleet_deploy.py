@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +105,51 @@ def test_a_fleet_reads_the_secrets_its_rows_name(tmp_path: Path, capsys: Any, mo
             == hashlib.sha256(secret_material(i).encode()).hexdigest()
         )
     assert run_cli(capsys, "destroy", "--cdk-out", str(cdk_out), "--force").code == 0
+
+
+def test_one_bad_row_rolls_back_only_its_shard_stack(tmp_path: Path, capsys: Any) -> None:
+    # GIVEN a fleet over two shard stacks of 3, one row of the second naming a secret that does not exist (valid at
+    # synth, refused at deploy)
+    def define(app: cdk.App) -> None:
+        rows = [row(i) for i in range(1, 6)]
+        rows.append({"SerialNumber": "SN-0099", "Name": "plug-99", "AuthenticationMaterialSecretName": "fleet/none"})
+        ManagedThingFleet(cdk.Stack(app, "Plugs"), "Fleet", inventory=rows, key="SerialNumber", defaults=DEFAULTS,
+                          placement=tmp_path / "placement.json", things_per_stack=3,
+                          secret_name_prefix="fleet/")  # fmt: skip
+
+    cdk_out = synth(tmp_path / "cdk.out", define)
+    placement = json.loads((tmp_path / "placement.json").read_text())["shards"]
+    assert sorted(placement) == ["Shard001", "Shard002"]
+    # WHEN both shard stacks are deployed side by side
+    run = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--stack-concurrency", "2", "--json")
+    # THEN the shard with the bad row rolls back alone, and the other keeps its three things
+    assert run.code == 1
+    statuses = {s["stackName"]: s["status"] for s in run.document["stacks"]}
+    bad = next(name for name in statuses if statuses[name] == "ROLLBACK_COMPLETE")
+    good = next(name for name in statuses if name != bad and name.startswith("Plugs-Fleet-"))
+    assert statuses[good] == "CREATE_COMPLETE"
+    things = by_name(emulator_things(cdk_out))
+    assert len(things) == 3 and "plug-99" not in things
+    # AND destroy leaves nothing
+    assert run_cli(capsys, "destroy", "--cdk-out", str(cdk_out), "--force").code == 0
+    assert emulator_things(cdk_out) == {}
+
+
+def test_a_stack_holding_only_a_fleet_is_skipped_as_the_cdk_cli_skips_a_stack_without_resources(
+    tmp_path: Path, capsys: Any
+) -> None:
+    # GIVEN a stack whose only construct is a fleet, synthesized without the CLI's metadata resource
+    def define(app: cdk.App) -> None:
+        ManagedThingFleet(cdk.Stack(app, "Only"), "Fleet", inventory=[row(1), row(2)], key="SerialNumber",
+                          defaults=DEFAULTS, placement=tmp_path / "placement.json")  # fmt: skip
+
+    cdk_out = synth(tmp_path / "cdk.out", define, cli_context=False)
+    # WHEN deployed
+    run = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--json")
+    # THEN the shard stack holds the things, and the empty stack is skipped with the CDK CLI's warning, not deployed
+    assert run.code == 0, run.stderr
+    assert "Only | stack has no resources, skipping deployment." in run.stderr
+    assert len(emulator_things(cdk_out)) == 2
+    assert not (state_dir(cdk_out) / "stacks" / "Only.json").exists()
+    assert run_cli(capsys, "destroy", "--cdk-out", str(cdk_out), "--force").code == 0
+    assert emulator_things(cdk_out) == {}

@@ -210,6 +210,8 @@ class Engine:
         started = time.monotonic()
         deliver_unanswered_creates(self.store, self.executor, artifact.stack_name)
         previous = self.store.load(artifact.stack_name)
+        if not artifact.template.get("Resources"):
+            return self._deploy_empty(artifact, previous is not None, started)
         try:
             run = StackRun(
                 self.executor,
@@ -226,6 +228,23 @@ class Engine:
         else:
             run.deploy()
         report = self.reports.report(artifact.stack_name)
+        report.elapsed = time.monotonic() - started
+        return report
+
+    def _deploy_empty(self, artifact: StackArtifact, exists: bool, started: float) -> StackReport:
+        """A stack without resources, as the CDK CLI deploys it: CloudFormation refuses such a template, so the CLI
+        skips the stack, or deletes it where it exists (``CdkToolkit.deploy`` in aws-cdk's cdk-toolkit.ts). A stack
+        that holds only a ``ManagedThingFleet`` is one: its things are in the shard stacks."""
+        name = artifact.stack_name
+        if exists:
+            self.executor.warning(name, f"{artifact.display_name}: stack has no resources, deleting existing stack.")
+            report = self.destroy_stack(name)
+        else:
+            note = "stack has no resources, skipping deployment."
+            self.executor.warning(name, f"{artifact.display_name}: {note}")
+            summary = StackSummary(no_changes=True, note=note)
+            self.executor.stack_event(name, StackStatus.DELETE_COMPLETE, summary=summary)
+            report = self.reports.report(name)
         report.elapsed = time.monotonic() - started
         return report
 
