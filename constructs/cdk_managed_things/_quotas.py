@@ -103,7 +103,7 @@ class _StackQuotaValidation:
         for stack in _operation_stacks(root):
             resources = outputs = parameters = other = 0
             thing_bytes = 0
-            for element in _elements(stack):
+            for element in template_elements(stack):
                 if isinstance(element, CfnResource):
                     resources += 1
                     properties = quotas.things.get(element.node.path)
@@ -156,7 +156,7 @@ def _operation_stacks(root: Stack) -> Iterator[Stack]:
             yield child
 
 
-def _elements(stack: Stack) -> Iterator[CfnElement]:
+def template_elements(stack: Stack) -> Iterator[CfnElement]:
     """The template elements of ``stack``: its constructs, not those of stacks inside it."""
     for child in _descendants(stack):
         if isinstance(child, CfnElement):

@@ -12,6 +12,7 @@ from typing import Any
 
 import jsii
 from aws_cdk import (
+    Acknowledgment,
     Annotations,
     AspectPriority,
     Aspects,
@@ -27,6 +28,7 @@ from aws_cdk import (
     TagManager,
     TagType,
     Token,
+    Validations,
 )
 from botocore.model import StructureShape
 
@@ -55,7 +57,14 @@ from ._placement import (
     shard_name,
 )
 from ._provider import PROVIDER_RESOURCES, SERVICE_TIMEOUT_SECONDS, ManagedThingProvider
-from ._quotas import QUOTA_ERROR, SERVICE_TOKEN_STANDIN, TEMPLATE_OVERHEAD_BYTES, quota_problems, resource_bytes
+from ._quotas import (
+    QUOTA_ERROR,
+    SERVICE_TOKEN_STANDIN,
+    TEMPLATE_OVERHEAD_BYTES,
+    quota_problems,
+    resource_bytes,
+    template_elements,
+)
 from ._region import check_region
 from ._request import tag_problems
 from ._sharding import shard_of, thing_label, thing_logical_id
@@ -78,6 +87,8 @@ _CONCURRENCY_WARNING = "cdk-managed-things:reservedConcurrency"
 _RESERVABLE_CONCURRENCY = 900
 # After the Tags aspects (MUTATING, or DEFAULT without the aspect-priorities feature flag), before READONLY.
 _TAGS_PRIORITY = AspectPriority.DEFAULT + 100
+# CDK's own template rule "Resources section must exist and be non-empty", which a stack holding only fleets breaks.
+_EMPTY_STACK_RULE = "CloudFormation-Validate::F0001"
 _STACK_NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9-]+")
 
 
@@ -553,6 +564,15 @@ class _FleetValidation:
                     "(or the fleet's tags) of this shard."
                 )
                 Annotations.of(shard).add_error(f"{shard.node.path}: {problem}. {advice} [{QUOTA_ERROR}]")
+        stack = Stack.of(fleet)
+        if not any(isinstance(element, CfnResource) for element in template_elements(stack)):
+            Validations.of(stack).acknowledge(
+                Acknowledgment(
+                    id=_EMPTY_STACK_RULE,
+                    reason=f"{path} keeps its things in shard stacks of their own: this stack holds no resource, "
+                    "and the CDK CLI skips deploying a stack without resources.",
+                )
+            )
         fleet._write_manifest()
         return errors
 

@@ -619,9 +619,9 @@ def test_templates_are_cfn_lint_clean_and_cdk_nag_finds_nothing_unacknowledged(t
     cdk.Validations.of(app).add_plugins(pack)
     # WHEN synthesized
     app.synth()
-    # THEN cdk-nag reports nothing unacknowledged (CDK's own template rules find only that the fleet's stack holds
-    # no resource: its things are in the shard stacks, and the CDK CLI skips deploying an empty stack)
-    assert violations(validation_report(outdir), "AwsSolutions") == []
+    # THEN cdk-nag reports nothing unacknowledged, nor CDK's own template rules (the fleet's stack holds no resource:
+    # the fleet acknowledges it, since the CDK CLI skips deploying a stack without resources)
+    assert violations(validation_report(outdir)) == []
     assert pack.validate_scope(app).success
     # AND cfn-lint finds nothing in any shard stack
     templates = sorted(p.name for p in outdir.glob("Devices*Shard*.template.json"))
