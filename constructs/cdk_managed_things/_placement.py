@@ -6,7 +6,8 @@ state, kept like a lock file. Synth reads it, keeps every thing where it is, pla
 with room (by count and by template bytes) or in a new shard, and writes it back when it changed.
 
 Shards are never dropped: a shard whose things all left the inventory stays (empty) so that its stack, still in
-the app, deletes them; new things fill it again.
+the app, deletes them; new things fill it again. A thing that leaves is remembered as retired, with its shard: a
+synth that never deploys (``cdk diff`` of an inventory missing a row) must not let it come back elsewhere.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ._errors import ConfigurationError
@@ -54,16 +55,30 @@ class Capacity:
     template_bytes: int
 
 
-def place(previous: Mapping[str, Sequence[str]], things: Mapping[str, int], capacity: Capacity) -> dict[str, list[str]]:
-    """Shard name -> logical ids, in shard order, each list sorted.
+@dataclass(frozen=True)
+class Placement:
+    """Shard name -> its things' logical ids (sorted), and the things that left, with the shard they were in."""
 
-    ``previous`` is the placement read from the file; ``things`` maps every logical id of the fleet to its estimated
-    template bytes, in the order new things are placed (key order, so that the result does not depend on the
-    inventory's order). A thing of ``previous`` stays in its shard; a new one goes to the first shard whose count
-    and bytes leave room for it, else to a new shard. Things of ``previous`` that are gone leave their shard.
+    current: dict[str, list[str]] = field(default_factory=dict)
+    retired: dict[str, str] = field(default_factory=dict)
+
+
+def place(previous: Placement, things: Mapping[str, int], capacity: Capacity) -> Placement:
+    """The placement of ``things`` (every logical id of the fleet -> its estimated template bytes, in the order new
+    things are placed: key order, so that the result does not depend on the inventory's order).
+
+    A thing of ``previous`` stays in its shard, and a retired one that comes back returns to its shard, whatever
+    they hold; a new one goes to the first shard whose count and bytes leave room for it, else to a new shard.
+    Things of ``previous`` that are gone are retired.
     """
-    shards = {name: [lid for lid in previous[name] if lid in things] for name in _ordered(previous)}
+    shards = {name: [lid for lid in previous.current[name] if lid in things] for name in _ordered(previous.current)}
+    retired = {lid: shard for lid, shard in previous.retired.items() if lid not in things}
+    retired |= {lid: name for name, members in previous.current.items() for lid in members if lid not in things}
     placed = {lid for members in shards.values() for lid in members}
+    for lid, shard in previous.retired.items():
+        if lid in things and lid not in placed:
+            shards.setdefault(shard, []).append(lid)
+            placed.add(lid)
     counts = {name: len(members) for name, members in shards.items()}
     sizes = {name: sum(things[lid] for lid in members) for name, members in shards.items()}
     for lid, size in things.items():
@@ -72,7 +87,7 @@ def place(previous: Mapping[str, Sequence[str]], things: Mapping[str, int], capa
         target = next(
             (
                 name
-                for name in shards
+                for name in _ordered(shards)
                 if counts[name] < capacity.things
                 and (counts[name] == 0 or sizes[name] + size <= capacity.template_bytes)
             ),
@@ -84,7 +99,8 @@ def place(previous: Mapping[str, Sequence[str]], things: Mapping[str, int], capa
         shards[target].append(lid)
         counts[target] += 1
         sizes[target] += size
-    return {name: sorted(members) for name, members in shards.items()}
+    current = {name: sorted(shards[name]) for name in _ordered(shards)}
+    return Placement(current=current, retired=dict(sorted(retired.items())))
 
 
 def _ordered(shards: Mapping[str, Sequence[str]]) -> list[str]:
@@ -99,13 +115,13 @@ class PlacementFile:
         self._fleet_path = fleet_path
         self._key_member = key_member
 
-    def read(self) -> dict[str, list[str]]:
-        """Shard name -> logical ids; empty when the file does not exist yet.
+    def read(self) -> Placement:
+        """The placement written last; empty when the file does not exist yet.
 
         Raises ``ConfigurationError`` naming the fleet and the file when it cannot be used.
         """
         if not self.path.exists():
-            return {}
+            return Placement()
         try:
             document = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -127,9 +143,13 @@ class PlacementFile:
                 if not isinstance(lid, str) or lid in seen:
                     raise self._problem(f"places {lid!r} twice ({seen.get(lid)} and {name}); restore it from git")
                 seen[lid] = name
-        return {name: list(members) for name, members in shards.items()}
+        retired = document.get("retired", {})
+        if not isinstance(retired, dict) or not all(shard_number(str(s)) for s in retired.values()):
+            raise self._problem("has a 'retired' entry that is not {logical id: shard}; restore it from git")
+        current = {name: sorted(shards[name]) for name in _ordered(shards)}
+        return Placement(current=current, retired={lid: retired[lid] for lid in sorted(retired)})
 
-    def write(self, shards: Mapping[str, Sequence[str]]) -> None:
+    def write(self, placement: Placement) -> None:
         document = {
             "comment": (
                 f"Where each thing of the fleet {self._fleet_path} lives, by logical id: written by "
@@ -138,7 +158,8 @@ class PlacementFile:
             ),
             "version": PLACEMENT_VERSION,
             "keyMember": self._key_member,
-            "shards": {name: list(shards[name]) for name in _ordered(shards)},
+            "shards": placement.current,
+            "retired": placement.retired,
         }
         self.path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
 
@@ -146,8 +167,8 @@ class PlacementFile:
         return ConfigurationError(f"{self._fleet_path}: the placement file {self.path} {what}")
 
 
-def changes(before: Mapping[str, Sequence[str]], after: Mapping[str, Sequence[str]]) -> tuple[int, int]:
+def changes(before: Placement, after: Placement) -> tuple[int, int]:
     """(things placed, things removed) from ``before`` to ``after``."""
-    old = {lid for members in before.values() for lid in members}
-    new = {lid for members in after.values() for lid in members}
+    old = {lid for members in before.current.values() for lid in members}
+    new = {lid for members in after.current.values() for lid in members}
     return len(new - old), len(old - new)

@@ -110,8 +110,14 @@ class _StackQuotaValidation:
                     if properties is None:
                         other += 1
                     else:
-                        rendered = {"Type": RESOURCE_TYPE, "Properties": properties(), "DependsOn": ["Policy"]}
-                        thing_bytes += resource_bytes(element.node.id, rendered)
+                        # As the CDK CLI writes it: its DependsOn the provider's policy, its path as metadata.
+                        rendered = {
+                            "Type": RESOURCE_TYPE,
+                            "Properties": properties(),
+                            "DependsOn": ["CdkManagedThingsProviderRoleDefaultPolicy00000000"],
+                            "Metadata": {"aws:cdk:path": f"{element.node.path}"},
+                        }
+                        thing_bytes += resource_bytes(stack.resolve(element.logical_id), rendered)
                 elif isinstance(element, CfnOutput):
                     outputs += 1
                 elif isinstance(element, CfnParameter):

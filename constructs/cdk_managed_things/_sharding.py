@@ -11,7 +11,7 @@ import hashlib
 import re
 
 # A logical id keeps this many of the key's alphanumerics (255 is CloudFormation's limit; short ids read better).
-_KEY_CHARACTERS = 40
+KEY_CHARACTERS = 40
 _NOT_ALPHANUMERIC = re.compile(r"[^A-Za-z0-9]+")
 
 
@@ -25,16 +25,16 @@ def shard_of(key: str, shards: int) -> int:
 
 
 def thing_logical_id(key: str, *, sensitive: bool) -> str:
-    """The thing's logical id: ``Thing`` + the key's alphanumerics + 8 hex digits of its SHA-256.
+    """The thing's logical id: ``Thing`` + the key's first 40 alphanumerics + 16 hex digits of its SHA-256.
 
-    The digest tells apart keys that differ only in other characters (``SN-1``, ``SN1``). A ``sensitive``
-    key (the model marks ``SerialNumber`` so) appears only as 16 hex digits of its digest: logical ids show
-    in progress output, logs and state files.
+    The digest tells apart keys that differ only in other characters (``SN-1``, ``SN1``) or after the 40th (64
+    bits: no collision to expect among a billion keys sharing a prefix). A ``sensitive`` key (the model marks
+    ``SerialNumber`` so) appears only as the digest: logical ids show in progress output, logs and state files.
     """
-    digest = _digest(key).hex()
+    digest = _digest(key).hex()[:16]
     if sensitive:
-        return f"Thing{digest[:16]}"
-    return f"Thing{_NOT_ALPHANUMERIC.sub('', key)[:_KEY_CHARACTERS]}{digest[:8]}"
+        return f"Thing{digest}"
+    return f"Thing{_NOT_ALPHANUMERIC.sub('', key)[:KEY_CHARACTERS]}{digest}"
 
 
 def thing_label(key: str, *, sensitive: bool) -> str:

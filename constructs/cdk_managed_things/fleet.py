@@ -67,7 +67,7 @@ from ._quotas import (
 )
 from ._region import check_region
 from ._request import tag_problems
-from ._sharding import shard_of, thing_label, thing_logical_id
+from ._sharding import KEY_CHARACTERS, shard_of, thing_label, thing_logical_id
 
 # A shard stack holds its things, the provider's resources and, when the CDK CLI synthesizes (version
 # reporting), CDK's AWS::CDK::Metadata resource.
@@ -226,7 +226,7 @@ class ManagedThingFleet(Construct):
         super().__init__(scope, construct_id)
         things_per_stack = THINGS_PER_STACK if things_per_stack is None else things_per_stack
         timeout = SERVICE_TIMEOUT_SECONDS if service_timeout is None else _whole_seconds(service_timeout)
-        placement_path = self._check_arguments(inventory, shards, placement, things_per_stack, timeout)
+        placement_path = self._check_arguments(inventory, key, shards, placement, things_per_stack, timeout)
         rows = load_inventory(
             inventory,
             key=key,
@@ -247,13 +247,26 @@ class ManagedThingFleet(Construct):
         common = {**SERVICE_TOKEN_STANDIN, "ServiceTimeout": timeout}
         self._things: dict[str, _Thing] = {}
         # In key order: new things are placed, and shards list their things, whatever the inventory's order.
+        by_logical_id: dict[str, _Thing] = {}
         for row in sorted(rows, key=lambda row: row.key):
             logical_id = thing_logical_id(row.key, sensitive=self._sensitive_key)
             properties = _template_properties(shape, row.request)
-            size = resource_bytes(
-                logical_id, {"Type": RESOURCE_TYPE, "Properties": {**common, **properties}, **_POLICIES}
-            )
-            self._things[row.key] = _Thing(row, logical_id, properties, size)
+            # As the CDK CLI writes it: with its construct path as metadata (the longest shard name's).
+            metadata = {"aws:cdk:path": f"{self.node.path}/{shard_name(99_999)}/{logical_id}"}
+            rendered = {
+                "Type": RESOURCE_TYPE,
+                "Properties": {**common, **properties},
+                **_POLICIES,
+                "Metadata": metadata,
+            }
+            thing = _Thing(row, logical_id, properties, resource_bytes(logical_id, rendered))
+            other = by_logical_id.setdefault(logical_id, thing)
+            if other is not thing:
+                raise ConfigurationError(
+                    f"{self.node.path}: {other.row.where} and {row.where}: two keys give the logical id {logical_id} "
+                    f"(a key's first {KEY_CHARACTERS} letters and digits, and a digest): make the keys differ earlier"
+                )
+            self._things[row.key] = thing
 
         layout = self._layout(shards, placement_path, things_per_stack)
         if any(MATERIAL_MEMBER in row.request for row in rows):
@@ -274,7 +287,6 @@ class ManagedThingFleet(Construct):
         # Rows without tags of their own share the fleet's rendered tags (one lazy value, resolved by CDK
         # without calling back into Python); rows with tags get the merge from the aspect below.
         fleet_tags = self._tags.rendered_tags
-        by_logical_id = {thing.logical_id: thing for thing in self._things.values()}
         self._shards: dict[str, Stack] = {}
         for name, logical_ids in layout.items():
             shard = self._shard_stack(stack, name)
@@ -365,6 +377,7 @@ class ManagedThingFleet(Construct):
     def _check_arguments(
         self,
         inventory: Any,
+        key: str,
         shards: int | None,
         placement: str | os.PathLike[str] | None,
         things_per_stack: int,
@@ -388,6 +401,8 @@ class ManagedThingFleet(Construct):
                 f"(CloudFormation's {RESOURCES_PER_TEMPLATE} resources per stack, less the provider's "
                 f"{PROVIDER_RESOURCES} and CDK's metadata resource)"
             )
+        if key in (MATERIAL_MEMBER, SECRET_NAME_MEMBER):
+            problems.append(f"key {key} would name things by their secret material: use SerialNumber or Name")
         path: Path | None = None
         if shards is not None and placement is not None:
             problems.append("give shards (placement by hash) or placement (a placement file), not both")
@@ -409,10 +424,10 @@ class ManagedThingFleet(Construct):
     def _layout(self, shards: int | None, path: Path | None, things_per_stack: int) -> dict[str, list[str]]:
         """Shard name -> logical ids: by hash with ``shards``, else from the placement file (updated)."""
         if shards is not None:
-            layout: dict[str, list[str]] = {shard_name(n): [] for n in range(1, shards + 1)}
+            by_hash: dict[str, list[str]] = {shard_name(n): [] for n in range(1, shards + 1)}
             for key, thing in self._things.items():
-                layout[shard_name(1 + shard_of(key, shards))].append(thing.logical_id)
-            return layout
+                by_hash[shard_name(1 + shard_of(key, shards))].append(thing.logical_id)
+            return by_hash
         assert path is not None
         placement_file = PlacementFile(path, fleet_path=self.node.path, key_member=self._key_member)
         previous = placement_file.read()
@@ -427,7 +442,7 @@ class ManagedThingFleet(Construct):
                 )
             path.parent.mkdir(parents=True, exist_ok=True)
             placement_file.write(layout)
-        return layout
+        return layout.current
 
     def _shard_stack(self, stack: Stack, name: str) -> Stack:
         """An independent stack for shard ``name``, in the fleet's stack's environment."""
@@ -446,6 +461,7 @@ class ManagedThingFleet(Construct):
             stack_name=stack_name,
             env=env,
             termination_protection=stack.termination_protection,
+            tags=stack.tags.tag_values() or None,
             description=f"cdk-managed-things: {name} of the fleet {self.node.path}",
         )
 
@@ -540,9 +556,7 @@ class _FleetValidation:
             by_shard[thing.shard].append(thing)
         for name, shard in fleet._shards.items():
             things = by_shard[name]
-            outputs = 0
-            if fleet._referenced.get(name):  # exports: only for things handed out by fleet.thing()
-                outputs = _outputs_of(shard)
+            outputs = _outputs_of(shard)
             template_bytes = (
                 TEMPLATE_OVERHEAD_BYTES
                 + _PROVIDER_BYTES
@@ -578,11 +592,17 @@ class _FleetValidation:
 
 
 def _outputs_of(stack: Stack) -> int:
-    """The outputs of ``stack``: its own, and the exports CDK adds for references from other stacks (under
-    ``Exports``)."""
-    exports = stack.node.try_find_child("Exports")
-    children = [*stack.node.children, *(exports.node.children if exports is not None else ())]
-    return sum(isinstance(child, CfnOutput) for child in children)
+    """The outputs of ``stack``, at any depth (the exports CDK adds for references from other stacks are under
+    ``Exports``), without walking into its things, which hold none."""
+    count = 0
+    pending = list(stack.node.children)
+    while pending:
+        child = pending.pop()
+        if isinstance(child, CfnOutput):
+            count += 1
+        elif not isinstance(child, (CfnResource, Stack)):
+            pending.extend(child.node.children)
+    return count
 
 
 def _tags_bytes(tags: Mapping[str, str]) -> int:

@@ -16,8 +16,9 @@ import pytest
 from aws_cdk.assertions import Annotations, Match, Template
 from cfnlint.api import lint
 
-from cdk_managed_things import ManagedThingFleet
+from cdk_managed_things import ConfigurationError, ManagedThingFleet
 from cdk_managed_things.fleet import MAX_THINGS_PER_STACK
+from constructs import Construct
 from managed_things_local.deploy.assembly import CLI_DEFAULT_CONTEXT as CLI_CONTEXT
 
 from .test_template_quality import LINT_REGIONS, _is_cdk_function_role_dependency, validation_report, violations
@@ -176,6 +177,18 @@ def test_shards_are_sized_by_bytes_as_well_as_by_count(tmp_path: Path) -> None:
     assert errors_of(synthesized) == []
 
 
+def test_a_full_shard_whose_rows_grow_past_1_mb_as_the_cdk_cli_writes_it_is_an_error(tmp_path: Path) -> None:
+    # GIVEN a shard of 494 small things, whose rows then grow by 1,450 characters each: with the CDK CLI's path
+    # metadata on every resource, a template just over 1,000,000 bytes
+    synthesize(tmp_path, plugs(MAX_THINGS_PER_STACK), things_per_stack=MAX_THINGS_PER_STACK)
+    grown = [plug(i, Capabilities="c" * 1_450) for i in range(MAX_THINGS_PER_STACK)]
+    synthesized = synthesize(tmp_path, grown, things_per_stack=MAX_THINGS_PER_STACK, context=CLI_CONTEXT)
+    # THEN if the template is over the quota, synth says so
+    size = synthesized.template_bytes("Shard001")
+    assert size > MAX_TEMPLATE_BYTES
+    assert any("Devices/Plugs/Shard001: a template of about" in error for error in errors_of(synthesized))
+
+
 def test_rows_that_cannot_fit_their_shard_fail_synth_naming_it_and_the_limit(tmp_path: Path) -> None:
     # GIVEN 30 things placed in one shard, whose rows then grow to 40,000 characters of Capabilities each
     synthesize(tmp_path, plugs(30))
@@ -246,6 +259,32 @@ def test_a_shard_emptied_stays_so_its_stack_deletes_its_things_and_new_things_fi
     assert {refilled[f"SN-{i:06d}"][0] for i in (100, 101)} == {"Shard001"}
 
 
+def test_a_row_that_leaves_and_comes_back_returns_to_its_shard(tmp_path: Path) -> None:
+    # GIVEN two full shards of 2 (deployed)
+    first = synthesize(tmp_path, plugs(4), things_per_stack=2).layout()
+    # WHEN a synth that is never deployed (a `cdk diff`) sees row 0 missing and a new row, which takes row 0's slot
+    synthesize(tmp_path, [*plugs(3, start=1), plug(100)], things_per_stack=2)
+    # AND row 0 is back
+    back = synthesize(tmp_path, [*plugs(4), plug(100)], things_per_stack=2).layout()
+    # THEN it is where it was deployed, and no other thing moved
+    assert {key: back[key] for key in first} == first
+    assert json.loads((tmp_path / "placement.json").read_text())["retired"] == {}
+
+
+def test_two_keys_with_one_logical_id_are_refused_naming_both_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN keys that share their first 40 letters and digits: the 64-bit digest tells them apart
+    prefix = "acme-building-seven-floor-three-west-wing-smart-plug-"
+    inventory = [plug(1, Name=prefix + "0002781"), plug(2, Name=prefix + "0012855")]
+    ids = {lid for _, lid, _ in synthesize(tmp_path, inventory, key="Name").layout("Name").values()}
+    assert len(ids) == 2
+    # AND were two keys ever to give one id, synth refuses, naming both rows
+    monkeypatch.setattr("cdk_managed_things.fleet.thing_logical_id", lambda key, sensitive: "ThingSame")
+    with pytest.raises(ConfigurationError, match=r"inventory\[0\] and inventory\[1\]: two keys give the logical id"):
+        synthesize(tmp_path, inventory, key="Name")
+
+
 def test_a_file_inventory_keeps_its_placement_beside_it(tmp_path: Path) -> None:
     # GIVEN an inventory file
     path = tmp_path / "plugs.json"
@@ -286,10 +325,11 @@ def test_a_placement_file_for_another_key_or_broken_is_refused(tmp_path: Path) -
         ({"shards": 2, "placement": "p.json"}, "give shards .* or placement .*, not both"),
         ({"placement": None}, r"an inventory given as rows needs placement="),
         ({"provider_concurrency": 0}, "provider_concurrency must be a whole number of at least 1"),
+        ({"key": "AuthenticationMaterial"}, "key AuthenticationMaterial would name things by their secret material"),
     ],
 )
 def test_arguments_out_of_range_are_refused(tmp_path: Path, arguments: dict[str, Any], problem: str) -> None:
-    with pytest.raises(ValueError, match=problem):
+    with pytest.raises(ConfigurationError, match=problem):
         synthesize(tmp_path, plugs(2), **arguments)
 
 
@@ -556,6 +596,28 @@ def test_more_than_200_outputs_in_a_shard_fail_synth_pointing_at_the_lookup(tmp_
     assert len(errors) == 1
     assert "Devices/Plugs/Shard001: 202 outputs, more than CloudFormation's 200 per template" in errors[0]
     assert "fleet.locate(key)" in errors[0] and "Devices.Plugs.things.json" in errors[0]
+
+
+def test_outputs_added_to_a_shard_stack_are_counted_wherever_they_are(tmp_path: Path) -> None:
+    # GIVEN 201 outputs added to a shard stack through locate(), under a construct of the user's
+    def outputs(stack: cdk.Stack, fleet: ManagedThingFleet) -> None:
+        scope = Construct(fleet.locate("SN-000001").stack, "Mine")
+        for index in range(201):
+            cdk.CfnOutput(scope, f"Out{index}", value="x")
+
+    errors = errors_of(synthesize(tmp_path, plugs(3), around=outputs))
+    assert len(errors) == 1 and "Devices/Plugs/Shard001: 201 outputs, more than CloudFormation's 200" in errors[0]
+
+
+def test_shard_stacks_carry_the_fleets_stack_tags(tmp_path: Path) -> None:
+    outdir = tmp_path / "cdk.out"
+    app = cdk.App(outdir=str(outdir))
+    stack = cdk.Stack(app, "Devices", tags={"cost-center": "42"})
+    fleet = ManagedThingFleet(stack, "Plugs", inventory=plugs(2), key="SerialNumber", defaults=DEFAULTS,
+                              placement=tmp_path / "p.json")  # fmt: skip
+    assembly = app.synth()
+    (shard,) = fleet.shard_stacks
+    assert assembly.get_stack_artifact(shard.artifact_id).tags == {"cost-center": "42"}
 
 
 def test_the_manifest_and_locate_find_every_thing_in_the_templates(tmp_path: Path) -> None:
