@@ -2,13 +2,17 @@
 
 ``managed-things deploy --cdk-out DIR --rate-limit R`` runs as a user runs it, in its own process, on fresh state,
 with the default ``--concurrency`` (or ``concurrency``): the offered load exceeds R, so the emulator throttles and
-the provider's retries pace the deploy. The rate is measured from **the emulator's timestamps** (each thing's
-``CreatedAt``, stamped when the emulator commits the Create): things / (last CreatedAt - first CreatedAt), the
-first Create to the last Create's answer. The emulator's token bucket starts full (one second's worth, R
-requests), which a fleet of N things sees once: the ceiling is (N - 1) / ((N - R) / R), 52.6/s for 1,000 at 50.
-Then ``destroy`` runs with the same limit and the things left in the emulator are counted.
+the provider's retries pace the deploy. The fleet's things live in shard stacks of 450, each with its own provider
+function; the engine deploys the app's stacks, all of them. The rate is measured from **the emulator's
+timestamps** (each thing's ``CreatedAt``, stamped when the emulator commits the Create): things / (last CreatedAt
+- first CreatedAt), the first Create to the last Create's answer, across every shard stack (the time between one
+stack's last thing and the next stack's first counts). The emulator's token bucket starts full (one second's
+worth, R requests), which a fleet of N things sees at least once: the ceiling is about (N - 1) / ((N - R) / R),
+50.2/s for 10,000 at 50 (more if the bucket refills between stacks). Then ``destroy`` runs with the same limit and
+the things left in the emulator are counted.
 
-Targets (issue 8): things/s >= 0.9 R; 0 duplicates (things in the emulator beyond the app's); 0 left after destroy.
+Targets (issues 8 and 13): things/s >= 0.9 R; 0 duplicates (things in the emulator beyond the app's); 0 left after
+destroy; peak RSS of the deploy's processes (the CLI, the embedded emulator, the execution environments) <= 1.5 GB.
 """
 
 from __future__ import annotations
@@ -17,20 +21,23 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .local_deploy import emulator_things, run_command
-from .report import BenchmarkError, synthesize_fleet, verdict
+from .report import MB, BenchmarkError, synthesize_fleet, verdict
 
 RATE_LIMIT = 50.0
 TARGET_SHARE_OF_RATE = 0.9
+PEAK_RSS_TARGET = 1500 * MB
 
 # An app: synthesizes a fleet of ``things`` things into ``cdk_out``. The one line to change for another layout.
 FleetApp = Callable[[Path, int], object]
 
 
 def fleet_of_rows(cdk_out: Path, things: int) -> None:
-    """``benchmarks/fleet_app.py --fleet``: ``things`` rows of one ManagedThingFleet (32 shards, one provider)."""
-    synthesize_fleet(cdk_out, things, fleet=True)
+    """``benchmarks/fleet_app.py --fleet``: ``things`` rows of one ManagedThingFleet, placed from scratch (a fresh
+    placement file beside ``cdk_out``) in shard stacks of 450 things, each with its own provider."""
+    synthesize_fleet(cdk_out, things, placement=cdk_out.parent / "plugs.placement.json")
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,8 @@ def measure(run: RateRun) -> None:
         rate = (len(created) - 1) / span if span > 0 else float("inf")
         ratio = rate / run.rate_limit
         duplicates = len(created) - run.things
-        print(f"{run.label}:")
+        stacks = [stack for stack in deploy.document.get("stacks", []) if _deploys_things(stack)]
+        print(f"{run.label}, in {len(stacks)} shard stack{'' if len(stacks) == 1 else 's'}:")
         print(
             f"  deploy: {run.things} things, {span:.1f} s from the first Create to the last "
             f"(the emulator's CreatedAt), {rate:.1f} things/s = {ratio:.2f} x the rate limit "
@@ -77,9 +85,21 @@ def measure(run: RateRun) -> None:
             f"{verdict(TARGET_SHARE_OF_RATE, ratio)} (command: {deploy.seconds:.1f} s)"
         )
         print(f"  duplicates: {duplicates}; target 0: {verdict(duplicates, 0)}")
+        print(
+            f"  peak RSS of all processes during the deploy: {deploy.peak_rss / MB:.0f} MB ({deploy.processes_at_peak} "
+            f"processes then, at most {deploy.most_processes}); target <= {PEAK_RSS_TARGET / MB:.0f} MB: "
+            f"{verdict(deploy.peak_rss, PEAK_RSS_TARGET)}"
+        )
         destroy = run_command("destroy", cdk_out, *run.options)
         left = len(emulator_things(cdk_out))
         print(f"  destroy: {left} things left; target 0: {verdict(left, 0)} (command: {destroy.seconds:.1f} s)")
+
+
+def _deploys_things(stack: dict[str, Any]) -> bool:
+    """Whether a stack of the deploy's --json document holds things (a shard stack, not the fleet's own stack)."""
+    from managed_things_model.contract import RESOURCE_TYPE
+
+    return any(resource.get("type") == RESOURCE_TYPE for resource in stack.get("resources", []))
 
 
 def _burst_note(things: int, rate_limit: float) -> str:
