@@ -17,8 +17,9 @@ destroy; peak RSS of the deploy's processes (the CLI, the embedded emulator, the
 
 from __future__ import annotations
 
+import json
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,8 @@ def measure(run: RateRun) -> None:
         cdk_out = Path(workdir) / "cdk.out"
         run.app(cdk_out, run.things)
         deploy = run_command("deploy", cdk_out, *run.options)
-        created = sorted(float(thing["CreatedAt"]) for thing in emulator_things(cdk_out))
+        things = emulator_things(cdk_out)
+        created = sorted(float(thing["CreatedAt"]) for thing in things)
         if len(created) < run.things:
             raise BenchmarkError(f"{run.label}: the emulator holds {len(created)} of {run.things} things after deploy")
         span = created[-1] - created[0]
@@ -84,6 +86,17 @@ def measure(run: RateRun) -> None:
             f"({_burst_note(run.things, run.rate_limit)}); target >= {TARGET_SHARE_OF_RATE}: "
             f"{verdict(TARGET_SHARE_OF_RATE, ratio)} (command: {deploy.seconds:.1f} s)"
         )
+        spans = _spans_by_stack(cdk_out, things)
+        if len(spans) > 1:
+            busy = _covered_seconds(spans.values())
+            inside = sum(count - 1 for _, _, count in spans.values()) / sum(
+                last - first for first, last, _ in spans.values()
+            )
+            print(
+                f"  by shard stack: {inside:.1f} things/s from a stack's first Create to its last; "
+                f"{span - busy:.1f} s of the {span:.1f} s with no stack between its first Create and its last "
+                f"(the changes from one stack to the next)"
+            )
         print(f"  duplicates: {duplicates}; target 0: {verdict(duplicates, 0)}")
         print(
             f"  peak RSS of all processes during the deploy: {deploy.peak_rss / MB:.0f} MB ({deploy.processes_at_peak} "
@@ -93,6 +106,37 @@ def measure(run: RateRun) -> None:
         destroy = run_command("destroy", cdk_out, *run.options)
         left = len(emulator_things(cdk_out))
         print(f"  destroy: {left} things left; target 0: {verdict(left, 0)} (command: {destroy.seconds:.1f} s)")
+
+
+def _spans_by_stack(cdk_out: Path, things: list[dict[str, Any]]) -> dict[str, tuple[float, float, int]]:
+    """Stack name -> (first CreatedAt, last CreatedAt, things) of the fleet's things, by its things manifest
+    (none without one)."""
+    from managed_things_model.contract import THINGS_MANIFEST_SUFFIX
+
+    manifests = [json.loads(path.read_text()) for path in cdk_out.glob(f"*{THINGS_MANIFEST_SUFFIX}")]
+    if len(manifests) != 1:
+        return {}
+    manifest = manifests[0]
+    stack_of = {key: entry["stackName"] for key, entry in manifest["things"].items()}
+    spans: dict[str, tuple[float, float, int]] = {}
+    for thing in things:
+        stack = stack_of.get(thing.get(manifest["keyMember"], ""))
+        if stack is None:
+            continue
+        at = float(thing["CreatedAt"])
+        first, last, count = spans.get(stack, (at, at, 0))
+        spans[stack] = (min(first, at), max(last, at), count + 1)
+    return spans
+
+
+def _covered_seconds(spans: Iterable[tuple[float, float, int]]) -> float:
+    """How long at least one of ``spans`` (first, last, _) was open: their union's length."""
+    covered, reached = 0.0, float("-inf")
+    for first, last, _ in sorted(spans):
+        if last > reached:
+            covered += last - max(first, reached)
+            reached = last
+    return covered
 
 
 def _deploys_things(stack: dict[str, Any]) -> bool:

@@ -204,6 +204,22 @@ def test_an_unknown_group_is_refused_in_one_line() -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_the_time_with_no_shard_stack_creating_things_is_what_no_stack_span_covers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN the spans (first Create, last Create, things) of stacks deployed one after another, and side by side
+    monkeypatch.syspath_prepend(str(REPO_ROOT))
+    from benchmarks.fleet_rate import _covered_seconds
+
+    one_after_another = [(10.0, 19.0, 450), (0.0, 9.0, 450), (20.5, 21.0, 100)]
+    side_by_side = [(0.0, 9.0, 450), (1.0, 10.0, 450), (2.0, 5.0, 100), (12.0, 13.0, 10)]
+
+    # WHEN the seconds covered by at least one span are summed
+    # THEN gaps between stacks are left out, and overlapping spans count once
+    assert _covered_seconds(one_after_another) == pytest.approx(18.5)
+    assert _covered_seconds(side_by_side) == pytest.approx(11.0)
+
+
 def test_peak_rss_sums_the_whole_process_tree(process_tree: ModuleType) -> None:
     # GIVEN a process whose child holds 64 MB
     parent = subprocess.Popen([sys.executable, "-c", PARENT_OF_A_BIG_CHILD], stdout=subprocess.PIPE, text=True)
