@@ -48,15 +48,21 @@ def measure(rows: tuple[int, ...], *, repeat: int) -> None:
         fleet_rss, raw_rss = statistics.median(peaks["fleet"]), statistics.median(peaks["raw"])
         print(
             f"fleet synth of {count} rows in {stacks - 1} shard stack{'' if stacks == 2 else 's'} (whole process, "
-            f"n={repeat}): "
-            f"ManagedThingFleet median {fleet:.2f} s, raw CfnResources in the same shard stacks median {raw:.2f} s, "
-            f"ratio {fleet / raw:.2f}; target <= {RATIO_TARGET:.2f}: {verdict(fleet / raw, RATIO_TARGET)}"
+            f"n={repeat}): ManagedThingFleet median {_spread(seconds['fleet'])}, raw CfnResources in the same shard "
+            f"stacks median {_spread(seconds['raw'])}, ratio {fleet / raw:.2f}; target <= {RATIO_TARGET:.2f}: "
+            f"{verdict(fleet / raw, RATIO_TARGET)}"
         )
         print(
             f"  peak RSS (Python + Node.js): ManagedThingFleet {fleet_rss / MB:.0f} MB, raw {raw_rss / MB:.0f} MB, "
             f"ratio {fleet_rss / raw_rss:.2f}; target <= {RSS_RATIO_TARGET:.2f}: "
             f"{verdict(fleet_rss / raw_rss, RSS_RATIO_TARGET)}"
         )
+
+
+def _spread(samples: list[float]) -> str:
+    """The median, and the range when there is one: on a shared machine, the spread says how far to trust it."""
+    median = f"{statistics.median(samples):.2f} s"
+    return median if len(samples) == 1 else f"{median} (min {min(samples):.2f}, max {max(samples):.2f})"
 
 
 def _synthesize(outdir: Path, rows: int, *, raw: bool, placement: Path) -> tuple[float, int]:
