@@ -94,6 +94,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--rate-concurrency", type=int, metavar="N", help="--concurrency of that deploy (default: the CLI's)"
     )
+    parser.add_argument(
+        "--rate-stack-concurrency",
+        type=int,
+        metavar="N",
+        help="--stack-concurrency of that deploy, for an engine that deploys stacks side by side (default: none given)",
+    )
     args = parser.parse_args(argv)
     for name, default in (QUICK if args.quick else DEFAULTS).items():
         if getattr(args, name) is None:
@@ -151,7 +157,10 @@ def main(argv: list[str] | None = None) -> int:
         if "cli" in groups:
             cli_startup.measure(args.cli_repeat)
         if "fleet-rate" in groups:
-            fleet_rate.measure(fleet_rate.RateRun(args.rate_things, concurrency=args.rate_concurrency))
+            run = fleet_rate.RateRun(
+                args.rate_things, concurrency=args.rate_concurrency, stack_concurrency=args.rate_stack_concurrency
+            )
+            fleet_rate.measure(run)
     except BenchmarkError as error:
         print(f"benchmark failed: {error}", file=sys.stderr)
         return 1

@@ -43,24 +43,31 @@ def fleet_of_rows(cdk_out: Path, things: int) -> None:
 
 @dataclass(frozen=True)
 class RateRun:
-    """A deploy of ``things`` things at ``rate_limit`` requests a second; ``concurrency`` None: the CLI's default."""
+    """A deploy of ``things`` things at ``rate_limit`` requests a second; ``concurrency`` None: the CLI's default.
+
+    ``stack_concurrency``: the stacks deployed at once (``--stack-concurrency``, an engine that deploys independent
+    stacks side by side); None: the CLI's default, and no such option passed.
+    """
 
     things: int
     rate_limit: float = RATE_LIMIT
     concurrency: int | None = None
+    stack_concurrency: int | None = None
     app: FleetApp = field(default=fleet_of_rows)
 
     @property
     def options(self) -> list[str]:
         concurrency = ["--concurrency", str(self.concurrency)] if self.concurrency else []
-        return ["--rate-limit", f"{self.rate_limit:g}", *concurrency]
+        stacks = ["--stack-concurrency", str(self.stack_concurrency)] if self.stack_concurrency else []
+        return ["--rate-limit", f"{self.rate_limit:g}", *concurrency, *stacks]
 
     @property
     def label(self) -> str:
         concurrency = f"--concurrency {self.concurrency}" if self.concurrency else "the default --concurrency"
+        stacks = f", --stack-concurrency {self.stack_concurrency}" if self.stack_concurrency else ""
         return (
             f"local deploy at the API's rate, a ManagedThingFleet of {self.things} rows, --rate-limit "
-            f"{self.rate_limit:g}, {concurrency}"
+            f"{self.rate_limit:g}, {concurrency}{stacks}"
         )
 
 
