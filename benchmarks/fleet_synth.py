@@ -4,7 +4,7 @@ Target (issue 8, on issue 13's layout): N rows through ``ManagedThingFleet`` syn
 whole-process time of N raw ``CfnResource``s of type ``Custom::ManagedThing`` with the same values, in the same
 shard stacks (names, logical ids, order) each with the library's own provider: the figure is the fleet's
 per-thing cost, placement and the things manifest included. The fleet places from scratch every run (a fresh
-placement file). Both sides' templates are compared after each pair of runs: they must be byte for byte the same,
+placement file). Both sides' templates and stack names are compared after each pair of runs: they must be the same,
 or the comparison is void. Peak RSS (the process and jsii's Node.js child, summed) is printed for both; its
 target, ours, is the same 1.2 x.
 """
@@ -12,6 +12,7 @@ target, ours, is the same 1.2 x.
 from __future__ import annotations
 
 import filecmp
+import json
 import statistics
 import subprocess
 import sys
@@ -88,7 +89,8 @@ def _synthesize(outdir: Path, rows: int, *, raw: bool, placement: Path) -> tuple
 
 
 def _same_templates(fleet: Path, raw: Path) -> int:
-    """How many templates both assemblies hold, once each is known to be the same file on both sides."""
+    """How many templates both assemblies hold, once each is known to be the same file on both sides, under the
+    same stack name."""
     names = sorted(path.name for path in fleet.glob("*.template.json"))
     raw_names = sorted(path.name for path in raw.glob("*.template.json"))
     if names != raw_names:
@@ -96,4 +98,16 @@ def _same_templates(fleet: Path, raw: Path) -> int:
     differing = [name for name in names if not filecmp.cmp(fleet / name, raw / name, shallow=False)]
     if differing:
         raise BenchmarkError(f"the fleet synth: the raw side's templates differ from the fleet's: {differing}")
+    if _stack_names(raw) != _stack_names(fleet):
+        raise BenchmarkError("the fleet synth: the raw side's stack names differ from the fleet's")
     return len(names)
+
+
+def _stack_names(cdk_out: Path) -> dict[str, str]:
+    """Artifact id -> stack name, from the cloud assembly's manifest (no stackName: the artifact id)."""
+    artifacts = json.loads((cdk_out / "manifest.json").read_text())["artifacts"]
+    return {
+        artifact_id: artifact.get("properties", {}).get("stackName", artifact_id)
+        for artifact_id, artifact in artifacts.items()
+        if artifact["type"] == "aws:cloudformation:stack"
+    }
