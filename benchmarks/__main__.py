@@ -7,14 +7,17 @@
   deploy  local deploy of a pre-synthesized stack of 494 things: per-thing wall time <= 1/10 of the cold init;
           then a redeploy with no changes and a destroy
   nested  the same for 2,000 things in 5 nested stacks, and peak RSS of all processes <= 1 GB
-  fleet-synth  synth of 10,000 rows through ManagedThingFleet <= 1.2 x the same raw CfnResources in the same
-          nested stacks (whole process); peak RSS of both
+  fleet-synth  synth of 2,000 and of 10,000 rows through ManagedThingFleet (placed from scratch) <= 1.2 x the
+          same raw Custom::ManagedThing CfnResources in the same shard stacks, each with the library's provider
+          (whole process; both sides' templates must be identical); peak RSS of both
   cli     managed-things --version, --help and a preflight error: wall time of a fresh process <= 300 ms each
-  fleet-rate  local deploy of a 1,000-row ManagedThingFleet against the embedded emulator's --rate-limit 50:
-          things/s (the emulator's timestamps) >= 0.9 x 50, 0 duplicates, 0 things left after destroy
+  fleet-rate  local deploy of a 10,000-row ManagedThingFleet (23 shard stacks, a provider each) against the
+          embedded emulator's --rate-limit 50: things/s (the emulator's timestamps) >= 0.9 x 50, 0 duplicates,
+          0 things left after destroy, peak RSS of all the deploy's processes <= 1.5 GB
 
 A stack holds at most 494 things: CloudFormation allows 500 resources per stack (CDK checks it at synth),
-and the provider takes 5 of them in every stack, nested ones included, and CDK's version metadata 1.
+and the provider takes 5 of them in every stack, nested ones included, and CDK's version metadata 1. A
+ManagedThingFleet puts 450 in each of its shard stacks (its default things_per_stack).
 
 Timings are medians where repeated; run on an otherwise idle machine. The cold init is measured whenever a
 deploy figure is, since its target is a share of it.
@@ -45,6 +48,7 @@ QUICK = {
     "nested_stacks": 2,
     "cli_repeat": 3,
     "rate_things": 40,
+    "fleet_synth_rows": fleet_synth.QUICK_ROWS,
 }
 DEFAULTS = {
     "things": 450,
@@ -55,7 +59,8 @@ DEFAULTS = {
     "fleet_things": 2000,
     "nested_stacks": 5,
     "cli_repeat": 9,
-    "rate_things": 1000,
+    "rate_things": 10_000,
+    "fleet_synth_rows": fleet_synth.ROWS,
 }
 
 
@@ -79,21 +84,41 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fleet-things", type=int, metavar="N", help="things in the nested-stack deploy (2000)")
     parser.add_argument("--nested-stacks", type=int, metavar="N", help="nested stacks the fleet is spread over (5)")
     parser.add_argument("--cli-repeat", type=int, metavar="N", help="fresh processes per CLI start-up figure (9)")
-    parser.add_argument("--rate-things", type=int, metavar="N", help="things in the deploy at the API's rate (1000)")
+    parser.add_argument(
+        "--fleet-synth-rows",
+        type=_sizes,
+        metavar="N[,N]",
+        help="rows of each fleet synth comparison, comma-separated (2000,10000)",
+    )
+    parser.add_argument("--rate-things", type=int, metavar="N", help="things in the deploy at the API's rate (10000)")
     parser.add_argument(
         "--rate-concurrency", type=int, metavar="N", help="--concurrency of that deploy (default: the CLI's)"
+    )
+    parser.add_argument(
+        "--rate-stack-concurrency",
+        type=int,
+        metavar="N",
+        help="--stack-concurrency of that deploy, for an engine that deploys stacks side by side (default: none given)",
     )
     args = parser.parse_args(argv)
     for name, default in (QUICK if args.quick else DEFAULTS).items():
         if getattr(args, name) is None:
             setattr(args, name, default)
-        if getattr(args, name) < 1:
+        value = getattr(args, name)
+        if (min(value, default=0) if isinstance(value, tuple) else value) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.deploy_things > THINGS_PER_STACK:
         parser.error(f"--deploy-things: one stack holds at most {THINGS_PER_STACK} things (500 resources)")
     if -(-args.fleet_things // args.nested_stacks) > THINGS_PER_STACK:
         parser.error(f"--fleet-things: at most {THINGS_PER_STACK} things per nested stack; add --nested-stacks")
     return args
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(size) for size in text.split(",") if size.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, got {text!r}") from None
 
 
 def _groups(text: str) -> tuple[str, ...]:
@@ -128,11 +153,14 @@ def main(argv: list[str] | None = None) -> int:
             fleet = local_deploy.Fleet(args.fleet_things, args.nested_stacks)
             local_deploy.measure(fleet, cold_start, rss_target=local_deploy.FLEET_PEAK_RSS_TARGET)
         if "fleet-synth" in groups:
-            fleet_synth.measure(quick=args.quick, repeat=args.repeat)
+            fleet_synth.measure(args.fleet_synth_rows, repeat=args.repeat)
         if "cli" in groups:
             cli_startup.measure(args.cli_repeat)
         if "fleet-rate" in groups:
-            fleet_rate.measure(fleet_rate.RateRun(args.rate_things, concurrency=args.rate_concurrency))
+            run = fleet_rate.RateRun(
+                args.rate_things, concurrency=args.rate_concurrency, stack_concurrency=args.rate_stack_concurrency
+            )
+            fleet_rate.measure(run)
     except BenchmarkError as error:
         print(f"benchmark failed: {error}", file=sys.stderr)
         return 1

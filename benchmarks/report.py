@@ -66,13 +66,16 @@ def run_python(
     return float(result.stdout.strip().splitlines()[-1])
 
 
-def synthesize_fleet(outdir: Path, count: int, nested: int = 0, raw: bool = False, fleet: bool = False) -> float:
+def synthesize_fleet(
+    outdir: Path, count: int, nested: int = 0, raw: bool = False, placement: Path | None = None
+) -> float:
     """Synthesize the benchmarks' app into ``outdir`` as ``cdk synth`` would (its default context: path and asset
-    metadata, which name nested stack templates); the seconds spent in constructs and ``app.synth()``."""
+    metadata, which name nested stack templates); the seconds spent in constructs and ``app.synth()``. With
+    ``placement``, the things are a ManagedThingFleet placed through that file (or, ``raw``, its raw twin)."""
     flags = [
         *(["--nested", str(nested)] if nested else []),
         *(["--raw"] if raw else []),
-        *(["--fleet"] if fleet else []),
+        *(["--fleet", "--placement", str(placement)] if placement is not None else []),
     ]
     return run_python(FLEET_APP, str(outdir), str(count), *flags, env=synth_environment())
 

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 TINY = [
     "--only",
-    "warm,deploy,nested,cli,fleet-rate",
+    "warm,deploy,nested,fleet-synth,cli,fleet-rate",
     "--init-repeat",
     "1",
     "--warm-events",
@@ -37,6 +37,10 @@ TINY = [
     "1",
     "--rate-things",
     "2",
+    "--fleet-synth-rows",
+    "451",
+    "--repeat",
+    "1",
 ]
 VERDICT = r"target <= [0-9.]+ (ms|MB): (met|MISSED)"
 # A parent that starts a child holding 64 MB, so only a sum over the tree reaches it.
@@ -138,11 +142,15 @@ def test_the_deploy_at_the_api_rate_prints_things_per_second_duplicates_and_what
     lines = tiny_run.splitlines()
 
     # WHEN the block of the deploy against the embedded emulator's rate limit is read
-    label = "local deploy at the API's rate, a ManagedThingFleet of 2 rows, --rate-limit 50, the default --concurrency:"
+    label = (
+        "local deploy at the API's rate, a ManagedThingFleet of 2 rows, --rate-limit 50, the default --concurrency, "
+        "in 1 shard stack:"
+    )
     start = lines.index(label)
-    deploy, duplicates, destroy = lines[start + 1 : start + 4]
+    deploy, duplicates, rss, destroy = lines[start + 1 : start + 5]
 
-    # THEN the rate comes from the emulator's timestamps beside 0.9 x the limit, and the counts beside 0
+    # THEN the rate comes from the emulator's timestamps beside 0.9 x the limit, the counts beside 0, and the
+    # deploy's memory beside 1.5 GB
     assert re.search(
         r"deploy: 2 things, [0-9.]+ s from the first Create to the last \(the emulator's CreatedAt\), "
         r"[0-9.inf]+ things/s = [0-9.inf]+ x the rate limit \(all within the emulator's initial burst\); "
@@ -150,7 +158,34 @@ def test_the_deploy_at_the_api_rate_prints_things_per_second_duplicates_and_what
         deploy,
     )
     assert duplicates == "  duplicates: 0; target 0: met"
+    assert re.search(
+        r"peak RSS of all processes during the deploy: [0-9]+ MB \([0-9]+ processes then, at most [0-9]+\); "
+        r"target <= 1500 MB: (met|MISSED)$",
+        rss,
+    )
     assert re.search(r"destroy: 0 things left; target 0: met \(command: [0-9.]+ s\)", destroy)
+
+
+def test_the_fleet_synth_compares_the_fleet_with_raw_resources_in_the_same_shard_stacks(tiny_run: str) -> None:
+    # GIVEN the tiny run's output
+    lines = tiny_run.splitlines()
+
+    # WHEN the fleet synth's block is read
+    start = next(i for i, line in enumerate(lines) if line.startswith("fleet synth of 451 rows"))
+    timing, rss = lines[start : start + 2]
+
+    # THEN both synths were taken over two shard stacks (450 things and 1; a raw side whose templates differ from
+    # the fleet's fails the run instead), the time ratio and both peak RSS figures beside their targets
+    assert re.search(
+        r"fleet synth of 451 rows in 2 shard stacks \(whole process, n=1\): ManagedThingFleet median [0-9.]+ s, "
+        r"raw CfnResources in the same shard stacks median [0-9.]+ s, ratio [0-9.]+; target <= 1.20: (met|MISSED)$",
+        timing,
+    )
+    assert re.search(
+        r"peak RSS \(Python \+ Node.js\): ManagedThingFleet [0-9]+ MB, raw [0-9]+ MB, ratio [0-9.]+; "
+        r"target <= 1.20: (met|MISSED)$",
+        rss,
+    )
 
 
 def test_an_unknown_group_is_refused_in_one_line() -> None:
@@ -167,6 +202,22 @@ def test_an_unknown_group_is_refused_in_one_line() -> None:
     assert result.returncode == 2
     assert "expected groups of asset, init, synth, warm, deploy, nested" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_time_with_no_shard_stack_creating_things_is_what_no_stack_span_covers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN the spans (first Create, last Create, things) of stacks deployed one after another, and side by side
+    monkeypatch.syspath_prepend(str(REPO_ROOT))
+    from benchmarks.fleet_rate import _covered_seconds
+
+    one_after_another = [(10.0, 19.0, 450), (0.0, 9.0, 450), (20.5, 21.0, 100)]
+    side_by_side = [(0.0, 9.0, 450), (1.0, 10.0, 450), (2.0, 5.0, 100), (12.0, 13.0, 10)]
+
+    # WHEN the seconds covered by at least one span are summed
+    # THEN gaps between stacks are left out, and overlapping spans count once
+    assert _covered_seconds(one_after_another) == pytest.approx(18.5)
+    assert _covered_seconds(side_by_side) == pytest.approx(11.0)
 
 
 def test_peak_rss_sums_the_whole_process_tree(process_tree: ModuleType) -> None:
