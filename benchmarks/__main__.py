@@ -49,6 +49,7 @@ QUICK = {
     "cli_repeat": 3,
     "rate_things": 40,
     "fleet_synth_rows": fleet_synth.QUICK_ROWS,
+    "rate_stack_concurrency": 2,
 }
 DEFAULTS = {
     "things": 450,
@@ -61,6 +62,7 @@ DEFAULTS = {
     "cli_repeat": 9,
     "rate_things": 10_000,
     "fleet_synth_rows": fleet_synth.ROWS,
+    "rate_stack_concurrency": 2,
 }
 
 
@@ -98,7 +100,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--rate-stack-concurrency",
         type=int,
         metavar="N",
-        help="--stack-concurrency of that deploy, for an engine that deploys stacks side by side (default: none given)",
+        help="--stack-concurrency of that deploy: shard stacks side by side, so that one stack's start (a new provider, "
+        "cold environments) overlaps another's creates (default: 2)",
     )
     args = parser.parse_args(argv)
     for name, default in (QUICK if args.quick else DEFAULTS).items():
