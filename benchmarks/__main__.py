@@ -100,8 +100,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--rate-stack-concurrency",
         type=int,
         metavar="N",
-        help="--stack-concurrency of that deploy: shard stacks side by side, so that one stack's start (a new provider, "
-        "cold environments) overlaps another's creates (default: 2)",
+        help="--stack-concurrency of that deploy: shard stacks side by side, so that one stack's start (a new "
+        "provider, cold environments) overlaps another's creates (default: 2)",
     )
     args = parser.parse_args(argv)
     for name, default in (QUICK if args.quick else DEFAULTS).items():
