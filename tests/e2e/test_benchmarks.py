@@ -144,7 +144,7 @@ def test_the_deploy_at_the_api_rate_prints_things_per_second_duplicates_and_what
     # WHEN the block of the deploy against the embedded emulator's rate limit is read
     label = (
         "local deploy at the API's rate, a ManagedThingFleet of 2 rows, --rate-limit 50, the default --concurrency, "
-        "in 1 shard stack:"
+        "--stack-concurrency 2, in 1 shard stack:"
     )
     start = lines.index(label)
     deploy, duplicates, rss, destroy = lines[start + 1 : start + 5]
