@@ -62,3 +62,26 @@ def test_cdk_cli_synthesizes_the_example_app_offline(tmp_path: Path) -> None:
     }
     # and the demo's acknowledged warnings (plain text, environment-agnostic) do not clutter the output
     assert "plain text" not in result.stderr and "environment-agnostic" not in result.stderr
+
+
+def test_cdk_cli_selects_a_fleets_shard_stacks_by_glob(tmp_path: Path) -> None:
+    # GIVEN the pinned CLI and the example app, whose fleet HomeFleet/Plugs has shard stacks of its own
+    env = dict(
+        os.environ,
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        CDK_DISABLE_CLI_TELEMETRY="true",
+    )
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        env.pop(variable, None)
+    # WHEN listing the stacks a `cdk deploy 'HomeFleet/Plugs/*'` would deploy
+    result = subprocess.run(
+        [str(CDK), "ls", "HomeFleet/Plugs/*", "--no-notices", "--output", str(tmp_path / "cdk.out")],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    # THEN the glob on hierarchical ids selects exactly the shard stacks: display path, then stack name
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == ["HomeFleet/Plugs/Shard001", "(HomeFleet-Plugs-Shard001)"]
