@@ -13,8 +13,9 @@ from conftest import REPO_ROOT
 CDK = REPO_ROOT / "node_modules" / ".bin" / "cdk"
 
 
-def test_cdk_cli_synthesizes_the_example_app_offline(tmp_path: Path) -> None:
-    # GIVEN the pinned CLI, this interpreter first on PATH, telemetry and notices off
+def run_cdk(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """The pinned CLI on the example app: this interpreter first on PATH, telemetry off, no AWS credentials (with
+    them the CLI looks the account up through STS)."""
     assert CDK.exists(), "run `make setup` (npm ci) first: the pinned aws-cdk CLI is missing"
     env = dict(
         os.environ,
@@ -22,17 +23,16 @@ def test_cdk_cli_synthesizes_the_example_app_offline(tmp_path: Path) -> None:
         CDK_DISABLE_CLI_TELEMETRY="true",
     )
     for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
-        env.pop(variable, None)  # with credentials the CLI looks the account up through STS
-
-    # WHEN synthesizing the README's example app
-    result = subprocess.run(
-        [str(CDK), "synth", "--no-notices", "--quiet", "--output", str(tmp_path / "cdk.out")],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+        env.pop(variable, None)
+    return subprocess.run(
+        [str(CDK), *arguments, "--no-notices"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600
     )
+
+
+def test_cdk_cli_synthesizes_the_example_app_offline(tmp_path: Path) -> None:
+    # GIVEN the pinned CLI, this interpreter first on PATH, telemetry and notices off
+    # WHEN synthesizing the README's example app
+    result = run_cdk("synth", "--quiet", "--output", str(tmp_path / "cdk.out"))
 
     # THEN it succeeds, with three managed things served by one bundled provider
     assert result.returncode == 0, result.stderr[-3000:]
@@ -66,22 +66,8 @@ def test_cdk_cli_synthesizes_the_example_app_offline(tmp_path: Path) -> None:
 
 def test_cdk_cli_selects_a_fleets_shard_stacks_by_glob(tmp_path: Path) -> None:
     # GIVEN the pinned CLI and the example app, whose fleet HomeFleet/Plugs has shard stacks of its own
-    env = dict(
-        os.environ,
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        CDK_DISABLE_CLI_TELEMETRY="true",
-    )
-    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
-        env.pop(variable, None)
     # WHEN listing the stacks a `cdk deploy 'HomeFleet/Plugs/*'` would deploy
-    result = subprocess.run(
-        [str(CDK), "ls", "HomeFleet/Plugs/*", "--no-notices", "--output", str(tmp_path / "cdk.out")],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = run_cdk("ls", "HomeFleet/Plugs/*", "--output", str(tmp_path / "cdk.out"))
     # THEN the glob on hierarchical ids selects exactly the shard stacks: display path, then stack name
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split() == ["HomeFleet/Plugs/Shard001", "(HomeFleet-Plugs-Shard001)"]
