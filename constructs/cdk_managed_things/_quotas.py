@@ -140,8 +140,8 @@ class _StackQuotaValidation:
             )
         if operation > RESOURCES_PER_OPERATION and root is quotas.stack:
             Annotations.of(root).add_error(
-                f"{root.node.path}: {operation} resources in one stack operation (the stack and its nested stacks), "
-                f"more than CloudFormation's {RESOURCES_PER_OPERATION}: put them in independent stacks "
+                f"{root.node.path}: {operation:,} resources in one stack operation (the stack and its nested "
+                f"stacks), more than CloudFormation's {RESOURCES_PER_OPERATION:,}: put them in independent stacks "
                 f"(ManagedThingFleet does). [{QUOTA_ERROR}]"
             )
         return []
