@@ -310,16 +310,18 @@ def _within(client: Any, seconds: float) -> Any:
         return client
     connect, read = _timeouts_within(seconds)
     meta = client.meta
-    return _sibling(meta.service_model.service_name, meta.region_name, meta.endpoint_url, config, connect, read)
+    return _sibling(meta.service_model.service_name, meta.region_name, config, connect, read)
 
 
 @functools.lru_cache(maxsize=16)
-def _sibling(service: str, region: str, endpoint_url: str, config: Config, connect: int, read: int) -> Any:
+def _sibling(service: str, region: str, config: Config, connect: int, read: int) -> Any:
+    """A client like the provider's, resolving its endpoint the same way (the service's endpoint rules, or an
+    endpoint configured in the environment). Not ``endpoint_url=client.meta.endpoint_url``: for a service with
+    endpoint rules that is botocore's legacy hostname (``....amazonaws.com``), which the rules never give."""
     import boto3
 
     return boto3.client(
         service,
         region_name=region,
-        endpoint_url=endpoint_url,
         config=config.merge(Config(connect_timeout=connect, read_timeout=read)),
     )

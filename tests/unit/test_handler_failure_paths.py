@@ -350,13 +350,14 @@ def silent_endpoint() -> Iterator[str]:
 
 @pytest.fixture
 def unanswered_provider(silent_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """The real handler, its client pointed at the silent endpoint; answers recorded with their time."""
-    import boto3
-
+    """The real handler, its client pointed at the silent endpoint as a local engine points it (configured in the
+    environment, so that the siblings made near the deadline go there too); answers recorded with their time."""
     import managed_thing_provider.index as index
-    from managed_thing_provider import clients
+    from managed_thing_provider import clients, deadline
 
-    client = boto3.client("iot-managed-integrations", endpoint_url=silent_endpoint, config=clients.CLIENT_CONFIG)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_IOT_MANAGED_INTEGRATIONS", silent_endpoint)
+    deadline._sibling.cache_clear()
+    client = clients.managed_integrations_client()
     monkeypatch.setattr(index, "client", client)
     answers: list[tuple[float, dict[str, Any]]] = []
     send = index.helper._send

@@ -1,0 +1,63 @@
+"""Which host the provider's calls go to: the service's endpoint rules, the same with plenty of time left and near
+the invocation's deadline (where a sibling client with shorter timeouts makes the call)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+THING = {"Id": "a1b2c3", "Arn": "arn:aws:iotmanagedintegrations:eu-west-1:123456789012:managed-thing/a1b2c3"}
+
+
+@pytest.fixture
+def hosts(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The URL of every request the session's clients send; each answered 200 with a thing, never sent."""
+    import json
+
+    import boto3
+    from botocore.awsrequest import AWSResponse
+
+    import managed_thing_provider.index  # noqa: F401 - configures the session (bundled service model)
+    from managed_thing_provider import deadline
+
+    for variable in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_IOT_MANAGED_INTEGRATIONS"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    sent: list[str] = []
+
+    class Raw:
+        def __init__(self, body: bytes) -> None:
+            self._body = body
+
+        def stream(self, **_kwargs: Any) -> Iterator[bytes]:
+            yield self._body
+
+    def answer(request: Any, **_kwargs: Any) -> AWSResponse:
+        sent.append(request.url)
+        body = json.dumps({**THING, "Role": "DEVICE"}).encode()
+        return AWSResponse(request.url, 200, {"Content-Type": "application/json"}, Raw(body))
+
+    events = boto3._get_default_session()._session.get_component("event_emitter")
+    events.register("before-send.iot-managed-integrations", answer, unique_id="unit-test-hosts")
+    deadline._sibling.cache_clear()
+    yield sent
+    events.unregister("before-send.iot-managed-integrations", unique_id="unit-test-hosts")
+    deadline._sibling.cache_clear()
+
+
+def test_a_call_near_the_deadline_goes_to_the_same_host_as_any_other(hosts: list[str]) -> None:
+    from managed_thing_provider import clients, deadline
+
+    # GIVEN the provider's client, in a region of the service, with no endpoint configured
+    client = clients.managed_integrations_client()
+    # WHEN it calls with plenty of time left, then with 8 s left (a sibling with shorter timeouts makes the call)
+    deadline.call(client, "GetManagedThing", deadline.Deadline.none(), Identifier="a1b2c3")
+    near = deadline.Deadline(expires_at=deadline._clock() + 8)
+    deadline.call(client, "GetManagedThing", near, Identifier="a1b2c3")
+    # THEN both go to the host the service's endpoint rules give, not botocore's legacy hostname
+    assert len(hosts) == 2
+    assert [url.split("/")[2] for url in hosts] == ["api.iotmanagedintegrations.eu-west-1.api.aws"] * 2
