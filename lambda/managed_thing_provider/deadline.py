@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -310,18 +311,41 @@ def _within(client: Any, seconds: float) -> Any:
         return client
     connect, read = _timeouts_within(seconds)
     meta = client.meta
-    return _sibling(meta.service_model.service_name, meta.region_name, config, connect, read)
+    service, region = meta.service_model.service_name, meta.region_name
+    # The sibling resolves its endpoint as the client did. For a service with endpoint rules, meta.endpoint_url is
+    # botocore's legacy hostname (....amazonaws.com), which the rules never give: passed on, it would send the
+    # call elsewhere. So it is passed on only when it is not what a client given no endpoint has (then it was
+    # given one explicitly); an endpoint configured in the environment reaches the sibling by itself.
+    given = (
+        meta.endpoint_url
+        if meta.endpoint_url != _unconfigured_endpoint(service, region, *_endpoint_env(service))
+        else None
+    )
+    return _sibling(service, region, given, config, connect, read)
+
+
+def _endpoint_env(service: str) -> tuple[str | None, str | None]:
+    """The environment's endpoint settings for ``service`` (botocore's AWS_ENDPOINT_URL[_<SERVICE>])."""
+    specific = "AWS_ENDPOINT_URL_" + service.upper().replace("-", "_")
+    return os.environ.get("AWS_ENDPOINT_URL"), os.environ.get(specific)
 
 
 @functools.lru_cache(maxsize=16)
-def _sibling(service: str, region: str, config: Config, connect: int, read: int) -> Any:
-    """A client like the provider's, resolving its endpoint the same way (the service's endpoint rules, or an
-    endpoint configured in the environment). Not ``endpoint_url=client.meta.endpoint_url``: for a service with
-    endpoint rules that is botocore's legacy hostname (``....amazonaws.com``), which the rules never give."""
+def _unconfigured_endpoint(service: str, region: str, _any: str | None, _specific: str | None) -> str:
+    """``meta.endpoint_url`` of a client of ``service`` made with no endpoint (the environment's settings are in
+    the cache key)."""
+    import boto3
+
+    return str(boto3.client(service, region_name=region).meta.endpoint_url)
+
+
+@functools.lru_cache(maxsize=16)
+def _sibling(service: str, region: str, endpoint_url: str | None, config: Config, connect: int, read: int) -> Any:
     import boto3
 
     return boto3.client(
         service,
         region_name=region,
+        endpoint_url=endpoint_url,
         config=config.merge(Config(connect_timeout=connect, read_timeout=read)),
     )
