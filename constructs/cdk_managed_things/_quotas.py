@@ -171,7 +171,7 @@ def template_elements(stack: Stack) -> Iterator[CfnElement]:
 
 def _descendants(scope: IConstruct) -> Iterator[IConstruct]:
     """Every construct below ``scope`` that belongs to its stack (other stacks, nested or not, are pruned; a
-    nested stack itself is yielded)."""
+    nested stack itself is yielded). Template elements are leaves: not walked into, one jsii call less each."""
     pending = list(scope.node.children)
     while pending:
         child = pending.pop()
@@ -180,4 +180,5 @@ def _descendants(scope: IConstruct) -> Iterator[IConstruct]:
                 yield child
             continue
         yield child
-        pending.extend(child.node.children)
+        if not isinstance(child, CfnElement):
+            pending.extend(child.node.children)

@@ -556,7 +556,8 @@ class _FleetValidation:
             by_shard[thing.shard].append(thing)
         for name, shard in fleet._shards.items():
             things = by_shard[name]
-            outputs = _outputs_of(shard)
+            # the exports CDK adds for references from other stacks included (under the stack's Exports)
+            outputs = sum(isinstance(element, CfnOutput) for element in template_elements(shard))
             template_bytes = (
                 TEMPLATE_OVERHEAD_BYTES
                 + _PROVIDER_BYTES
@@ -589,20 +590,6 @@ class _FleetValidation:
             )
         fleet._write_manifest()
         return errors
-
-
-def _outputs_of(stack: Stack) -> int:
-    """The outputs of ``stack``, at any depth (the exports CDK adds for references from other stacks are under
-    ``Exports``), without walking into its things, which hold none."""
-    count = 0
-    pending = list(stack.node.children)
-    while pending:
-        child = pending.pop()
-        if isinstance(child, CfnOutput):
-            count += 1
-        elif not isinstance(child, (CfnResource, Stack)):
-            pending.extend(child.node.children)
-    return count
 
 
 def _tags_bytes(tags: Mapping[str, str]) -> int:
