@@ -59,11 +59,11 @@ class StackStatuses:
     def __call__(self, event: DeployEvent) -> None:
         if isinstance(event, ResourceEvent):
             updated = datetime.fromtimestamp(event.timestamp, UTC)
-            record = ResourceStatusRecord(
+            resource = ResourceStatusRecord(
                 event.logical_id, event.resource_type, str(event.status), event.physical_id, event.reason, updated
             )
             with self._lock:
-                self._resources[(event.stack_name, event.logical_id)] = record
+                self._resources[(event.stack_name, event.logical_id)] = resource
             return
         if not isinstance(event, StackEvent) or not event.stack_id:
             return
