@@ -41,6 +41,13 @@ _SECRET_ARN_FINDING = "arn:<AWS::Partition>:secretsmanager:{region}:{account}:se
 
 # Read only to tell a rollback Update from a forward one (see the provider's clients.stack_is_rolling_back).
 STACK_STATUS_ACTION = "cloudformation:DescribeStacks"
+# Read only by a Create, once its thing is committed, to learn whether CloudFormation cancelled it (the provider's
+# clients.stack_resource_status). Its resource type is the stack, as DescribeStacks':
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudformation.html
+RESOURCE_STATUS_ACTION = "cloudformation:DescribeStackResource"
+# Authorized before a thing exists (CreateManagedThing), or across things (ListManagedThings: a Delete whose id names
+# no thing finds what its cancelled Create made): no thing ARN to scope either to.
+UNSCOPED_ACTIONS = ["iotmanagedintegrations:CreateManagedThing", "iotmanagedintegrations:ListManagedThings"]
 
 
 _PROVIDERS: weakref.WeakKeyDictionary[Construct, ManagedThingProvider] = weakref.WeakKeyDictionary()
@@ -76,14 +83,12 @@ class ManagedThingProvider(Construct):
             description="Creates, updates and deletes AWS IoT managed things for Custom::ManagedThing",
         )
         log_group.grant_write(self.role)
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["iotmanagedintegrations:CreateManagedThing"], resources=["*"])
-        )
+        self.role.add_to_principal_policy(iam.PolicyStatement(actions=UNSCOPED_ACTIONS, resources=["*"]))
         thing_arns = stack.format_arn(service="iotmanagedintegrations", resource="managed-thing", resource_name="*")
         self.role.add_to_principal_policy(iam.PolicyStatement(actions=THING_ACTIONS, resources=[thing_arns]))
-        # Is an Update a rollback Update? The provider reads the status of its own stack, and no other.
+        # Is an Update a rollback Update? Was a Create cancelled? The provider reads its own stack, and no other.
         self.role.add_to_principal_policy(
-            iam.PolicyStatement(actions=[STACK_STATUS_ACTION], resources=[stack.stack_id])
+            iam.PolicyStatement(actions=[STACK_STATUS_ACTION, RESOURCE_STATUS_ACTION], resources=[stack.stack_id])
         )
         self.function = lambda_.Function(
             self,
@@ -110,7 +115,8 @@ class ManagedThingProvider(Construct):
         Validations.of(self.role).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
-                reason="CreateManagedThing is authorized before the thing exists: there is no thing ARN to scope to.",
+                reason="CreateManagedThing is authorized before the thing exists, and ListManagedThings (a Delete "
+                "finding what a cancelled Create made) across things: there is no thing ARN to scope to.",
             ),
             Acknowledgment(
                 id=f"AwsSolutions-IAM5[Resource::{_THING_ARN_FINDING.format(**_finding_environment(stack))}]",

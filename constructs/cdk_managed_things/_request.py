@@ -10,8 +10,9 @@ from typing import Any
 from aws_cdk import Token
 from botocore.model import Shape
 
-from managed_things_model.contract import MATERIAL_MEMBER, RESERVED_TAG_PREFIX
+from managed_things_model.contract import MATERIAL_MEMBER
 from managed_things_model.service_model import input_shape
+from managed_things_model.tags import reserved_tag_problems
 from managed_things_model.validation import Problem, validate
 
 
@@ -83,9 +84,7 @@ def tag_problems(tags: Mapping[str, Any]) -> list[Problem]:
     if not tags or is_unresolved(tags):
         return []
     problems = validate(input_shape("CreateManagedThing").members["Tags"], dict(tags), "Tags", skip=is_unresolved)
-    if any(isinstance(key, str) and key.startswith(RESERVED_TAG_PREFIX) for key in tags):
-        problems.append(Problem("Tags", f"keys starting with {RESERVED_TAG_PREFIX} are reserved for the provider"))
-    return problems
+    return problems + reserved_tag_problems(tags)
 
 
 def is_unresolved(value: Any) -> bool:

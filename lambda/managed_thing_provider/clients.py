@@ -26,6 +26,11 @@ CLIENT_CONFIG = Config(
 # The stack status is a hint, not a necessity: short timeouts, and at most this long in all.
 STACK_STATUS_CONFIG = CLIENT_CONFIG.merge(Config(connect_timeout=2, read_timeout=5))
 STACK_STATUS_SECONDS = 8.0
+# DescribeStackResource's answer when the stack or the resource does not exist: a ValidationError whose message says
+# so ("Stack with id X does not exist", "Resource X does not exist for stack Y": boto/boto3#2807, getmoto/moto#4186).
+# A deleted stack's resources are still described, by stack id, for 90 days (DELETE_COMPLETE):
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStackResource.html
+RESOURCE_GONE = "GONE"
 # Stack statuses in which CloudFormation sends rollback Updates.
 _ROLLBACK_STATUSES = frozenset({"UPDATE_ROLLBACK_IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "IMPORT_ROLLBACK_IN_PROGRESS"})
 
@@ -106,3 +111,30 @@ def stack_is_rolling_back(stack_id: str, deadline: Deadline) -> bool | None:
     if not isinstance(status, str):
         return None
     return status in _ROLLBACK_STATUSES
+
+
+def stack_resource_status(stack_id: str, logical_resource_id: str, deadline: Deadline) -> str | None:
+    """The resource's ``ResourceStatus`` as CloudFormation sees it, ``RESOURCE_GONE``, or None when unknown.
+
+    One ``cloudformation:DescribeStackResource`` (``StackResourceDetail.ResourceStatus``), with the short timeouts and
+    the budget of ``stack_is_rolling_back``. Unknown (no permission, throttled, no answer) is not an error.
+    """
+    if _local_managed_integrations_only():
+        return None
+    try:
+        response = call(
+            cloudformation_client(),
+            "DescribeStackResource",
+            deadline,
+            limit=STACK_STATUS_SECONDS,
+            StackName=stack_id,
+            LogicalResourceId=logical_resource_id,
+        )
+    except ApiError as error:
+        if error.code == "ValidationError" and "does not exist" in str(error):
+            return RESOURCE_GONE
+        return None
+    except Exception:  # e.g. no region for the client: the status is unknown
+        return None
+    status = (response.get("StackResourceDetail") or {}).get("ResourceStatus")
+    return status if isinstance(status, str) else None

@@ -13,7 +13,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from crhelper import CfnResource
 
+from .cancelled_create import create_was_cancelled, delete_marked, resource_marker
 from .deadline import ApiError, Deadline
+from .errors import ProviderError
 from .lifecycle import (
     UpdateResult,
     apply_update,
@@ -35,7 +37,14 @@ logger = Logger(service="managed-thing-provider")
 # every step finishes within one invocation, by one deadline (deadline.py).
 startup_error: Exception | None = None
 try:
-    from .clients import configure_default_session, managed_integrations_client, read_secret, stack_is_rolling_back
+    from .clients import (
+        RESOURCE_GONE,
+        configure_default_session,
+        managed_integrations_client,
+        read_secret,
+        stack_is_rolling_back,
+        stack_resource_status,
+    )
 
     configure_default_session()  # before crhelper builds its clients, so they share one session
 except Exception as error:
@@ -57,7 +66,7 @@ def on_create(event: dict[str, Any], context: Any) -> str:
     desired = parse_properties(event.get("ResourceProperties"))
     token = _token(event)
     try:
-        thing = create_thing(client, desired, token, _secret_reader(deadline), deadline)
+        thing = create_thing(client, desired, token, _secret_reader(deadline), deadline, marker=_marker(event))
     except ApiError as error:
         if error.maybe_committed or error.retryable:
             # The thing may exist, or another delivery of this event (Lambda delivers at least once) may still
@@ -68,8 +77,30 @@ def on_create(event: dict[str, Any], context: Any) -> str:
             )
         raise
     logger.info("Created managed thing", extra={"ThingId": thing.id})
+    _refuse_if_cancelled(event, thing.id, deadline)
     helper.Data.update(thing.as_data())
     return thing.id
+
+
+def _refuse_if_cancelled(event: dict[str, Any], thing_id: str, deadline: Deadline) -> None:
+    """Delete the thing just made if CloudFormation no longer creates this resource, and answer FAILED.
+
+    Asked after the commit, not before: CloudFormation marks a cancelled Create's resource CREATE_FAILED before it
+    sends the Delete, so either that Delete finds the thing by its marker, or this sees the cancellation.
+    """
+    status = stack_resource_status(event["StackId"], event["LogicalResourceId"], deadline)
+    if status is None:
+        logger.warning("Resource status unknown (cloudformation:DescribeStackResource): kept the thing")
+        return
+    if not create_was_cancelled(status, gone=RESOURCE_GONE):
+        return
+    delete_thing(client, thing_id, deadline)
+    logger.warning("Create cancelled by CloudFormation: deleted the thing it made", extra={"ThingId": thing_id})
+    state = "does not exist" if status == RESOURCE_GONE else f"is {status}"
+    raise ProviderError(
+        f"{event['LogicalResourceId']}: the resource {state} (the Create was cancelled or arrived late): "
+        f"deleted managed thing {thing_id}"
+    )
 
 
 @helper.update
@@ -81,7 +112,7 @@ def on_update(event: dict[str, Any], context: Any) -> str:
     if not _names_a_thing(event, current_id):
         # The previous Create never produced a known thing: there is nothing to update. (After an
         # unknown Create, CloudFormation's cleanup Delete of the recoverable id removes what it made.)
-        thing = create_thing(client, new, _token(event), _secret_reader(deadline), deadline)
+        thing = create_thing(client, new, _token(event), _secret_reader(deadline), deadline, marker=_marker(event))
         logger.info("Created managed thing", extra={"ThingId": thing.id, "ReplacedPhysicalResourceId": current_id})
     else:
         try:
@@ -94,6 +125,7 @@ def on_update(event: dict[str, Any], context: Any) -> str:
                 _secret_reader(deadline),
                 deadline,
                 is_rolling_back=lambda: _rolling_back(event, deadline),
+                marker=_marker(event),
             )
         except ApiError as error:
             if error.maybe_committed and error.operation == "CreateManagedThing":
@@ -116,11 +148,14 @@ def on_delete(event: dict[str, Any], context: Any) -> None:
     token = recoverable_token(physical_id)
     if token is not None:
         desired = parse_properties(event.get("ResourceProperties"))
-        deleted = delete_recovered(client, token, desired, _secret_reader(deadline), deadline)
+        deleted = delete_recovered(client, token, desired, _secret_reader(deadline), deadline, marker=_marker(event))
         logger.info("Deleted what a Create of unknown outcome made", extra={"ThingId": deleted})
         return
     if not _names_a_thing(event, physical_id):
-        logger.info("Nothing to delete: the PhysicalResourceId does not name a managed thing")
+        # Made up by CloudFormation or crhelper: the Create failed, or was cancelled while it ran (or is still queued,
+        # and then sees this Delete through DescribeStackResource). Find what it made by the marker.
+        found = delete_marked(client, parse_properties(event.get("ResourceProperties")), _marker(event), deadline)
+        logger.info("No thing named: deleted the things this resource's marker finds", extra={"ThingIds": found})
         return
     delete_thing(client, physical_id, deadline)
     logger.info("Deleted managed thing", extra={"ThingId": physical_id})
@@ -128,6 +163,10 @@ def on_delete(event: dict[str, Any], context: Any) -> None:
 
 def _token(event: dict[str, Any]) -> str:
     return client_token(event["StackId"], event["LogicalResourceId"], event["RequestId"])
+
+
+def _marker(event: dict[str, Any]) -> str:
+    return resource_marker(event["StackId"], event["LogicalResourceId"])
 
 
 def _names_a_thing(event: dict[str, Any], physical_id: str) -> bool:

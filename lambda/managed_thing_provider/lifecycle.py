@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from managed_things_model.contract import MATERIAL_MEMBER, RESERVED_TAG_PREFIX
+from managed_things_model.contract import MATERIAL_MEMBER, RESERVED_TAG_PREFIX, RESOURCE_TAG
 from managed_things_model.service_model import create_members, input_shape, replacement_members
 from managed_things_model.validation import validate
 
@@ -126,13 +126,19 @@ def create_thing(
     token: str,
     read_secret: ReadSecret,
     deadline: Deadline | None = None,
+    *,
+    marker: str | None = None,
 ) -> ThingAttributes:
     """CreateManagedThing with ``token``: a repeat with the same token and parameters returns the same thing.
 
-    Raises :class:`ApiError` with ``maybe_committed`` when the outcome is unknown.
+    ``marker`` (``cancelled_create.resource_marker``) is set as the thing's ``RESOURCE_TAG``: the tag by which a
+    Delete whose PhysicalResourceId names no thing finds it. Raises :class:`ApiError` with ``maybe_committed`` when
+    the outcome is unknown.
     """
     desired.raise_if_invalid()
     request = dict(desired.request)
+    if marker is not None:
+        request["Tags"] = {**desired.tags, RESOURCE_TAG: marker}
     secrets: list[str] = []
     if desired.secret_arn:
         material = read_secret(desired.secret_arn)
@@ -196,6 +202,8 @@ def apply_update(
     read_secret: ReadSecret,
     deadline: Deadline | None = None,
     is_rolling_back: Callable[[], bool | None] | None = None,
+    *,
+    marker: str | None = None,
 ) -> UpdateResult:
     """Apply an Update event: in place when the API allows it, else create a replacement.
 
@@ -213,7 +221,7 @@ def apply_update(
     scrub = list(new.string_values())
     current = find_thing(client, thing_id, scrub, deadline)
     if current is None:
-        thing = create_thing(client, new, token, read_secret, deadline)
+        thing = create_thing(client, new, token, read_secret, deadline, marker=marker)
         return UpdateResult(thing, plan_update(old, new), recreated=True)
     rolling_back = _asked_once(is_rolling_back)
     pending, recovered, pending_deleted = current.pending_replacement, False, None
@@ -229,13 +237,13 @@ def apply_update(
             and recoverable_token(RECOVERABLE_PREFIX + token_of_pending)
         ):
             # The forward Update's replacement (its properties are this event's old ones) may exist: delete it.
-            pending_deleted = delete_recovered(client, token_of_pending, old, read_secret, deadline)
+            pending_deleted = delete_recovered(client, token_of_pending, old, read_secret, deadline, marker=marker)
             recovered = True
     plan = plan_update(old, new, live_role=current.role)
     if plan.replaces and rolling_back() is True:
         plan = plan_update(old, new, live_role=current.role, rolling_back=True)
     if plan.replaces:
-        return _replace(client, current, new, token, read_secret, deadline, plan)
+        return _replace(client, current, new, token, read_secret, deadline, plan, marker)
     if plan.changes:
         call(client, "UpdateManagedThing", deadline, scrub, Identifier=thing_id, **plan.changes)
     tag_keys_to_remove = plan.tag_keys_to_remove + ([REPLACEMENT_TAG] if drop_pending else [])
@@ -268,6 +276,7 @@ def _replace(
     read_secret: ReadSecret,
     deadline: Deadline,
     plan: UpdatePlan,
+    marker: str | None,
 ) -> UpdateResult:
     """Create the replacement, the old thing tagged with its token until its outcome is known."""
     arn = current.attributes.arn
@@ -281,7 +290,7 @@ def _replace(
             raise  # no time or no service: nothing was created yet, so failing here is safe
         not_marked_because = error.code  # e.g. the thing already has 50 tags: replace, unrecoverably if unknown
     try:
-        thing = create_thing(client, new, token, read_secret, deadline)
+        thing = create_thing(client, new, token, read_secret, deadline, marker=marker)
     except ApiError as error:
         if not_marked_because is None and not error.maybe_committed:
             _untag_replacement(client, arn, deadline)  # refused, or never carried out: nothing to recover
@@ -384,8 +393,10 @@ def delete_recovered(
     desired: DesiredThing,
     read_secret: ReadSecret,
     deadline: Deadline | None = None,
+    *,
+    marker: str | None = None,
 ) -> str | None:
-    """Delete whatever a Create with ``token`` and these properties committed; the Id deleted, if any.
+    """Delete whatever a Create with ``token``, these properties and ``marker`` committed; the Id deleted, if any.
 
     CreateManagedThing with the same ClientToken and parameters returns the thing the first
     call created (the model's idempotency token); had that call not been carried out, this
@@ -396,7 +407,7 @@ def delete_recovered(
         return None
     deadline = deadline or Deadline.none()
     try:
-        thing = create_thing(client, desired, token, read_secret, deadline)
+        thing = create_thing(client, desired, token, read_secret, deadline, marker=marker)
     except ApiError as error:
         if error.code == "ValidationException":
             return None  # the same parameters are refused: the first call was refused too

@@ -15,6 +15,7 @@ from managed_things_model.contract import (
     SECRET_NAME_PATTERN,
 )
 from managed_things_model.service_model import create_members, input_shape
+from managed_things_model.tags import reserved_tag_problems
 from managed_things_model.validation import Problem, validate
 
 from .errors import ProviderError, join_problems
@@ -61,6 +62,8 @@ def parse_properties(properties: Mapping[str, Any] | None) -> DesiredThing:
 
     problems = [Problem(name, "is not a property of a managed thing") for name in unknown]
     problems += validate(shape, request)
+    if isinstance(request.get("Tags"), Mapping):
+        problems += reserved_tag_problems(request["Tags"])
     if secret_arn is not None:
         if MATERIAL_MEMBER in request:
             problems.append(Problem(MATERIAL_MEMBER, f"and {SECRET_ARN_PROPERTY} are mutually exclusive"))

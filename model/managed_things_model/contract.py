@@ -45,3 +45,9 @@ RESERVED_TAG_PREFIX = "cdk-managed-things:"
 APP_ERROR_FILE_VARIABLE = "CDK_MANAGED_THINGS_APP_ERROR_FILE"
 """Set by ``managed-things`` for the CDK app it synthesizes: the file where the construct library writes the message
 of a ``ConfigurationError`` the app did not catch, instead of Python printing a traceback; the CLI shows the message."""
+
+RESOURCE_TAG = f"{RESERVED_TAG_PREFIX}resource"
+"""The tag the provider puts on every thing it creates: a digest of the stack's id and the resource's logical id
+(``managed_thing_provider.lifecycle.resource_marker``). A Delete whose PhysicalResourceId names no thing (its Create
+was cancelled, or ran after it) finds by it what that Create made. A template's things therefore have one tag fewer
+than the API's limit."""

@@ -62,3 +62,25 @@ def replacement_members() -> frozenset[str]:
 def sensitive_members() -> frozenset[str]:
     shape = input_shape("CreateManagedThing")
     return frozenset(name for name, member in shape.members.items() if is_sensitive(member))
+
+
+@functools.cache
+def list_filters() -> dict[str, str]:
+    """ListManagedThings' filter members and the summary member each compares (``RoleFilter`` -> ``Role``).
+
+    The names come from the model; a filter whose member cannot be found fails
+    here, at first use, rather than silently matching nothing.
+    """
+    summary = operation("ListManagedThings").output_shape.members["Items"].member  # type: ignore[union-attr]
+    assert isinstance(summary, StructureShape)
+    filters = {}
+    for name in input_shape("ListManagedThings").members:
+        if not name.endswith("Filter"):
+            continue
+        base = name.removesuffix("Filter")
+        candidates = (base, base.replace("Identifier", "Id"), f"{base}Id")
+        member = next((c for c in candidates if c in summary.members), None)
+        if member is None:
+            raise LookupError(f"ListManagedThings.{name}: no member of {summary.name} to compare")
+        filters[name] = member
+    return filters

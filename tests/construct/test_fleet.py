@@ -484,11 +484,14 @@ def test_each_shard_stack_has_its_own_provider_reading_only_its_own_stacks_statu
         # deleted while the provider still has its permissions
         assert policy_id in function["DependsOn"]
         assert "ReservedConcurrentExecutions" not in function["Properties"]
-        # AND the provider may read the status of its own stack, whose StackId the things' events carry
+        # AND the provider may read the status of its own stack and of its resources there, whose StackId the
+        # things' events carry
         (policy,) = shard.find_resources("AWS::IAM::Policy").values()
         status = [s for s in policy["Properties"]["PolicyDocument"]["Statement"]
-                  if s["Action"] == "cloudformation:DescribeStacks"]  # fmt: skip
-        assert [s["Resource"] for s in status] == [{"Ref": "AWS::StackId"}]
+                  if "cloudformation:DescribeStacks" in s["Action"]]  # fmt: skip
+        assert [(sorted(s["Action"]), s["Resource"]) for s in status] == [
+            (["cloudformation:DescribeStackResource", "cloudformation:DescribeStacks"], {"Ref": "AWS::StackId"})
+        ]
 
 
 def test_provider_concurrency_reserves_each_shard_functions_concurrency_and_warns_past_the_pool(

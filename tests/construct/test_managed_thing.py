@@ -317,10 +317,11 @@ def _handler_operations() -> set[str]:
 def test_policy_grants_exactly_the_operations_the_handler_calls(synthesized: Synthesized) -> None:
     # GIVEN the operations the provider's source calls on its iot-managed-integrations client
     operations = _handler_operations()
-    assert "cloudformation:DescribeStacks" in operations  # the stack's status, granted on its own below
+    assert {"cloudformation:DescribeStacks", "cloudformation:DescribeStackResource"} <= operations  # granted below
     called = {f"iotmanagedintegrations:{name}" for name in operations if not name.startswith("cloudformation:")}
     assert called == {
         "iotmanagedintegrations:CreateManagedThing",
+        "iotmanagedintegrations:ListManagedThings",
         "iotmanagedintegrations:GetManagedThing",
         "iotmanagedintegrations:UpdateManagedThing",
         "iotmanagedintegrations:DeleteManagedThing",
@@ -347,12 +348,17 @@ def test_policy_statements_are_least_privilege(synthesized: Synthesized) -> None
     statements = [
         (sorted(_as_list(s["Action"])), s["Resource"], s["Effect"], s.get("Condition")) for s in _statements(template)
     ]
-    # THEN the role writes its own logs, creates things anywhere (no ARN exists yet),
-    # manages things by their ARN, reads the status of its own stack, and nothing else
+    # THEN the role writes its own logs, creates and lists things anywhere (no ARN exists yet, or across things),
+    # manages things by their ARN, reads the status of its own stack and of its resources there, and nothing else
     expected = [
-        (["cloudformation:DescribeStacks"], {"Ref": "AWS::StackId"}, "Allow", None),
+        (
+            ["cloudformation:DescribeStackResource", "cloudformation:DescribeStacks"],
+            {"Ref": "AWS::StackId"},
+            "Allow",
+            None,
+        ),
         (["logs:CreateLogStream", "logs:PutLogEvents"], {"Fn::GetAtt": [log_group_id, "Arn"]}, "Allow", None),
-        (["iotmanagedintegrations:CreateManagedThing"], "*", "Allow", None),
+        (["iotmanagedintegrations:CreateManagedThing", "iotmanagedintegrations:ListManagedThings"], "*", "Allow", None),
         (
             sorted(
                 [

@@ -143,6 +143,19 @@ def test_map_too_large_or_empty() -> None:
     _only_problem(_problems(**device(meta_data={})), "meta_data", "1 to 50", "(got 0 entries)")
 
 
+def test_fifty_tags_leave_no_room_for_the_providers_marker() -> None:
+    # GIVEN the API's 50 tags, one of which the provider needs for its own marker
+    # WHEN the thing is built
+    # THEN the error gives the limit a template has, and why
+    fifty = {f"key{i}": "value" for i in range(50)}
+    _only_problem(
+        _problems(**device(tags=fifty)), "tags", "at most 49 entries (the provider adds cdk-managed-things:resource)"
+    )
+    from cdk_managed_things._request import tag_problems
+
+    assert tag_problems({f"key{i}": "value" for i in range(49)}) == []
+
+
 def test_unknown_dict_key() -> None:
     # GIVEN a boto3-style dict with a misspelt member
     # WHEN the thing is built

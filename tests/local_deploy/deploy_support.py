@@ -21,6 +21,7 @@ from cdk_managed_things import AuthenticationMaterialType, ManagedThing, Role  #
 from managed_things_local.cli import main  # noqa: E402
 from managed_things_local.deploy.assembly import CLI_DEFAULT_CONTEXT  # noqa: E402
 from managed_things_local.emulator.server import EmulatorServer  # noqa: E402
+from managed_things_model.contract import RESERVED_TAG_PREFIX  # noqa: E402
 
 ZIGBEE = AuthenticationMaterialType.ZIGBEE_QR_BAR_CODE
 
@@ -100,6 +101,11 @@ def emulator_things(cdk_out: Path) -> dict[str, dict[str, Any]]:
         return {thing["Id"]: thing for thing in server.backend.list_things()}
     finally:
         server.stop()
+
+
+def template_tags(thing: Mapping[str, Any]) -> dict[str, str]:
+    """A thing's tags without the provider's own (``cdk-managed-things:...``, e.g. the resource marker)."""
+    return {k: v for k, v in (thing.get("Tags") or {}).items() if not k.startswith(RESERVED_TAG_PREFIX)}
 
 
 def by_name(things: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

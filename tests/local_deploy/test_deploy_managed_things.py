@@ -7,7 +7,7 @@ from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_ssm as ssm
-from deploy_support import by_name, device, emulator_things, run_cli, stack_state, synth
+from deploy_support import by_name, device, emulator_things, run_cli, stack_state, synth, template_tags
 
 from cdk_managed_things import (
     AuthenticationMaterialType,
@@ -56,7 +56,7 @@ def test_deploy_creates_every_thing_and_a_second_deploy_changes_nothing(tmp_path
     assert sorted(things) == ["Hub one", "Sensor"]
     hub = things["Hub one"]
     assert hub["Role"] == "CONTROLLER"
-    assert hub["Tags"] == {"fleet": "home"}
+    assert template_tags(hub) == {"fleet": "home"}
     assert hub["WiFiSimpleSetupConfiguration"] == {
         "EnableAsProvisioner": True,
         "EnableAsProvisionee": False,
@@ -104,8 +104,8 @@ def test_name_and_tag_changes_update_in_place(tmp_path: Path, capsys) -> None:
     assert sorted(after) == ["Hub two", "Sensor"]
     assert after["Hub two"]["Id"] == before["Hub one"]["Id"]
     assert after["Sensor"]["Id"] == before["Sensor"]["Id"]
-    assert after["Sensor"]["Tags"] == {"room": "kitchen"}
-    assert after["Hub two"]["Tags"] == {"fleet": "home"}
+    assert template_tags(after["Sensor"]) == {"room": "kitchen"}
+    assert template_tags(after["Hub two"]) == {"fleet": "home"}
     assert run.resource("Fleet", "Hub")["action"] == "update"
     assert run.resource("Fleet", "Sensor")["status"] == "UPDATE_COMPLETE"
     assert "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS" not in run.stderr

@@ -1,4 +1,5 @@
-"""The local answer to ``cloudformation:DescribeStacks``: a fold of the stack events, read by a real boto3 client."""
+"""The local answers to ``cloudformation:DescribeStacks`` and ``DescribeStackResource``: folds of the stack and resource
+events, read by a real boto3 client."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from managed_things_local.deploy.stack_events import StackEvent, StackStatus
+from managed_things_local.deploy.stack_events import (
+    Action,
+    Phase,
+    ResourceEvent,
+    ResourceStatus,
+    StackEvent,
+    StackStatus,
+)
 from managed_things_local.deploy.stack_status import StackStatuses, StackStatusServer
 
 STACK_ID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/Fleet/6a2c9a40-0000-4000-8000-000000000000"
@@ -58,3 +66,50 @@ def test_other_actions_are_refused(cloudformation) -> None:
     with pytest.raises(ClientError) as raised:
         cloudformation.list_stacks()
     assert raised.value.response["Error"]["Code"] == "InvalidAction"
+
+
+# --- DescribeStackResource: what a Create asks once its thing is committed ---------------------------------------
+
+
+def resource_event(status: ResourceStatus, reason: str = "", physical_id: str = "") -> ResourceEvent:
+    return ResourceEvent(
+        "Fleet", "Plug1", "Custom::ManagedThing", "Fleet/Plug1", status, Action.CREATE, Phase.DEPLOY,
+        physical_id=physical_id, reason=reason,
+    )  # fmt: skip
+
+
+def test_describe_stack_resource_answers_the_resources_latest_status(statuses: StackStatuses, cloudformation) -> None:
+    # GIVEN a resource whose Create started, then was cancelled and deleted with a made-up id
+    statuses(StackEvent("Fleet", StackStatus.CREATE_IN_PROGRESS, STACK_ID))
+    statuses(resource_event(ResourceStatus.CREATE_IN_PROGRESS))
+    statuses(resource_event(ResourceStatus.CREATE_FAILED, "Resource creation cancelled"))
+    # WHEN the provider asks by the StackId and LogicalResourceId of its event
+    detail = cloudformation.describe_stack_resource(StackName=STACK_ID, LogicalResourceId="Plug1")
+    # THEN botocore's own parser reads the resource's current status, as StackResourceDetail
+    detail = detail["StackResourceDetail"]
+    assert (detail["ResourceStatus"], detail["ResourceStatusReason"], detail["ResourceType"]) == (
+        "CREATE_FAILED",
+        "Resource creation cancelled",
+        "Custom::ManagedThing",
+    )
+    assert (detail["StackName"], detail["StackId"], detail["LogicalResourceId"]) == ("Fleet", STACK_ID, "Plug1")
+    assert detail["LastUpdatedTimestamp"] is not None and "PhysicalResourceId" not in detail
+    # AND later events move it on
+    statuses(resource_event(ResourceStatus.DELETE_COMPLETE, physical_id="Fleet-Plug1-1A2B3C4D5E6F"))
+    detail = cloudformation.describe_stack_resource(StackName="Fleet", LogicalResourceId="Plug1")["StackResourceDetail"]
+    assert (detail["ResourceStatus"], detail["PhysicalResourceId"]) == ("DELETE_COMPLETE", "Fleet-Plug1-1A2B3C4D5E6F")
+
+
+def test_an_unknown_resource_or_stack_is_cloudformations_validation_error(
+    statuses: StackStatuses, cloudformation
+) -> None:
+    statuses(StackEvent("Fleet", StackStatus.CREATE_IN_PROGRESS, STACK_ID))
+    errors = []
+    for stack in (STACK_ID, "Nope"):
+        with pytest.raises(ClientError) as raised:
+            cloudformation.describe_stack_resource(StackName=stack, LogicalResourceId="Plug9")
+        errors.append((raised.value.response["Error"]["Code"], raised.value.response["Error"]["Message"]))
+    assert errors == [
+        ("ValidationError", "Resource Plug9 does not exist for stack Fleet"),
+        ("ValidationError", "Stack with id Nope does not exist"),
+    ]

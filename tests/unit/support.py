@@ -7,6 +7,7 @@ seed event *should* become, so a conversion bug cannot hide in the expectation.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 from datetime import UTC, datetime
@@ -118,6 +119,19 @@ def properties(**changes: Any) -> dict[str, Any]:
 def request(**changes: Any) -> dict[str, Any]:
     """The seed's typed request with members changed (a value of ``None`` removes the member)."""
     return _changed(SEED_REQUEST, changes)
+
+
+# The provider's marker on every thing it creates: cdk-managed-things:resource = 32 hex digits of
+# sha256("<StackId>\n<LogicalResourceId>"), written out here from the seed event.
+RESOURCE_TAG = "cdk-managed-things:resource"
+SEED_MARKER = hashlib.sha256(f"{SEED['StackId']}\n{SEED['LogicalResourceId']}".encode()).hexdigest()[:32]
+
+
+def create_request(token: str, **changes: Any) -> dict[str, Any]:
+    """The CreateManagedThing parameters for the seed's request with members changed: the token, and the marker
+    added to the template's tags."""
+    members = request(**changes)
+    return {"ClientToken": token, **members, "Tags": {**members.get("Tags", {}), RESOURCE_TAG: SEED_MARKER}}
 
 
 def created(thing_id: str = THING_ID, arn: str = THING_ARN) -> dict[str, Any]:

@@ -14,12 +14,14 @@ from managed_things_model.validation import validate
 from unit.support import (
     CREATED_AT,
     GENERATED_ID,
+    RESOURCE_TAG,
     SEED,
+    SEED_MARKER,
     SEED_SECRETS,
+    create_request,
     created,
     leaked,
     properties,
-    request,
     same_json,
 )
 
@@ -35,13 +37,13 @@ def seed_token(event: dict[str, Any]) -> str:
 def test_create_sends_every_member_typed_and_answers_with_the_thing(provider: Any, api_calls: Any) -> None:
     # GIVEN the seed Create event (every CreateManagedThing member, stringified) and the API creating the thing
     event = create_event()
-    provider.stubber.add_response("create_managed_thing", created(), {"ClientToken": seed_token(event), **request()})
+    provider.stubber.add_response("create_managed_thing", created(), create_request(seed_token(event)))
     # WHEN the handler runs
     response = provider.invoke(event)
     # THEN one CreateManagedThing call carries every member with its model type
     assert api_calls.operations == ["CreateManagedThing"]
     sent = api_calls.params("CreateManagedThing")[0]
-    assert same_json(sent, {"ClientToken": seed_token(event), **request()})
+    assert same_json(sent, create_request(seed_token(event)))
     assert sent["WiFiSimpleSetupConfiguration"]["TimeoutInMinutes"] == 10
     assert sent["WiFiSimpleSetupConfiguration"]["EnableAsProvisioner"] is True
     assert sent["WiFiSimpleSetupConfiguration"]["EnableAsProvisionee"] is False
@@ -78,11 +80,12 @@ def test_a_minimal_create_sends_only_what_the_template_sets(provider: Any, api_c
         "Role": "DEVICE",
         "AuthenticationMaterial": "ZW:1234",
         "AuthenticationMaterialType": "ZWAVE_QR_BAR_CODE",
+        "Tags": {RESOURCE_TAG: SEED_MARKER},
     }
     provider.stubber.add_response("create_managed_thing", created(), expected)
     # WHEN the handler runs
     response = provider.invoke(event)
-    # THEN exactly those members are sent
+    # THEN exactly those members are sent, and the provider's marker as the only tag
     assert api_calls.params("CreateManagedThing") == [expected]
     assert response["Status"] == "SUCCESS"
 
@@ -110,7 +113,7 @@ def test_the_client_token_is_derived_from_the_request_and_fits_the_model(provide
 def test_a_redelivered_create_sends_the_same_token_and_gets_the_same_thing(provider: Any, api_calls: Any) -> None:
     # GIVEN a Create that is delivered twice (CloudFormation retries the same RequestId)
     event = create_event()
-    expected = {"ClientToken": seed_token(event), **request()}
+    expected = create_request(seed_token(event))
     provider.stubber.add_response("create_managed_thing", created(), expected)
     provider.stubber.add_response("create_managed_thing", created(), expected)  # the service answers idempotently
     # WHEN both deliveries are handled
@@ -221,7 +224,7 @@ def test_api_errors_answer_failed_naming_operation_and_code_with_input_redacted(
         service_error_code=code,
         service_message=message,
         http_status_code=status,
-        expected_params={"ClientToken": seed_token(event), **request()},
+        expected_params=create_request(seed_token(event)),
     )
     # WHEN the handler runs
     response = provider.invoke(event)

@@ -185,14 +185,16 @@ def test_a_throttled_delete_that_then_succeeds_is_done(provider: Any, api_calls:
     ],
     ids=["crhelper", "cloudformation", "empty", "arn", "spaces", "too long", "bad recoverable id"],
 )
-def test_a_physical_id_that_names_no_thing_succeeds_without_an_api_call(
+def test_a_physical_id_that_names_no_thing_only_searches_for_things_of_this_resource(
     provider: Any, api_calls: Any, physical_id: str
 ) -> None:
-    # GIVEN a Delete whose PhysicalResourceId cannot be a managed thing's id (no API response queued)
+    # GIVEN a Delete whose PhysicalResourceId cannot be a managed thing's id, and no thing with its serial number
+    provider.stubber.add_response("list_managed_things", {"Items": []})
     # WHEN the handler runs
     response = provider.invoke(delete_event(physical_id))
-    # THEN SUCCESS without any call, echoing the id CloudFormation sent
-    assert api_calls.calls == []
+    # THEN the only call looks for what a cancelled Create may have made (by the most selective filter), and
+    # the Delete succeeds, echoing the id CloudFormation sent
+    assert api_calls.calls == [("ListManagedThings", {"SerialNumberFilter": "SN-SECRET-0001", "MaxResults": 1000})]
     assert response["Status"] == "SUCCESS"
     assert response["PhysicalResourceId"] == physical_id
 

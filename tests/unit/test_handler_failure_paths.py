@@ -23,10 +23,10 @@ from unit.support import (
     REPLACEMENT_OPERATIONS,
     SEED_SECRETS,
     Throttler,
+    create_request,
     created,
     leaked,
     properties,
-    request,
     same_json,
     stub_replacement,
 )
@@ -96,7 +96,7 @@ def test_a_forward_role_change_still_replaces(provider: Any, api_calls: Any) -> 
     # GIVEN an Update to DEVICE of a thing that is a CONTROLLER
     event = update_event(properties(), properties(Role="DEVICE"))
     live_thing(provider, role="CONTROLLER")
-    stub_replacement(provider, token(event), expected={"ClientToken": token(event), **request(Role="DEVICE")})
+    stub_replacement(provider, token(event), expected=create_request(token(event), Role="DEVICE"))
     # WHEN the handler runs
     response = provider.invoke(event)
     # THEN a new thing replaces it (the old one tagged with its token meanwhile)
@@ -203,7 +203,7 @@ def test_an_update_of_a_thing_deleted_outside_cloudformation_creates_it_again(
         provider.stubber.add_client_error("get_managed_thing", gone, http_status_code=404)
     else:
         live_thing(provider, status=gone)
-    expected = {"ClientToken": token(event), **request(Name="Kitchen hub")}
+    expected = create_request(token(event), Name="Kitchen hub")
     provider.stubber.add_response("create_managed_thing", created(NEW_THING_ID, NEW_THING_ARN), expected)
     # WHEN the handler runs
     response = provider.invoke(event)
@@ -291,7 +291,7 @@ def test_the_delete_after_an_unknown_create_deletes_what_it_committed(provider: 
         "create", RequestType="Delete", RequestId="c0ffee00-5555-4c3d-9e8f-0123456789ab", PhysicalResourceId=physical_id
     )
     # AND the service, which had committed the thing, answering the same token and parameters with it
-    provider.stubber.add_response("create_managed_thing", created(), {"ClientToken": token(create), **request()})
+    provider.stubber.add_response("create_managed_thing", created(), create_request(token(create)))
     provider.stubber.add_response("delete_managed_thing", {}, {"Identifier": THING_ID})
     # WHEN the handler runs
     response = provider.invoke(delete)
@@ -323,7 +323,7 @@ def test_an_update_of_a_recoverable_id_creates_the_thing_anew(provider: Any, api
     provider.stubber.add_response(
         "create_managed_thing",
         created(NEW_THING_ID, NEW_THING_ARN),
-        {"ClientToken": token(event), **request(Name="Kitchen hub")},
+        create_request(token(event), Name="Kitchen hub"),
     )
     # WHEN the handler runs
     response = provider.invoke(event)
@@ -482,7 +482,7 @@ def test_the_rollback_of_a_replacement_of_unknown_outcome_deletes_what_it_commit
     provider.stubber.add_response(
         "create_managed_thing",
         created(NEW_THING_ID, NEW_THING_ARN),
-        {"ClientToken": token(forward), **request(AuthenticationMaterialType="CUSTOM_PROTOCOL_QR_BAR_CODE")},
+        create_request(token(forward), AuthenticationMaterialType="CUSTOM_PROTOCOL_QR_BAR_CODE"),
     )
     provider.stubber.add_response("delete_managed_thing", {}, {"Identifier": NEW_THING_ID})
     provider.stubber.add_response("untag_resource", {}, {"ResourceArn": THING_ARN, "TagKeys": [REPLACEMENT_TAG]})

@@ -22,10 +22,10 @@ from unit.support import (
     SEED,
     SEED_PROPERTIES,
     SEED_SECRETS,
+    create_request,
     created,
     leaked,
     properties,
-    request,
     same_json,
     stub_replacement,
 )
@@ -59,7 +59,7 @@ def test_create_reads_the_material_from_the_secret_and_sends_it(
     # GIVEN a Create that names the material's secret instead of carrying it
     event = load_event("create", ResourceProperties=secret_properties())
     secretsmanager.stubber.add_response("get_secret_value", secret_value(SECRET_VALUE), {"SecretId": SECRET_ARN})
-    expected = {"ClientToken": token(event), **request(AuthenticationMaterial=SECRET_VALUE)}
+    expected = create_request(token(event), AuthenticationMaterial=SECRET_VALUE)
     provider.stubber.add_response("create_managed_thing", created(), expected)
     # WHEN the handler runs
     response = provider.invoke(event)
@@ -208,7 +208,7 @@ def test_a_new_material_source_replaces_the_thing_with_the_new_secret_value(
     secretsmanager.stubber.add_response(
         "get_secret_value", secret_value(OTHER_SECRET_VALUE, OTHER_SECRET_ARN), {"SecretId": OTHER_SECRET_ARN}
     )
-    expected = {"ClientToken": token(event), **request(AuthenticationMaterial=OTHER_SECRET_VALUE)}
+    expected = create_request(token(event), AuthenticationMaterial=OTHER_SECRET_VALUE)
     stub_replacement(provider, token(event), expected=expected)
     # WHEN the handler runs
     response = provider.invoke(event)

@@ -16,6 +16,7 @@ from unit.support import (
     NEW_THING_ID,
     REPLACEMENT_OPERATIONS,
     SEED_SECRETS,
+    create_request,
     created,
     leaked,
     properties,
@@ -148,10 +149,7 @@ def test_a_change_update_cannot_make_creates_a_replacement(
     if "Role" not in changes:
         stack_updating(cloudformation)
     typed = {name: value for name, value in changes.items() if name not in ("Tags",)}
-    expected = {
-        "ClientToken": token(event),
-        **request(**typed, **({"Tags": changes["Tags"]} if "Tags" in changes else {})),
-    }
+    expected = create_request(token(event), **typed, **({"Tags": changes["Tags"]} if "Tags" in changes else {}))
     stub_replacement(provider, token(event), expected=expected)
     # WHEN the handler runs
     response = provider.invoke(event)
@@ -327,7 +325,7 @@ def test_an_update_of_a_resource_whose_create_failed_creates_the_thing(
     # changing only what could otherwise be updated in place
     event = update_event(properties(Name="bad*name"), properties(), PhysicalResourceId=physical_id)
     provider.stubber.add_response(
-        "create_managed_thing", created(NEW_THING_ID, NEW_THING_ARN), {"ClientToken": token(event), **request()}
+        "create_managed_thing", created(NEW_THING_ID, NEW_THING_ARN), create_request(token(event))
     )
     # WHEN the handler runs
     response = provider.invoke(event)

@@ -1,12 +1,16 @@
-"""CloudFormation's DescribeStacks, as the local deploy knows its stacks: for providers that ask their stack's status.
+"""CloudFormation's DescribeStacks and DescribeStackResource, as the local deploy knows its stacks and resources.
 
 The provider asks ``cloudformation:DescribeStacks`` for its own stack to tell a
-rollback Update (``UPDATE_ROLLBACK_IN_PROGRESS``) from a forward one. Locally the
-engine is CloudFormation, so ``StackStatuses`` folds the executor's stack events
-into each stack's current status, and ``StackStatusServer`` answers
-DescribeStacks (AWS query protocol, XML) from it on loopback; execution
-environments reach it through ``AWS_ENDPOINT_URL_CLOUDFORMATION``. Every other
-CloudFormation action is refused, as the provider needs no other.
+rollback Update (``UPDATE_ROLLBACK_IN_PROGRESS``) from a forward one, and
+``cloudformation:DescribeStackResource`` once a Create committed its thing, to learn
+whether CloudFormation cancelled it (``CREATE_FAILED``, ``DELETE_*``, or gone). Locally
+the engine is CloudFormation, so ``StackStatuses`` folds the executor's stack and
+resource events into each stack's and each resource's current status, and
+``StackStatusServer`` answers both actions (AWS query protocol, XML) from it on
+loopback; execution environments reach it through ``AWS_ENDPOINT_URL_CLOUDFORMATION``.
+Every other CloudFormation action is refused, as the provider needs no other.
+Only what this run's events said is known: a stack or resource without an event yet
+is answered as CloudFormation answers one that does not exist.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from types import TracebackType
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
-from .stack_events import DeployEvent, StackEvent
+from .stack_events import DeployEvent, ResourceEvent, StackEvent
 
 _NAMESPACE = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
 
@@ -33,14 +37,34 @@ class StackStatusRecord:
     created: datetime
 
 
+@dataclass(frozen=True)
+class ResourceStatusRecord:
+    logical_id: str
+    resource_type: str
+    status: str
+    physical_id: str
+    reason: str
+    updated: datetime
+
+
 class StackStatuses:
-    """A listener of the executor: each stack's latest status, by name and by id; safe from worker threads."""
+    """A listener of the executor: each stack's latest status, by name and by id, and each resource's (by stack name
+    and logical id); safe from worker threads."""
 
     def __init__(self) -> None:
         self._by_key: dict[str, StackStatusRecord] = {}
+        self._resources: dict[tuple[str, str], ResourceStatusRecord] = {}
         self._lock = threading.Lock()
 
     def __call__(self, event: DeployEvent) -> None:
+        if isinstance(event, ResourceEvent):
+            updated = datetime.fromtimestamp(event.timestamp, UTC)
+            resource = ResourceStatusRecord(
+                event.logical_id, event.resource_type, str(event.status), event.physical_id, event.reason, updated
+            )
+            with self._lock:
+                self._resources[(event.stack_name, event.logical_id)] = resource
+            return
         if not isinstance(event, StackEvent) or not event.stack_id:
             return
         with self._lock:
@@ -52,6 +76,10 @@ class StackStatuses:
     def find(self, name_or_id: str) -> StackStatusRecord | None:
         with self._lock:
             return self._by_key.get(name_or_id)
+
+    def find_resource(self, stack: StackStatusRecord, logical_id: str) -> ResourceStatusRecord | None:
+        with self._lock:
+            return self._resources.get((stack.stack_name, logical_id))
 
 
 class StackStatusServer:
@@ -89,6 +117,25 @@ def describe_stacks_xml(record: StackStatusRecord, request_id: str) -> str:
     )
 
 
+def describe_stack_resource_xml(stack: StackStatusRecord, resource: ResourceStatusRecord, request_id: str) -> str:
+    """botocore's ``DescribeStackResource`` output: ``StackResourceDetail`` in ``DescribeStackResourceResult``."""
+    updated = resource.updated.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    physical = (
+        f"<PhysicalResourceId>{escape(resource.physical_id)}</PhysicalResourceId>" if resource.physical_id else ""
+    )
+    reason = f"<ResourceStatusReason>{escape(resource.reason)}</ResourceStatusReason>" if resource.reason else ""
+    return (
+        f'<DescribeStackResourceResponse xmlns="{_NAMESPACE}"><DescribeStackResourceResult><StackResourceDetail>'
+        f"<StackName>{escape(stack.stack_name)}</StackName><StackId>{escape(stack.stack_id)}</StackId>"
+        f"<LogicalResourceId>{escape(resource.logical_id)}</LogicalResourceId>{physical}"
+        f"<ResourceType>{escape(resource.resource_type)}</ResourceType>"
+        f"<LastUpdatedTimestamp>{updated}</LastUpdatedTimestamp>"
+        f"<ResourceStatus>{escape(resource.status)}</ResourceStatus>{reason}"
+        f"</StackResourceDetail></DescribeStackResourceResult>"
+        f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></DescribeStackResourceResponse>"
+    )
+
+
 def error_xml(code: str, message: str, request_id: str) -> str:
     return (
         f'<ErrorResponse xmlns="{_NAMESPACE}"><Error><Type>Sender</Type><Code>{escape(code)}</Code>'
@@ -106,16 +153,26 @@ def _handler_class(statuses: StackStatuses) -> type[BaseHTTPRequestHandler]:
             action = (form.get("Action") or [""])[0]
             name = (form.get("StackName") or [""])[0]
             request_id = str(uuid.uuid4())
-            if action != "DescribeStacks":
+            if action not in ("DescribeStacks", "DescribeStackResource"):
                 self._send(
                     400, error_xml("InvalidAction", f"{action or 'An action'} is not served locally", request_id)
                 )
                 return
+            # CloudFormation's ValidationErrors for what does not exist (boto/boto3#2807, getmoto/moto#4186).
             record = statuses.find(name)
             if record is None:
                 self._send(400, error_xml("ValidationError", f"Stack with id {name} does not exist", request_id))
                 return
-            self._send(200, describe_stacks_xml(record, request_id))
+            if action == "DescribeStacks":
+                self._send(200, describe_stacks_xml(record, request_id))
+                return
+            logical_id = (form.get("LogicalResourceId") or [""])[0]
+            resource = statuses.find_resource(record, logical_id)
+            if resource is None:
+                message = f"Resource {logical_id} does not exist for stack {record.stack_name}"
+                self._send(400, error_xml("ValidationError", message, request_id))
+                return
+            self._send(200, describe_stack_resource_xml(record, resource, request_id))
 
         def _send(self, status: int, body: str) -> None:
             data = body.encode("utf-8")

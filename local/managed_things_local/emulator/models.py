@@ -21,9 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.model import StructureShape
-
-from managed_things_model.service_model import input_shape, operation, service_model
+from managed_things_model.service_model import input_shape, list_filters, operation, service_model
 
 from .. import environment
 from .exceptions import ConflictException, ResourceNotFoundException, request_error
@@ -181,28 +179,6 @@ def client_token_member() -> str:
     """The CreateManagedThing member the model marks as its idempotency token."""
     shape = input_shape("CreateManagedThing")
     return next(name for name, member in shape.members.items() if member.metadata.get("idempotencyToken"))
-
-
-@functools.cache
-def list_filters() -> dict[str, str]:
-    """ListManagedThings' filter members and the summary member each compares (``RoleFilter`` -> ``Role``).
-
-    The names come from the model; a filter whose member cannot be found fails
-    here, at first use, rather than silently matching nothing.
-    """
-    summary = operation("ListManagedThings").output_shape.members["Items"].member  # type: ignore[union-attr]
-    assert isinstance(summary, StructureShape)
-    filters = {}
-    for name in input_shape("ListManagedThings").members:
-        if not name.endswith("Filter"):
-            continue
-        base = name.removesuffix("Filter")
-        candidates = (base, base.replace("Identifier", "Id"), f"{base}Id")
-        member = next((c for c in candidates if c in summary.members), None)
-        if member is None:
-            raise LookupError(f"ListManagedThings.{name}: no member of {summary.name} to compare")
-        filters[name] = member
-    return filters
 
 
 def _thing(tx: Transaction, region: str, identifier: str) -> StoredThing:
