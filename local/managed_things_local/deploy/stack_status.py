@@ -20,6 +20,7 @@ from types import TracebackType
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
+from ..emulator.responses import Authorizer
 from .stack_events import DeployEvent, StackEvent
 
 _NAMESPACE = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
@@ -55,11 +56,12 @@ class StackStatuses:
 
 
 class StackStatusServer:
-    """DescribeStacks on ``http://127.0.0.1:<port>``, answered from ``statuses``, while the context is open."""
+    """DescribeStacks on ``http://127.0.0.1:<port>``, answered from ``statuses``, while the context is open;
+    ``authorizer`` (the local engine's IAM) decides who may call, on the stack's id."""
 
-    def __init__(self, statuses: StackStatuses) -> None:
+    def __init__(self, statuses: StackStatuses, authorizer: Authorizer | None = None) -> None:
         self.statuses = statuses
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(statuses))
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(statuses, authorizer))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="stack-status", daemon=True)
 
@@ -96,7 +98,15 @@ def error_xml(code: str, message: str, request_id: str) -> str:
     )
 
 
-def _handler_class(statuses: StackStatuses) -> type[BaseHTTPRequestHandler]:
+def stack_arn(name_or_id: str, record: StackStatusRecord | None) -> str:
+    """The resource a call on a stack is authorized on: its id, else (a stack nobody knows) the ARN pattern of
+    its name, as IAM names it in a denial."""
+    if record is not None:
+        return record.stack_id
+    return name_or_id if name_or_id.startswith("arn:") else f"arn:aws:cloudformation:*:*:stack/{name_or_id}/*"
+
+
+def _handler_class(statuses: StackStatuses, authorizer: Authorizer | None) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -112,6 +122,13 @@ def _handler_class(statuses: StackStatuses) -> type[BaseHTTPRequestHandler]:
                 )
                 return
             record = statuses.find(name)
+            resource = stack_arn(name, record)
+            denial = authorizer(dict(self.headers), f"cloudformation:{action}", resource) if authorizer else None
+            if denial is not None:
+                # The query protocol's error, code AccessDenied and HTTP 403, as CloudFormation answers a role
+                # without cloudformation:DescribeStacks (https://github.com/anomalyco/sst/issues/3006).
+                self._send(403, error_xml("AccessDenied", denial, request_id))
+                return
             if record is None:
                 self._send(400, error_xml("ValidationError", f"Stack with id {name} does not exist", request_id))
                 return
