@@ -179,6 +179,11 @@ def one_thing(app: cdk.App) -> None:
     device(stack, "Plug", 1, name="Plug")
 
 
+def in_another_account(app: cdk.App) -> None:
+    stack = cdk.Stack(app, "Guarded", env=cdk.Environment(account="111111111111", region=REGION))
+    device(stack, "Plug", 1, name="Plug")
+
+
 def without_action(cdk_out: Path, action: str) -> dict[str, Any]:
     """Take ``action`` out of the provider's DefaultPolicy in the synthesized template; the template as it was."""
     path = cdk_out / "Guarded.template.json"
@@ -226,3 +231,16 @@ def test_a_provider_policy_without_create_rolls_the_deploy_back(cdk_out: Path, c
     assert failed.code == 1
     assert "CreateManagedThing failed: AccessDeniedException" in failed.stack("Guarded")["error"]
     assert emulator_things(cdk_out) == {}
+
+
+def test_a_stack_of_another_account_manages_its_things(tmp_path: Path, capsys) -> None:
+    # GIVEN a stack whose env names an account (its provider's policy names that account's thing ARNs)
+    cdk_out = synth(tmp_path / "cdk.out", in_another_account)
+    # WHEN it is deployed and destroyed
+    deployed = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--json")
+    assert deployed.code == 0, deployed.stderr
+    (thing,) = emulator_things(cdk_out).values()
+    gone = run_cli(capsys, "destroy", "--cdk-out", str(cdk_out), "--json")
+    # THEN its thing was created in that account, and the provider may delete it
+    assert thing["Arn"].startswith(f"arn:aws:iotmanagedintegrations:{REGION}:111111111111:managed-thing/")
+    assert gone.code == 0, gone.stderr

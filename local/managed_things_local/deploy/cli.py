@@ -242,7 +242,7 @@ def run_engine(
     with (
         stopping.restoring(),
         store.locked(),
-        endpoint(args, store, iam) as (url, label),
+        endpoint(args, store, iam, things_account(assembly)) as (url, label),
         SecretsServer(SecretVault(store.directory), iam.authorize) as secrets,  # also with --endpoint-url: local
         ResponseReceiver(store.directory) as receiver,
         StackStatusServer(statuses, iam.authorize) as stack_status,
@@ -318,18 +318,27 @@ def positive_int(text: str) -> int:
 
 
 @contextlib.contextmanager
-def endpoint(args: argparse.Namespace, store: StateStore, iam: IamAuthority) -> Iterator[tuple[str, str]]:
-    """(URL, label for the state): --endpoint-url, or an embedded emulator with its things beside the assembly,
-    where ``iam`` decides who may call (an emulator at --endpoint-url answers every caller)."""
+def endpoint(args: argparse.Namespace, store: StateStore, iam: IamAuthority, account: str) -> Iterator[tuple[str, str]]:
+    """(URL, label for the state): --endpoint-url, or an embedded emulator with its things beside the assembly, in
+    ``account``, where ``iam`` decides who may call (an emulator at --endpoint-url answers every caller)."""
     if args.endpoint_url:
         yield args.endpoint_url, args.endpoint_url
         return
     from ..emulator.server import EmulatorOptions, EmulatorServer
 
     store.directory.mkdir(parents=True, exist_ok=True)
-    options = EmulatorOptions(rate_limit=args.rate_limit)
+    options = EmulatorOptions(rate_limit=args.rate_limit, account_id=account)
     with EmulatorServer(state=store.emulator_database, options=options, authorizer=iam.authorize) as server:
         yield server.url, f"embedded emulator ({store.emulator_database})"
+
+
+def things_account(assembly: CloudAssembly) -> str:
+    """The account of the embedded emulator's things: the stacks' (a thing lives in the account of the provider
+    that creates it, and its role's policies name that account's ARNs); the default one when they differ."""
+    from ..environment import resolve_account
+
+    accounts = {resolve_account(stack.account) for stack in assembly.stacks}
+    return accounts.pop() if len(accounts) == 1 else resolve_account(None)
 
 
 def confirmed(order: list[str], named: list[str]) -> bool:
