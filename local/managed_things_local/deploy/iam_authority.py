@@ -14,12 +14,12 @@ The engine's own calls (it deploys secrets, as CloudFormation would with the dep
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..emulator.responses import access_key_of
 from ..environment import resolve_account, resolve_region
 from .errors import Unresolvable
 from .iam_policies import (
@@ -35,9 +35,7 @@ from .iam_policies import (
 from .intrinsics import Pseudo, Resolver
 from .invoker import FunctionSpec
 from .state import StateStore
-
-# Credential=<access key id>/<date>/<region>/<service>/aws4_request
-_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([a-z0-9-]+)/")
+from .templates import default_parameters
 
 
 @dataclass(frozen=True)
@@ -131,12 +129,8 @@ class IamAuthority:
                 raise Unresolvable(f"{expression}: {logical_id} has no {attribute}")
             return record.data[attribute]
 
-        parameters = {
-            name: str(definition["Default"])
-            for name, definition in (role.template.get("Parameters") or {}).items()
-            if "Default" in definition
-        }
-        resolver = Resolver(role.template, pseudo, parameters, lookup, {})
+        # (the parameters a deploy was given are not kept: a policy can read only their defaults)
+        resolver = Resolver(role.template, pseudo, default_parameters(role.template), lookup, {})
         resolved: list[dict[str, Any]] = []
         unresolved: list[tuple[dict[str, Any], str]] = []
         for statement in statements(role.documents):
@@ -145,9 +139,3 @@ class IamAuthority:
             except Unresolvable as error:
                 unresolved.append((statement, str(error)))
         return _Resolved(pseudo, resolved, unresolved)
-
-
-def access_key_of(headers: Mapping[str, str]) -> str:
-    """The access key id of a SigV4 ``Authorization`` header ("" when the request is not signed)."""
-    found = _CREDENTIAL.search(headers.get("Authorization") or headers.get("authorization") or "")
-    return found.group(1) if found else ""

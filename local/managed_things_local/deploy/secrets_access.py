@@ -23,9 +23,8 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from ..emulator.responses import Authorizer
+from ..emulator.responses import Authorizer, region_of
 
-_CREDENTIAL_REGION = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/")
 _TARGET = re.compile(r"^secretsmanager\.(\w+)$")
 
 # A SecretId (name or ARN) and region -> the secret's complete ARN, or None when no such secret is known.
@@ -69,8 +68,7 @@ class GuardedSecretsApp:
             secret_id = None
         if not isinstance(secret_id, str) or not secret_id:
             return "*"
-        found = _CREDENTIAL_REGION.search(headers["Authorization"])
-        return self.secret_arn(found.group(1) if found else "", secret_id) or secret_id
+        return self.secret_arn(region_of(headers), secret_id) or secret_id
 
 
 class GuardedMotoServer(ThreadedMotoServer):

@@ -40,8 +40,8 @@ OPERATIONS = frozenset(
         "ListTagsForResource",
     }
 )
-# The region of a SigV4 credential scope: Credential=<key id>/<date>/<region>/<service>/aws4_request
-_CREDENTIAL_REGION = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/")
+# A SigV4 credential scope: Credential=<access key id>/<date>/<region>/<service>/aws4_request
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([a-z0-9-]+)/")
 # The operations whose IAM action has no resource type: authorized on "*" (Service Authorization Reference,
 # https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsiotmanagedintegrations.html).
 _UNSCOPED = frozenset({"CreateManagedThing", "ListManagedThings"})
@@ -130,8 +130,14 @@ class ManagedThingsResponses:
 
 def region_of(headers: Mapping[str, str]) -> str:
     """The region a SigV4 ``Authorization`` header was signed for, else the default region (eu-west-1)."""
-    found = _CREDENTIAL_REGION.search(headers.get("Authorization") or "")
-    return found.group(1) if found else DEFAULT_REGION
+    found = _CREDENTIAL.search(headers.get("Authorization") or "")
+    return found.group(2) if found else DEFAULT_REGION
+
+
+def access_key_of(headers: Mapping[str, str]) -> str:
+    """The access key id a SigV4 ``Authorization`` header was signed with ("" when the request is not signed)."""
+    found = _CREDENTIAL.search(headers.get("Authorization") or "")
+    return found.group(1) if found else ""
 
 
 def _error(error: ServiceError) -> tuple[int, dict[str, str], bytes]:
