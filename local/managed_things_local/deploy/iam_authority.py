@@ -6,7 +6,8 @@ local services (the emulator, DescribeStacks, Secrets Manager) with ``authorize`
 AccessDeniedException message. The role's policies are resolved at the call, against the stack as it now is
 (the state store replays what this run's invocations answered): a policy naming a secret created earlier in the
 same deploy resolves to its ARN. A resolved policy is kept while it allows; a denial resolves it again first, so
-a resource created since is seen. A policy that cannot be resolved denies, with the reason.
+a resource created since is seen. A statement that cannot be resolved (it names a resource that is not deployed
+locally, such as the log group) grants nothing, and a denial of an action it names says why.
 
 The engine's own calls (it deploys secrets, as CloudFormation would with the deployer's credentials) use
 ``ENGINE_ACCESS_KEY_ID``, always allowed; any other key is denied.
