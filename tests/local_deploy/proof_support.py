@@ -27,6 +27,7 @@ from canary_scan import SCAN
 from managed_things_local.deploy.assembly import read_assembly
 from managed_things_local.deploy.engine import Engine
 from managed_things_local.deploy.executor import Executor
+from managed_things_local.deploy.iam_authority import IamAuthority
 from managed_things_local.deploy.invoker import FunctionSpec, LambdaRuntime, Outcome
 from managed_things_local.deploy.journal import JournalWriter
 from managed_things_local.deploy.progress import Progress
@@ -339,11 +340,12 @@ def harness(
     store = StateStore(cdk_out.parent / ".managed-things")
     store.directory.mkdir(parents=True, exist_ok=True)
     statuses = StackStatuses()
+    iam = IamAuthority(store)  # the strict engine: every call of the provider authorized by its role
     with (
-        EmulatorServer(options=options) as server,
-        SecretsServer(SecretVault(store.directory)) as secrets,
+        EmulatorServer(options=options, authorizer=iam.authorize) as server,
+        SecretsServer(SecretVault(store.directory), iam.authorize) as secrets,
         ResponseReceiver(store.directory) as receiver,
-        StackStatusServer(statuses) as stack_status,
+        StackStatusServer(statuses, iam.authorize) as stack_status,
     ):
         inner = LambdaRuntime(
             receiver,
@@ -351,6 +353,7 @@ def harness(
             store.logs_dir,
             concurrency=concurrency,
             service_endpoints={"CLOUDFORMATION": stack_status.url, "SECRETS_MANAGER": secrets.url},
+            identities=iam.bind,
         )
         hook = HandledHook(server)
         runtime = AtLeastOnceRuntime(inner, server, hook)

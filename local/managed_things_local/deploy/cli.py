@@ -23,6 +23,7 @@ from .state import STATE_DIR_NAME, StateStore
 
 if TYPE_CHECKING:
     from .assembly import CloudAssembly
+    from .iam_authority import IamAuthority
     from .progress import Progress, StackReport
 
 # Each environment mostly waits on the emulator and the ResponseURL: two per core keep the cores busy, and
@@ -216,6 +217,7 @@ def run_engine(
     from .annotations import report as report_annotations
     from .engine import Engine
     from .executor import Executor
+    from .iam_authority import IamAuthority
     from .invoker import LambdaRuntime
     from .journal import JournalWriter
     from .preview import preview_executor
@@ -228,6 +230,7 @@ def run_engine(
     reports: list[StackReport] = []
     assembly = load_assembly(source)
     store = StateStore(assembly.directory.parent / STATE_DIR_NAME)
+    iam = IamAuthority(store)  # the functions' roles, enforced by every local service they call
     parameters = parse_parameters(getattr(args, "parameters", []), assembly)
     if command == "deploy":
         report_annotations((a for s in assembly.select(args.stacks) for a in s.annotations), sys.stderr)
@@ -239,10 +242,10 @@ def run_engine(
     with (
         stopping.restoring(),
         store.locked(),
-        endpoint(args, store) as (url, label),
-        SecretsServer(SecretVault(store.directory)) as secrets,  # also with --endpoint-url: always local
+        endpoint(args, store, iam, things_account(assembly)) as (url, label),
+        SecretsServer(SecretVault(store.directory), iam.authorize) as secrets,  # also with --endpoint-url: local
         ResponseReceiver(store.directory) as receiver,
-        StackStatusServer(statuses) as stack_status,
+        StackStatusServer(statuses, iam.authorize) as stack_status,
         LambdaRuntime(
             receiver,
             url,
@@ -250,6 +253,7 @@ def run_engine(
             concurrency=args.concurrency,
             cold=args.cold,
             service_endpoints={"CLOUDFORMATION": stack_status.url, "SECRETS_MANAGER": secrets.url},
+            identities=iam.bind,
         ) as runtime,
         stopping.reporting(progress) as report,  # left first: before the runtime stops what was abandoned
     ):
@@ -314,17 +318,27 @@ def positive_int(text: str) -> int:
 
 
 @contextlib.contextmanager
-def endpoint(args: argparse.Namespace, store: StateStore) -> Iterator[tuple[str, str]]:
-    """(URL, label for the state): --endpoint-url, or an embedded emulator with its things beside the assembly."""
+def endpoint(args: argparse.Namespace, store: StateStore, iam: IamAuthority, account: str) -> Iterator[tuple[str, str]]:
+    """(URL, label for the state): --endpoint-url, or an embedded emulator with its things beside the assembly, in
+    ``account``, where ``iam`` decides who may call (an emulator at --endpoint-url answers every caller)."""
     if args.endpoint_url:
         yield args.endpoint_url, args.endpoint_url
         return
     from ..emulator.server import EmulatorOptions, EmulatorServer
 
     store.directory.mkdir(parents=True, exist_ok=True)
-    options = EmulatorOptions(rate_limit=args.rate_limit)
-    with EmulatorServer(state=store.emulator_database, options=options) as server:
+    options = EmulatorOptions(rate_limit=args.rate_limit, account_id=account)
+    with EmulatorServer(state=store.emulator_database, options=options, authorizer=iam.authorize) as server:
         yield server.url, f"embedded emulator ({store.emulator_database})"
+
+
+def things_account(assembly: CloudAssembly) -> str:
+    """The account of the embedded emulator's things: the stacks' (a thing lives in the account of the provider
+    that creates it, and its role's policies name that account's ARNs); the default one when they differ."""
+    from ..environment import resolve_account
+
+    accounts = {resolve_account(stack.account) for stack in assembly.stacks}
+    return accounts.pop() if len(accounts) == 1 else resolve_account(None)
 
 
 def confirmed(order: list[str], named: list[str]) -> bool:

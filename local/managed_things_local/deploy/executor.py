@@ -192,7 +192,8 @@ class Executor:
         """The provider a ServiceToken names: a Python Lambda function of this cloud assembly, staged locally;
         ``as_deployed``: the one ``fallback`` (a state's functions) recorded, while its staged code is there."""
         recorded = (fallback or {}).get(token)
-        if as_deployed and recorded and Path(recorded["code_dir"]).is_dir():
+        # (a record from before roles were recorded has none: the app's function, with its role, comes first)
+        if as_deployed and recorded and recorded.get("role") and Path(recorded["code_dir"]).is_dir():
             return FunctionSpec.from_json(recorded)
         with self._functions_lock:  # held while staging: each function's code is copied once
             if token not in self._functions:

@@ -8,6 +8,7 @@ from typing import Any
 
 from .assembly import StackArtifact, stage_code
 from .errors import DeployError, Unresolvable
+from .iam_policies import role_of
 from .intrinsics import Pseudo, Resolver, cfn_stringify
 from .invoker import FunctionSpec
 from .state import StateStore
@@ -85,6 +86,7 @@ def function_spec(stack: StackArtifact, logical_id: str, pseudo: Pseudo, code_di
         region=pseudo.region,
         environment=environment,
         reserved_concurrency=_reserved_concurrency(properties.get("ReservedConcurrentExecutions")),
+        role=role_of(stack.template, logical_id, stack.stack_name).to_json(),
     )
 
 

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,8 +94,12 @@ class LambdaRuntime:
         cold: bool = False,
         interpreter: str = sys.executable,
         service_endpoints: Mapping[str, str] | None = None,
+        identities: Callable[[FunctionSpec], None] | None = None,
     ) -> None:
         self.receiver = receiver
+        # Told of each function invoked, so that the local services know whose access key its environments sign
+        # with (``IamAuthority.bind``).
+        self.identities = identities
         self.endpoint_url = endpoint_url
         self.service_endpoints = dict(service_endpoints or {})
         self.log_dir = log_dir
@@ -122,6 +126,8 @@ class LambdaRuntime:
         if function.reserved_concurrency == 0:
             return Outcome(None, _throttled(function))
         self._longest_timeout = max(self._longest_timeout, function.timeout)
+        if self.identities is not None:
+            self.identities(function)
         try:
             environment = self._pool.acquire(function)
         except PoolClosed:

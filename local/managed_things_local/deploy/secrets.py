@@ -33,13 +33,17 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import DeployError
+from .iam_policies import ENGINE_ACCESS_KEY_ID
 from .private_files import write_private
 from .requests import CustomResourceRequest, RequestType
 from .responses import Answer
 from .templates import SECRET
+
+if TYPE_CHECKING:
+    from ..emulator.responses import Authorizer
 
 __all__ = ["SECRET", "SecretRecord", "SecretResource", "SecretVault", "SecretsServer", "value_digest"]
 
@@ -113,8 +117,9 @@ class SecretVault:
 class SecretsServer:
     """moto's server on loopback, seeded from the vault; every change made through it is written back."""
 
-    def __init__(self, vault: SecretVault) -> None:
+    def __init__(self, vault: SecretVault, authorizer: Authorizer | None = None) -> None:
         self.vault = vault
+        self.authorizer = authorizer  # the local engine's IAM, checked in front of moto (secrets_access.py)
         self._server: Any = None
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -128,7 +133,14 @@ class SecretsServer:
         werkzeug = logging.getLogger("werkzeug")  # one line per request on stderr otherwise
         self._werkzeug_level = werkzeug.level
         werkzeug.setLevel(logging.ERROR)
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        if self.authorizer is not None:
+            from .secrets_access import GuardedMotoServer
+
+            self._server = GuardedMotoServer(
+                self.authorizer, self._arn_of, ip_address="127.0.0.1", port=0, verbose=False
+            )
+        else:
+            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"
@@ -155,7 +167,7 @@ class SecretsServer:
                 from botocore.config import Config
 
                 session = boto3.session.Session(
-                    aws_access_key_id="local", aws_secret_access_key="local", region_name=region
+                    aws_access_key_id=ENGINE_ACCESS_KEY_ID, aws_secret_access_key="local", region_name=region
                 )
                 self._clients[region] = session.client(
                     "secretsmanager", endpoint_url=self.url, config=Config(retries={"max_attempts": 1})
@@ -219,6 +231,14 @@ class SecretsServer:
             self.client(region_of(arn)).delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
         self.vault.remove(arn)
 
+    def _arn_of(self, region: str, secret_id: str) -> str | None:
+        """The complete ARN of the secret a SecretId names: its name, complete ARN, or partial ARN (without the
+        random suffix, as ``Secret.from_secret_name_v2`` gives), which Secrets Manager accepts alike."""
+        record = self.find(region, secret_id)
+        if record is None and _ARN.match(secret_id):
+            record = next((r for r in self.vault.records() if _partial_arn(r.arn) == secret_id), None)
+        return record.arn if record is not None else None
+
     def find(self, region: str, name_or_arn: str) -> SecretRecord | None:
         """The recorded secret of that ARN, or of that name in ``region``."""
         for record in self.vault.records():
@@ -241,6 +261,11 @@ def parse_secret_arn(arn: str) -> tuple[str, str, str]:
     if not match or not suffixed:
         raise DeployError(f"{arn} is not a complete Secrets Manager secret ARN (…:secret:NAME-XXXXXX)")
     return match["region"], match["account"], suffixed["name"]
+
+
+def _partial_arn(arn: str) -> str:
+    """A complete secret ARN without its ``-XXXXXX`` suffix."""
+    return arn[:-7] if _SUFFIX.match(arn) else arn
 
 
 def _suffix(arn: str, name: str) -> str:

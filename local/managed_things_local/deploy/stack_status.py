@@ -24,6 +24,7 @@ from types import TracebackType
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
+from ..emulator.responses import Authorizer
 from .stack_events import DeployEvent, ResourceEvent, StackEvent
 
 _NAMESPACE = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
@@ -83,11 +84,12 @@ class StackStatuses:
 
 
 class StackStatusServer:
-    """DescribeStacks on ``http://127.0.0.1:<port>``, answered from ``statuses``, while the context is open."""
+    """DescribeStacks on ``http://127.0.0.1:<port>``, answered from ``statuses``, while the context is open;
+    ``authorizer`` (the local engine's IAM) decides who may call, on the stack's id."""
 
-    def __init__(self, statuses: StackStatuses) -> None:
+    def __init__(self, statuses: StackStatuses, authorizer: Authorizer | None = None) -> None:
         self.statuses = statuses
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(statuses))
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(statuses, authorizer))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="stack-status", daemon=True)
 
@@ -143,7 +145,15 @@ def error_xml(code: str, message: str, request_id: str) -> str:
     )
 
 
-def _handler_class(statuses: StackStatuses) -> type[BaseHTTPRequestHandler]:
+def stack_arn(name_or_id: str, record: StackStatusRecord | None) -> str:
+    """The resource a call on a stack is authorized on: its id, else (a stack nobody knows) the ARN pattern of
+    its name, as IAM names it in a denial."""
+    if record is not None:
+        return record.stack_id
+    return name_or_id if name_or_id.startswith("arn:") else f"arn:aws:cloudformation:*:*:stack/{name_or_id}/*"
+
+
+def _handler_class(statuses: StackStatuses, authorizer: Authorizer | None) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -160,6 +170,13 @@ def _handler_class(statuses: StackStatuses) -> type[BaseHTTPRequestHandler]:
                 return
             # CloudFormation's ValidationErrors for what does not exist (boto/boto3#2807, getmoto/moto#4186).
             record = statuses.find(name)
+            resource = stack_arn(name, record)
+            denial = authorizer(dict(self.headers), f"cloudformation:{action}", resource) if authorizer else None
+            if denial is not None:
+                # The query protocol's error, code AccessDenied and HTTP 403, as CloudFormation answers a role
+                # without cloudformation:DescribeStacks (https://github.com/anomalyco/sst/issues/3006).
+                self._send(403, error_xml("AccessDenied", denial, request_id))
+                return
             if record is None:
                 self._send(400, error_xml("ValidationError", f"Stack with id {name} does not exist", request_id))
                 return
@@ -167,12 +184,12 @@ def _handler_class(statuses: StackStatuses) -> type[BaseHTTPRequestHandler]:
                 self._send(200, describe_stacks_xml(record, request_id))
                 return
             logical_id = (form.get("LogicalResourceId") or [""])[0]
-            resource = statuses.find_resource(record, logical_id)
-            if resource is None:
+            found = statuses.find_resource(record, logical_id)
+            if found is None:
                 message = f"Resource {logical_id} does not exist for stack {record.stack_name}"
                 self._send(400, error_xml("ValidationError", message, request_id))
                 return
-            self._send(200, describe_stack_resource_xml(record, resource, request_id))
+            self._send(200, describe_stack_resource_xml(record, found, request_id))
 
         def _send(self, status: int, body: str) -> None:
             data = body.encode("utf-8")

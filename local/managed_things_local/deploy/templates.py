@@ -38,13 +38,16 @@ def stack_pseudo(stack: StackArtifact, stack_id: str = "") -> Pseudo:
 
 
 def static_resolver(stack: StackArtifact) -> Resolver:
-    pseudo = stack_pseudo(stack)
-    parameters = {
+    return Resolver(stack.template, stack_pseudo(stack), default_parameters(stack.template), no_resources(stack), {})
+
+
+def default_parameters(template: Mapping[str, Any]) -> dict[str, str]:
+    """The template's parameters that have a ``Default``, with it."""
+    return {
         name: str(definition.get("Default"))
-        for name, definition in (stack.template.get("Parameters") or {}).items()
+        for name, definition in (template.get("Parameters") or {}).items()
         if "Default" in definition
     }
-    return Resolver(stack.template, pseudo, parameters, no_resources(stack), {})
 
 
 def static_exports(stack: StackArtifact) -> list[str]:

@@ -39,6 +39,12 @@ class ValidationException(ServiceError):
     code = "ValidationException"
 
 
+class AccessDeniedException(ServiceError):
+    """The caller's policies do not allow the call (HTTP 403, as the model's shape says)."""
+
+    code = "AccessDeniedException"
+
+
 class InvalidRequestException(ServiceError):
     code = "InvalidRequestException"
 

@@ -6,16 +6,22 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from botocore import xform_name
 
-from .exceptions import InternalServerException, NotImplementedByEmulator, ServiceError, UnknownOperationException
+from .exceptions import (
+    AccessDeniedException,
+    InternalServerException,
+    NotImplementedByEmulator,
+    ServiceError,
+    UnknownOperationException,
+)
 from .faults import FaultInjector
-from .models import DEFAULT_REGION, CreateResult, ManagedThingsBackend
+from .models import DEFAULT_REGION, RESOURCE_TYPE, CreateResult, ManagedThingsBackend
 from .serialization import parse_request, serialize_output
 from .urls import resolve
 
@@ -34,8 +40,14 @@ OPERATIONS = frozenset(
         "ListTagsForResource",
     }
 )
-# The region of a SigV4 credential scope: Credential=<key id>/<date>/<region>/<service>/aws4_request
-_CREDENTIAL_REGION = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/")
+# A SigV4 credential scope: Credential=<access key id>/<date>/<region>/<service>/aws4_request
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([a-z0-9-]+)/")
+# The operations whose IAM action has no resource type: authorized on "*" (Service Authorization Reference,
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsiotmanagedintegrations.html).
+_UNSCOPED = frozenset({"CreateManagedThing", "ListManagedThings"})
+
+# Who may call: (the request's headers, IAM action, resource ARN) -> None, or why not (AccessDeniedException).
+Authorizer = Callable[[Mapping[str, str], str, str], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -56,9 +68,12 @@ class HttpResponse:
 class ManagedThingsResponses:
     """Answers HTTP requests with the backend, injecting the configured faults."""
 
-    def __init__(self, backend: ManagedThingsBackend, faults: FaultInjector) -> None:
+    def __init__(
+        self, backend: ManagedThingsBackend, faults: FaultInjector, authorizer: Authorizer | None = None
+    ) -> None:
         self.backend = backend
         self.faults = faults
+        self.authorizer = authorizer  # None: every caller may do everything (the emulator on its own)
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         request_id = str(uuid.uuid4())
@@ -81,6 +96,8 @@ class ManagedThingsResponses:
         operation = match.operation
         if operation.name not in OPERATIONS:
             raise NotImplementedByEmulator(f"The emulator does not implement {operation.name}")
+        if self.authorizer is not None:
+            self._authorize(request, operation.name, match.labels)
         params = parse_request(operation, match.labels, query, request.headers, request.body)
         method = getattr(self.backend, xform_name(operation.name))
         output: Any = method(params, region=region_of(request.headers))
@@ -94,11 +111,33 @@ class ManagedThingsResponses:
             return status, headers, b""
         return status, {"Content-Type": "application/json", **headers}, body
 
+    def _authorize(self, request: HttpRequest, operation: str, labels: Mapping[str, str]) -> None:
+        """AccessDeniedException unless the caller may perform ``iotmanagedintegrations:<operation>`` on the
+        thing it names (its ARN), or on ``*`` for the operations without a resource type."""
+        if operation in _UNSCOPED:
+            resource = "*"
+        elif "ResourceArn" in labels:
+            resource = labels["ResourceArn"]
+        else:
+            region = region_of(request.headers)
+            thing = labels.get("Identifier", "")
+            resource = f"arn:aws:iotmanagedintegrations:{region}:{self.backend.account_id}:{RESOURCE_TYPE}/{thing}"
+        assert self.authorizer is not None
+        denial = self.authorizer(request.headers, f"iotmanagedintegrations:{operation}", resource)
+        if denial is not None:
+            raise AccessDeniedException(denial)
+
 
 def region_of(headers: Mapping[str, str]) -> str:
     """The region a SigV4 ``Authorization`` header was signed for, else the default region (eu-west-1)."""
-    found = _CREDENTIAL_REGION.search(headers.get("Authorization") or "")
-    return found.group(1) if found else DEFAULT_REGION
+    found = _CREDENTIAL.search(headers.get("Authorization") or "")
+    return found.group(2) if found else DEFAULT_REGION
+
+
+def access_key_of(headers: Mapping[str, str]) -> str:
+    """The access key id a SigV4 ``Authorization`` header was signed with ("" when the request is not signed)."""
+    found = _CREDENTIAL.search(headers.get("Authorization") or "")
+    return found.group(1) if found else ""
 
 
 def _error(error: ServiceError) -> tuple[int, dict[str, str], bytes]:

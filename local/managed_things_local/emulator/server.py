@@ -18,7 +18,7 @@ from typing import Any
 
 from .faults import EmulatorOptions, FaultInjector
 from .models import ManagedThingsBackend
-from .responses import HttpRequest, ManagedThingsResponses
+from .responses import Authorizer, HttpRequest, ManagedThingsResponses
 from .store import ThingStore
 
 __all__ = ["EmulatorOptions", "EmulatorServer"]
@@ -29,6 +29,8 @@ LOG = logging.getLogger(__name__)
 class EmulatorServer:
     """The Managed Integrations emulator on ``host``:``port`` (0: a free port), things in ``state`` (None: memory).
 
+    ``authorizer`` (the local engine's IAM) decides who may call; without one, every caller may do everything.
+
     ``backend`` is usable before ``start()``; ``url`` is set by ``start()``.
     """
 
@@ -38,13 +40,14 @@ class EmulatorServer:
         port: int = 0,
         state: str | os.PathLike[str] | None = None,
         options: EmulatorOptions = EmulatorOptions(),  # noqa: B008 - frozen, so one shared default is safe
+        authorizer: Authorizer | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.options = options
         self.store = ThingStore(state)
         self.backend = ManagedThingsBackend(self.store, account_id=options.account_id)
-        self.responses = ManagedThingsResponses(self.backend, FaultInjector(options))
+        self.responses = ManagedThingsResponses(self.backend, FaultInjector(options), authorizer)
         self.url = ""
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None

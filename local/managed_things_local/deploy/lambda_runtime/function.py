@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+# The key of an environment whose function has no role the engine knows: every call it signs is denied.
+UNBOUND_ACCESS_KEY_ID = "ASIALOCALDEPLOY00000"
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,8 @@ class FunctionSpec:
     environment: dict[str, str] = field(default_factory=dict)
     # ReservedConcurrentExecutions: at most this many environments at once (0: every invocation is throttled).
     reserved_concurrency: int | None = None
+    # Its execution role (``iam_policies.RoleSpec``, as JSON): the policies the local services enforce.
+    role: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -30,6 +37,14 @@ class FunctionSpec:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FunctionSpec:
         return cls(**data)
+
+    @property
+    def access_key_id(self) -> str:
+        """The access key id its environments sign with: one per function, like Lambda's temporary credentials
+        (``ASIA`` and 16 characters), derived from its ARN so that every run gives the same one."""
+        if not self.role:
+            return UNBOUND_ACCESS_KEY_ID
+        return "ASIA" + base64.b32encode(hashlib.sha256(self.arn.encode()).digest()).decode()[:16]
 
     @property
     def configuration(self) -> str:

@@ -37,7 +37,7 @@ def lambda_variables(
             "_HANDLER": function.handler,
             "AWS_REGION": function.region,
             "AWS_DEFAULT_REGION": function.region,
-            "AWS_ACCESS_KEY_ID": "ASIALOCALDEPLOY00000",
+            "AWS_ACCESS_KEY_ID": function.access_key_id,  # who calls: the local services enforce its role
             "AWS_SECRET_ACCESS_KEY": "local-deploy-fake-secret-access-key",
             "AWS_SESSION_TOKEN": "local-deploy-fake-session-token",
             "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
