@@ -216,6 +216,7 @@ def run_engine(
     from .annotations import report as report_annotations
     from .engine import Engine
     from .executor import Executor
+    from .front_door import FrontDoor
     from .invoker import LambdaRuntime
     from .journal import JournalWriter
     from .preview import preview_executor
@@ -243,14 +244,10 @@ def run_engine(
         SecretsServer(SecretVault(store.directory)) as secrets,  # also with --endpoint-url: always local
         ResponseReceiver(store.directory) as receiver,
         StackStatusServer(statuses) as stack_status,
-        LambdaRuntime(
-            receiver,
-            url,
-            store.logs_dir,
-            concurrency=args.concurrency,
-            cold=args.cold,
-            service_endpoints={"CLOUDFORMATION": stack_status.url, "SECRETS_MANAGER": secrets.url},
-        ) as runtime,
+        FrontDoor(
+            receiver, managed_integrations=url, secrets_manager=secrets.url, cloudformation=stack_status.url
+        ) as door,  # the environments' AWS calls go to AWS's hostnames, through it
+        LambdaRuntime(receiver, door, store.logs_dir, concurrency=args.concurrency, cold=args.cold) as runtime,
         stopping.reporting(progress) as report,  # left first: before the runtime stops what was abandoned
     ):
         extra["endpointUrl"] = url

@@ -5,7 +5,7 @@ rollback Update (``UPDATE_ROLLBACK_IN_PROGRESS``) from a forward one. Locally th
 engine is CloudFormation, so ``StackStatuses`` folds the executor's stack events
 into each stack's current status, and ``StackStatusServer`` answers
 DescribeStacks (AWS query protocol, XML) from it on loopback; execution
-environments reach it through ``AWS_ENDPOINT_URL_CLOUDFORMATION``. Every other
+environments reach it at CloudFormation's hostname, through the front door. Every other
 CloudFormation action is refused, as the provider needs no other.
 """
 
