@@ -287,6 +287,11 @@ def run_engine(
                 progress.line("Nothing destroyed")
         if engine.not_started:
             extra["notStarted"] = engine.not_started
+        if door.refused:  # hosts no endpoint rule gives, or of a service absent from the region: as on AWS
+            extra["refusedHosts"] = sorted(door.refused)
+            progress.line(
+                f"AWS hosts the functions asked for that do not exist there: {', '.join(extra['refusedHosts'])}"
+            )
         return reports, executor.interrupted
 
 
