@@ -287,11 +287,10 @@ def run_engine(
                 progress.line("Nothing destroyed")
         if engine.not_started:
             extra["notStarted"] = engine.not_started
-        if door.refused:  # hosts no endpoint rule gives, or of a service absent from the region: as on AWS
+        if door.refused:  # hosts no endpoint rule gives, or of a service absent from the region
             extra["refusedHosts"] = sorted(door.refused)
-            progress.line(
-                f"AWS hosts the functions asked for that do not exist there: {', '.join(extra['refusedHosts'])}"
-            )
+            hosts = ", ".join(extra["refusedHosts"])
+            progress.line(f"Refused hosts (no endpoint rule of a service in the region gives them): {hosts}")
         return reports, executor.interrupted
 
 
