@@ -138,3 +138,20 @@ def test_a_refused_proxy_tunnel_never_reached_the_service() -> None:
     kind, maybe_committed = deadline._botocore_error_kind(ProxyConnectionError(proxy_url="http://proxy", error="403"))
     # THEN it is transient, and the request was never carried out
     assert (kind, maybe_committed) == ("transient", False)
+
+
+def test_in_a_region_without_the_service_a_delete_succeeds_at_once(unresolved: list[str]) -> None:
+    from managed_thing_provider import lifecycle
+    from managed_thing_provider.properties import parse_properties
+
+    # GIVEN a client in us-east-1, where the service does not run (so nothing can exist there)
+    client = client_in("us-east-1")
+    desired = parse_properties(
+        {"Role": "DEVICE", "AuthenticationMaterialType": "ZIGBEE_QR_BAR_CODE", "AuthenticationMaterial": "Z:1$I:2"}
+    )
+    # WHEN a thing's id, and then a recoverable id (which re-creates to find), are deleted
+    lifecycle.delete_thing(client, "a1b2c3")
+    recovered = lifecycle.delete_recovered(client, "0" * 64, desired, lambda _arn: "")
+    # THEN both succeed, each after one attempt, having found nothing
+    assert recovered is None
+    assert len(unresolved) == 2
