@@ -6,9 +6,12 @@ only to the host AWS's endpoint rules give for a service the provider uses, in a
 (``api.iotmanagedintegrations.<region>.api.aws``, ``secretsmanager.<region>.amazonaws.com``,
 ``cloudformation.<region>.amazonaws.com``, read from botocore's ``endpoint-rule-set-1`` data, not written here). It
 terminates TLS with a certificate for that host from the local deploy's own CA (which the environments trust through
-``AWS_CA_BUNDLE``, botocore's setting, and ``SSL_CERT_FILE``) and relays the bytes to the local server standing in
-for the service, one upstream connection per tunnel for as long as the SDK keeps its connection. Any other host is
-refused (502), which botocore reports as a connection failure (``ProxyConnectionError``) without sending the request:
+``AWS_CA_BUNDLE``, botocore's setting, and ``SSL_CERT_FILE``; both variables are the SDK's documented configuration,
+https://boto3.amazonaws.com/v1/documentation/api/latest/guide/configuration.html) and relays the bytes to the
+local server standing in for the service, one upstream connection per tunnel for as long as the SDK keeps its
+connection. Any other host is
+refused (502), which botocore reports as a connection failure (``ProxyConnectionError``, botocore/httpsession.py,
+from urllib3's ``ProxyError`` for a tunnel that did not open) without sending the request:
 a wrong hostname fails locally, and a region without Managed Integrations has no host at all, as on AWS, where the
 service's name does not resolve there. ``asked`` and ``refused`` record which hosts were asked.
 
