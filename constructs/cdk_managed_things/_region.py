@@ -1,12 +1,8 @@
 """Is a stack's region one where AWS IoT Managed Integrations runs? Checked once per stack at synth.
 
-botocore's endpoint data lists no regions for the service (its endpoint rules build a host for any region, and the
-host does not resolve where the service is absent), so the list is the developer guide's "Supported Regions",
-https://docs.aws.amazon.com/iot-mi/latest/devguide/what-is-managedintegrations.html (ca-central-1, eu-west-1), and
-the regions whose CloudFormation registry has the service's ``AWS::IoTManagedIntegrations::ManagedThing`` type (as
-cfn-lint's per-region provider schemas of October 2026 record it: those two and me-central-1). A region added to
-the service after this release is accepted with the context value ``cdk-managed-things:regions`` (a list of region
-names, or one string separated by commas).
+The list and its sources are the shared model's (``managed_things_model.regions``). A region added to the service
+after this release is accepted with the context value ``cdk-managed-things:regions`` (a list of region names, or
+one string separated by commas).
 """
 
 from __future__ import annotations
@@ -15,7 +11,8 @@ import weakref
 
 from aws_cdk import Annotations, Stack, Token
 
-SERVICE_REGIONS = frozenset({"ca-central-1", "eu-west-1", "me-central-1"})
+from managed_things_model.regions import SERVICE_REGIONS, listed
+
 REGIONS_CONTEXT_KEY = "cdk-managed-things:regions"
 UNSUPPORTED_REGION = "cdk-managed-things:unsupportedRegion"
 AGNOSTIC_WARNING = "cdk-managed-things:environmentAgnostic"
@@ -38,16 +35,16 @@ def check_region(stack: Stack) -> None:
     _checked.add(stack)
     region = stack.region
     regions = service_regions(stack)
-    listed = ", ".join(sorted(regions))
+    names = listed(regions)
     if Token.is_unresolved(region):
         Annotations.of(stack).add_warning_v2(
             AGNOSTIC_WARNING,
             f"{stack.node.path} is environment-agnostic: deploy it to a region with AWS IoT Managed Integrations "
-            f"({listed}), or give the stack an env with one of them.",
+            f"({names}), or give the stack an env with one of them.",
         )
     elif region not in regions:
         Annotations.of(stack).add_error(
-            f"{stack.node.path}: region {region} has no AWS IoT Managed Integrations (it runs in {listed}): "
+            f"{stack.node.path}: region {region} has no AWS IoT Managed Integrations (it runs in {names}): "
             f"deploy the stack to one of those, or add a newer region with the context value "
             f"{REGIONS_CONTEXT_KEY}. [{UNSUPPORTED_REGION}]"
         )

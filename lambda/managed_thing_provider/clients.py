@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -45,7 +43,8 @@ def configure_default_session() -> None:
 
 
 def managed_integrations_client() -> object:
-    """The ``iot-managed-integrations`` client; honours AWS_ENDPOINT_URL_IOT_MANAGED_INTEGRATIONS."""
+    """The ``iot-managed-integrations`` client, at the host the service's endpoint rules give for the region
+    (or AWS_ENDPOINT_URL_IOT_MANAGED_INTEGRATIONS, botocore's own setting, when one is configured)."""
     return boto3.client(SERVICE_NAME, config=CLIENT_CONFIG)
 
 
@@ -70,20 +69,8 @@ def read_secret(secret_arn: str, deadline: Deadline | None = None) -> str:
 _cloudformation: object | None = None
 
 
-def _local_managed_integrations_only() -> bool:
-    """An endpoint is set for the service but none for CloudFormation: a local engine, whose stack
-    AWS does not know. Its status is then unknown rather than asked of the real CloudFormation."""
-    environment = os.environ
-    if environment.get("AWS_ENDPOINT_URL") or environment.get("AWS_ENDPOINT_URL_CLOUDFORMATION"):
-        return False
-    return bool(environment.get("AWS_ENDPOINT_URL_IOT_MANAGED_INTEGRATIONS"))
-
-
 def cloudformation_client() -> object:
-    """CloudFormation, only to read the stack's status; made on first use (most events never need it).
-
-    Honours AWS_ENDPOINT_URL_CLOUDFORMATION (where a local engine would answer DescribeStacks).
-    """
+    """CloudFormation, only to read the stack's status; made on first use (most events never need it)."""
     global _cloudformation
     if _cloudformation is None:
         _cloudformation = boto3.client("cloudformation", config=STACK_STATUS_CONFIG)
@@ -96,8 +83,6 @@ def stack_is_rolling_back(stack_id: str, deadline: Deadline) -> bool | None:
     One ``cloudformation:DescribeStacks`` of this stack only, reading ``Stacks[0].StackStatus``.
     Unknown (no permission, no answer, no endpoint, no credentials) is not an error: the caller falls back.
     """
-    if _local_managed_integrations_only():
-        return None
     try:
         response = call(
             cloudformation_client(), "DescribeStacks", deadline, limit=STACK_STATUS_SECONDS, StackName=stack_id
@@ -119,8 +104,6 @@ def stack_resource_status(stack_id: str, logical_resource_id: str, deadline: Dea
     One ``cloudformation:DescribeStackResource`` (``StackResourceDetail.ResourceStatus``), with the short timeouts and
     the budget of ``stack_is_rolling_back``. Unknown (no permission, throttled, no answer) is not an error.
     """
-    if _local_managed_integrations_only():
-        return None
     try:
         response = call(
             cloudformation_client(),

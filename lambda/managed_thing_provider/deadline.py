@@ -60,7 +60,6 @@ from botocore.exceptions import (
     BotoCoreError,
     ClientError,
     ConnectTimeoutError,
-    EndpointConnectionError,
     HTTPClientError,
 )
 from botocore.exceptions import (
@@ -75,6 +74,7 @@ from botocore.retries.standard import (
 )
 
 from .errors import ProviderError, redact
+from .service_region import NO_SERVICE_IN_REGION, absent_service, unreachable
 
 # Kept for answering CloudFormation: crhelper's PUT of the answer, and crhelper's own timer,
 # which fires 0.5 s before Lambda's end. An answer takes well under a second.
@@ -208,6 +208,9 @@ def call(
             kind, unknown = _client_error_kind(error, _operation_model(client, operation))
             last = _api_error(operation, error, scrub, maybe_committed=maybe_committed or unknown)
         except (BotoCoreError, ResponseParserError) as error:
+            if (absent := absent_service(client, error)) is not None:
+                reason = f"{operation} failed: {absent}"
+                raise ApiError(reason, code=NO_SERVICE_IN_REGION, operation=operation) from None
             kind, unknown = _botocore_error_kind(error)
             # botocore's own messages can quote parameter values: name the error class only.
             last = ApiError(
@@ -283,8 +286,8 @@ def _client_error_kind(error: ClientError, operation_model: Any) -> tuple[str, b
 def _botocore_error_kind(error: Exception) -> tuple[str, bool]:
     if isinstance(error, ResponseParserError):
         return _FINAL, True  # something answered, not as the model says: the request may have been carried out
-    if isinstance(error, (ConnectTimeoutError, EndpointConnectionError)):
-        return _TRANSIENT_ERROR, False  # never reached the service
+    if isinstance(error, ConnectTimeoutError) or unreachable(error):
+        return _TRANSIENT_ERROR, False  # never reached the service (a proxy's refused tunnel sends nothing either)
     if isinstance(error, (BotoConnectionError, HTTPClientError)):
         return _TRANSIENT_ERROR, True  # e.g. ReadTimeoutError, ConnectionClosedError: sent, answer lost
     return _FINAL, False  # e.g. NoCredentialsError, ParamValidationError

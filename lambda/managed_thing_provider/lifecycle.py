@@ -20,6 +20,7 @@ from managed_things_model.validation import validate
 
 from .deadline import ApiError, Deadline, call
 from .properties import DesiredThing, validate_material
+from .service_region import NO_SERVICE_IN_REGION
 
 ReadSecret = Callable[[str], str]
 
@@ -380,8 +381,8 @@ def delete_thing(client: Any, thing_id: str, deadline: Deadline | None = None) -
     try:
         call(client, "DeleteManagedThing", deadline, Identifier=thing_id)
     except ApiError as error:
-        if error.code == "ResourceNotFoundException":
-            return
+        if error.code in ("ResourceNotFoundException", NO_SERVICE_IN_REGION):
+            return  # gone, or in a region where the service never ran
         if error.code == "ConflictException" and _is_being_deleted(client, thing_id, deadline):
             return
         raise
@@ -411,6 +412,8 @@ def delete_recovered(
     except ApiError as error:
         if error.code == "ValidationException":
             return None  # the same parameters are refused: the first call was refused too
+        if error.code == NO_SERVICE_IN_REGION:
+            return None  # the service does not run in this region: nothing was ever created
         raise
     delete_thing(client, thing.id, deadline)
     return thing.id

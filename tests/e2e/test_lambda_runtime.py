@@ -29,6 +29,7 @@ from e2e_support import REPO_ROOT, create_venv, pip_install, run
 from unit.support import SEED_REQUEST
 
 from managed_things_local.deploy.invoker import FunctionSpec, LambdaRuntime, Outcome
+from managed_things_local.deploy.lambda_runtime.variables import DirectEndpoint
 from managed_things_local.deploy.requests import CustomResourceRequest, RequestType
 from managed_things_local.deploy.responses import ResponseReceiver
 from managed_things_model.contract import HANDLER
@@ -222,7 +223,9 @@ def old_lambda(old_runtime: Path, api: Server, tmp_path: Path) -> Iterator[Lambd
     """The local deploy's Lambda runtime on the old interpreter, every API call to the stub."""
     with (
         ResponseReceiver(tmp_path / "state") as receiver,
-        LambdaRuntime(receiver, api.url, tmp_path / "logs", concurrency=1, interpreter=str(old_runtime)) as runtime,
+        LambdaRuntime(
+            receiver, DirectEndpoint(api.url), tmp_path / "logs", concurrency=1, interpreter=str(old_runtime)
+        ) as runtime,
     ):
         yield runtime
 

@@ -27,6 +27,7 @@ from canary_scan import SCAN
 from managed_things_local.deploy.assembly import read_assembly
 from managed_things_local.deploy.engine import Engine
 from managed_things_local.deploy.executor import Executor
+from managed_things_local.deploy.front_door import FrontDoor
 from managed_things_local.deploy.iam_authority import IamAuthority
 from managed_things_local.deploy.invoker import FunctionSpec, LambdaRuntime, Outcome
 from managed_things_local.deploy.journal import JournalWriter
@@ -346,15 +347,11 @@ def harness(
         SecretsServer(SecretVault(store.directory), iam.authorize) as secrets,
         ResponseReceiver(store.directory) as receiver,
         StackStatusServer(statuses, iam.authorize) as stack_status,
+        FrontDoor(
+            receiver, managed_integrations=server.url, secrets_manager=secrets.url, cloudformation=stack_status.url
+        ) as front_door,
     ):
-        inner = LambdaRuntime(
-            receiver,
-            server.url,
-            store.logs_dir,
-            concurrency=concurrency,
-            service_endpoints={"CLOUDFORMATION": stack_status.url, "SECRETS_MANAGER": secrets.url},
-            identities=iam.bind,
-        )
+        inner = LambdaRuntime(receiver, front_door, store.logs_dir, concurrency=concurrency, identities=iam.bind)
         hook = HandledHook(server)
         runtime = AtLeastOnceRuntime(inner, server, hook)
         try:

@@ -12,18 +12,29 @@ from typing import Any
 
 import pytest
 
+from managed_things_local.deploy.front_door import FrontDoor
 from managed_things_local.deploy.invoker import FunctionSpec
+from managed_things_local.deploy.lambda_runtime.variables import DirectEndpoint
 from managed_things_local.deploy.requests import CustomResourceRequest, RequestType
 from managed_things_local.deploy.responses import ResponseReceiver
 
 STACK_ID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/Stack/5b918d10-b9b1-11ef-9c0e-0a8f1c2d3e4f"
 LOG_NAME = "Stack.log"
+# Where the AWS calls of test handlers that make none go: port 9 (discard), where nothing listens.
+NOWHERE = DirectEndpoint("http://127.0.0.1:9")
 
 
 @pytest.fixture
 def receiver(tmp_path: Path) -> Iterator[ResponseReceiver]:
     with ResponseReceiver(tmp_path / "state") as started:
         yield started
+
+
+def front_door_to(receiver: ResponseReceiver, emulator_url: str) -> FrontDoor:
+    """A front door to the emulator at ``emulator_url``, with nothing behind Secrets Manager and CloudFormation."""
+    return FrontDoor(
+        receiver, managed_integrations=emulator_url, secrets_manager=NOWHERE.url, cloudformation=NOWHERE.url
+    )
 
 
 def write_code(directory: Path, source: str, module: str = "provider") -> Path:

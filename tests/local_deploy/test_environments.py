@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 from runtime_support import (
     LOG_NAME,
+    NOWHERE,
     create_request,
+    front_door_to,
     function_spec,
     is_running,
     kill_and_wait,
@@ -75,7 +77,7 @@ def counting_function(tmp_path: Path) -> FunctionSpec:
 
 @pytest.fixture
 def runtime(tmp_path: Path, receiver: ResponseReceiver) -> Iterator[LambdaRuntime]:
-    with LambdaRuntime(receiver, "http://127.0.0.1:9", tmp_path / "logs", concurrency=4) as started:
+    with LambdaRuntime(receiver, NOWHERE, tmp_path / "logs", concurrency=4) as started:
         yield started
 
 
@@ -155,7 +157,7 @@ def test_a_function_runs_at_most_its_concurrency_of_environments_at_once(
     function = function_spec(Path(counting_function.code_dir), reserved_concurrency=reserved)
 
     # WHEN six invocations that take a while arrive at once
-    with LambdaRuntime(receiver, "http://127.0.0.1:9", tmp_path / "logs", concurrency=concurrency) as runtime:
+    with LambdaRuntime(receiver, NOWHERE, tmp_path / "logs", concurrency=concurrency) as runtime:
         outcomes = invoke_at_once(runtime, function, 6, Action="sleep", Seconds="0.3")
 
     # THEN all of them are served, by exactly the limit of environments, the others waiting for one to be free
@@ -177,7 +179,7 @@ def test_an_idle_environment_stays_warm_while_another_function_runs_in_the_share
     )
 
     # WHEN the first, then the second, then the first again are invoked
-    with LambdaRuntime(receiver, "http://127.0.0.1:9", tmp_path / "logs", concurrency=1) as runtime:
+    with LambdaRuntime(receiver, NOWHERE, tmp_path / "logs", concurrency=1) as runtime:
         before, _, after = (data(invoke(runtime, function)) for function in (first, second, first))
 
     # THEN the second's invocation did not take the first's idle environment away: it is still warm
@@ -492,7 +494,7 @@ def test_cold_gives_every_invocation_a_new_environment(
     tmp_path: Path, receiver: ResponseReceiver, counting_function: FunctionSpec
 ) -> None:
     # GIVEN a runtime told to start cold every time
-    with LambdaRuntime(receiver, "http://127.0.0.1:9", tmp_path / "logs", concurrency=4, cold=True) as runtime:
+    with LambdaRuntime(receiver, NOWHERE, tmp_path / "logs", concurrency=4, cold=True) as runtime:
         # WHEN the same function is invoked twice
         first = data(invoke(runtime, counting_function))
         second = data(invoke(runtime, counting_function))
@@ -518,7 +520,7 @@ def test_close_leaves_no_process_running(
     tmp_path: Path, receiver: ResponseReceiver, counting_function: FunctionSpec
 ) -> None:
     # GIVEN two warm environments, each of whose handlers left a process of its own running
-    runtime = LambdaRuntime(receiver, "http://127.0.0.1:9", tmp_path / "logs", concurrency=2)
+    runtime = LambdaRuntime(receiver, NOWHERE, tmp_path / "logs", concurrency=2)
     outcomes = invoke_at_once(runtime, counting_function, 2, Action="spawn")
     pids = [int(data(o)[key]) for o in outcomes for key in ("Pid", "ChildPid")]
     assert all(is_running(pid) for pid in pids)
@@ -573,7 +575,8 @@ def test_the_real_provider_creates_updates_and_deletes_a_thing_in_one_warm_envir
     new = {**old, "Name": "Pantry sensor"}
     with (
         EmulatorServer() as emulator,
-        LambdaRuntime(receiver, emulator.url, tmp_path / "logs", concurrency=1) as runtime,
+        front_door_to(receiver, emulator.url) as front_door,
+        LambdaRuntime(receiver, front_door, tmp_path / "logs", concurrency=1) as runtime,
     ):
         # WHEN one thing is created, renamed, and deleted, one event after the other
         created = runtime.invoke(function, create_request(old), LOG_NAME)
@@ -594,6 +597,35 @@ def test_the_real_provider_creates_updates_and_deletes_a_thing_in_one_warm_envir
     assert "cloudformation-response" not in log and material not in log
 
 
+def test_the_real_provider_near_its_deadline_calls_the_service_by_the_host_its_endpoint_rules_give(
+    tmp_path: Path, receiver: ResponseReceiver, provider_asset: Path
+) -> None:
+    # GIVEN the real provider with a 15 s timeout: every call has under 13 s left, so a sibling client with
+    # shorter timeouts makes it (the case), and the engine's front door before the emulator
+    function = function_spec(provider_asset, handler="managed_thing_provider.index.handler", timeout=15)
+    properties = {
+        "Role": "DEVICE",
+        "AuthenticationMaterialType": "ZIGBEE_QR_BAR_CODE",
+        "AuthenticationMaterial": "Z:1$I:2",
+    }
+    with (
+        EmulatorServer() as emulator,
+        front_door_to(receiver, emulator.url) as front_door,
+        LambdaRuntime(receiver, front_door, tmp_path / "logs", concurrency=1) as runtime,
+    ):
+        # WHEN a thing is created and deleted
+        created = runtime.invoke(function, create_request(properties), LOG_NAME)
+        assert created.succeeded and created.answer is not None, created.reason
+        deleted = runtime.invoke(
+            function, request(RequestType.DELETE, properties, created.answer.physical_id), LOG_NAME
+        )
+
+    # THEN both went to the service's own host (api.aws), and no other host was asked
+    assert deleted.succeeded, deleted.reason
+    assert set(front_door.asked) == {"api.iotmanagedintegrations.eu-west-1.api.aws"}
+    assert front_door.refused == set()
+
+
 def test_nothing_of_one_event_carries_over_into_the_next_answer_of_a_warm_provider(
     tmp_path: Path, receiver: ResponseReceiver, provider_asset: Path
 ) -> None:
@@ -602,7 +634,8 @@ def test_nothing_of_one_event_carries_over_into_the_next_answer_of_a_warm_provid
     valid = {"Role": "DEVICE", "AuthenticationMaterialType": "ZIGBEE_QR_BAR_CODE", "AuthenticationMaterial": "Z:1$I:2"}
     with (
         EmulatorServer() as emulator,
-        LambdaRuntime(receiver, emulator.url, tmp_path / "logs", concurrency=1) as runtime,
+        front_door_to(receiver, emulator.url) as front_door,
+        LambdaRuntime(receiver, front_door, tmp_path / "logs", concurrency=1) as runtime,
     ):
         failed = runtime.invoke(function, create_request({**valid, "Role": "NOT_A_ROLE"}, "Bad"), LOG_NAME)
         created = runtime.invoke(function, create_request(valid, "Good"), LOG_NAME)

@@ -27,7 +27,8 @@ import urllib.request
 
 KEYS = ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_LAMBDA_FUNCTION_NAME",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_EXECUTION_ENV", "LAMBDA_TASK_ROOT",
-        "_HANDLER", "AWS_ENDPOINT_URL_IOT_MANAGED_INTEGRATIONS", "SSL_CERT_FILE", "PYTHONPATH", "RECORD_FILE")
+        "_HANDLER", "AWS_ENDPOINT_URL_IOT_MANAGED_INTEGRATIONS", "AWS_ENDPOINT_URL", "HTTPS_PROXY", "AWS_CA_BUNDLE",
+        "SSL_CERT_FILE", "PYTHONPATH", "RECORD_FILE")
 
 
 def handler(event, context):
@@ -174,7 +175,9 @@ def test_events_are_shaped_and_ordered_like_cloudformation(tmp_path: Path, capsy
     assert env["RECORD_FILE"] == str(record_file)
     assert env["LAMBDA_TASK_ROOT"] == by_id["A"]["cwd"] == env["PYTHONPATH"].split(":")[0]
     assert Path(env["SSL_CERT_FILE"]).is_file()
-    assert env["AWS_ENDPOINT_URL_IOT_MANAGED_INTEGRATIONS"] == run.document["endpointUrl"]
+    # no endpoint overrides botocore's rules: AWS calls go to AWS's hostnames, through the front door (a proxy)
+    assert env["AWS_ENDPOINT_URL_IOT_MANAGED_INTEGRATIONS"] is None and env["AWS_ENDPOINT_URL"] is None
+    assert env["HTTPS_PROXY"].startswith("http://127.0.0.1:") and env["AWS_CA_BUNDLE"] == env["SSL_CERT_FILE"]
 
     # WHEN A's Id changes (a replacement), which changes B's references, and C leaves the app
     synth(cdk_out, recorder_app(code_dir, record_file, 2), cli_context=False)

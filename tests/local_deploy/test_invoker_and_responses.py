@@ -9,7 +9,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from runtime_support import LOG_NAME, create_request, function_spec, receiver, write_code
+from runtime_support import LOG_NAME, NOWHERE, create_request, function_spec, receiver, write_code
 
 from managed_things_local.deploy.invoker import LambdaRuntime
 from managed_things_local.deploy.responses import ResponseReceiver
@@ -82,7 +82,7 @@ HANDLERS = {
 def invoke(tmp_path: Path, receiver: ResponseReceiver, kind: str, handler: str = "provider.handler", timeout: int = 30):
     code = write_code(tmp_path / "code", HANDLERS[kind])
     function = function_spec(code, handler=handler, timeout=timeout)
-    with LambdaRuntime(receiver, "http://127.0.0.1:9", tmp_path / "logs", concurrency=1) as runtime:
+    with LambdaRuntime(receiver, NOWHERE, tmp_path / "logs", concurrency=1) as runtime:
         return runtime.invoke(function, create_request(), LOG_NAME)
 
 

@@ -293,3 +293,30 @@ def test_the_blocks_are_the_pinned_cdk_clis_own(tmp_path: Path, capsys: Any) -> 
     assert "\n".join(blocks).strip() in run.stderr
     assert "WARNING the topic is untested (Construct Annotations)" in blocks
     assert run.stderr.rstrip().endswith("Synthesis finished with errors")
+
+
+def fleet_in_a_region_without_the_service(app: cdk.App) -> None:
+    # The synth check refuses the region unless the app says the service runs there (as for a region added later).
+    app.node.set_context("cdk-managed-things:regions", ["us-east-1"])
+    stack = cdk.Stack(app, "Elsewhere", env=cdk.Environment(account="123456789012", region="us-east-1"))
+    device(stack, "Sensor", 1, name="Sensor")
+
+
+def test_a_stack_in_a_region_without_the_service_fails_at_once_naming_it_and_rolls_back(
+    tmp_path: Path, capsys: Any
+) -> None:
+    # GIVEN a stack in us-east-1, where AWS IoT Managed Integrations does not run (the engine serves no host for it)
+    cdk_out = synth(tmp_path / "cdk.out", fleet_in_a_region_without_the_service)
+
+    # WHEN it is deployed locally, through the real provider
+    run = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--json")
+
+    # THEN the Create fails on its first attempt (its host is asked once), naming the region and the service's
+    # regions; its rollback Delete succeeds, so the stack ends ROLLBACK_COMPLETE, not ROLLBACK_FAILED
+    assert run.code == 1
+    stack = run.stack("Elsewhere")
+    [sensor] = [r for r in stack["resources"] if r["type"] == "Custom::ManagedThing"]
+    assert "CreateManagedThing failed: region us-east-1 has no AWS IoT Managed Integrations" in sensor["reason"]
+    assert "(it runs in ca-central-1, eu-west-1, me-central-1)" in sensor["reason"]
+    assert stack["status"] == "ROLLBACK_COMPLETE"
+    assert run.document["refusedHosts"] == ["api.iotmanagedintegrations.us-east-1.api.aws"]

@@ -160,20 +160,22 @@ def test_without_the_stack_status_a_material_change_falls_back_to_the_properties
     assert response["PhysicalResourceId"] == NEW_THING_ID
 
 
-def test_with_only_a_local_service_endpoint_the_real_cloudformation_is_not_asked(
+def test_an_endpoint_configured_for_the_service_alone_does_not_stop_the_stack_status_being_asked(
     provider: Any, api_calls: Any, cloudformation: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # GIVEN a local engine's environment: an endpoint for the service, none for CloudFormation
+    # GIVEN an endpoint configured for the service and none for CloudFormation (how a local engine once ran the
+    # provider, which then skipped DescribeStacks: a branch on the engine's variables), and a material change
     monkeypatch.setenv("AWS_ENDPOINT_URL_IOT_MANAGED_INTEGRATIONS", "http://127.0.0.1:8765")
     monkeypatch.delenv("AWS_ENDPOINT_URL_CLOUDFORMATION", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     event = update_event(properties(), properties(AuthenticationMaterialType="CUSTOM_PROTOCOL_QR_BAR_CODE"))
     live_thing(provider)
+    stack_status(cloudformation, "UPDATE_IN_PROGRESS")
     provider.stubber.add_response("create_managed_thing", created(NEW_THING_ID, NEW_THING_ARN))
     # WHEN the handler runs
     response = provider.invoke(event)
-    # THEN no DescribeStacks is sent (AWS does not know a local stack): the properties decide
-    assert cloudformation.calls.calls == []
+    # THEN the stack's status is asked as anywhere else (the provider does not branch on a local engine)
+    assert cloudformation.calls.operations == ["DescribeStacks"]
     assert response["PhysicalResourceId"] == NEW_THING_ID
 
 

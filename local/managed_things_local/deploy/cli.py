@@ -217,6 +217,7 @@ def run_engine(
     from .annotations import report as report_annotations
     from .engine import Engine
     from .executor import Executor
+    from .front_door import FrontDoor
     from .iam_authority import IamAuthority
     from .invoker import LambdaRuntime
     from .journal import JournalWriter
@@ -246,14 +247,11 @@ def run_engine(
         SecretsServer(SecretVault(store.directory), iam.authorize) as secrets,  # also with --endpoint-url: local
         ResponseReceiver(store.directory) as receiver,
         StackStatusServer(statuses, iam.authorize) as stack_status,
+        FrontDoor(
+            receiver, managed_integrations=url, secrets_manager=secrets.url, cloudformation=stack_status.url
+        ) as door,  # the environments' AWS calls go to AWS's hostnames, through it
         LambdaRuntime(
-            receiver,
-            url,
-            store.logs_dir,
-            concurrency=args.concurrency,
-            cold=args.cold,
-            service_endpoints={"CLOUDFORMATION": stack_status.url, "SECRETS_MANAGER": secrets.url},
-            identities=iam.bind,
+            receiver, door, store.logs_dir, concurrency=args.concurrency, cold=args.cold, identities=iam.bind
         ) as runtime,
         stopping.reporting(progress) as report,  # left first: before the runtime stops what was abandoned
     ):
@@ -294,6 +292,10 @@ def run_engine(
                 progress.line("Nothing destroyed")
         if engine.not_started:
             extra["notStarted"] = engine.not_started
+        if door.refused:  # hosts no endpoint rule gives, or of a service absent from the region
+            extra["refusedHosts"] = sorted(door.refused)
+            hosts = ", ".join(extra["refusedHosts"])
+            progress.line(f"Refused hosts (no endpoint rule of a service in the region gives them): {hosts}")
         return reports, executor.interrupted
 
 

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +26,7 @@ from .lambda_runtime import lambda_log
 from .lambda_runtime.function import FunctionSpec
 from .lambda_runtime.pool import EnvironmentPool, PoolClosed
 from .lambda_runtime.process import INIT_TIMEOUT_SECONDS, ExecutionEnvironment, PhaseResult, Status
-from .lambda_runtime.variables import lambda_variables, new_log_stream
+from .lambda_runtime.variables import Network, lambda_variables, new_log_stream
 from .requests import CustomResourceRequest
 from .responses import Answer, ResponseReceiver
 
@@ -80,28 +80,26 @@ class _Invocation:
 class LambdaRuntime:
     """Invokes provider functions in execution environments it starts lazily and stops at ``close()``.
 
-    ``interpreter`` is the Python that runs every environment (the Lambda runtime's stand-in): this one's unless
-    told otherwise.
+    ``network`` says where the environments' AWS calls go (the front door in a local deploy). ``interpreter`` is
+    the Python that runs every environment (the Lambda runtime's stand-in): this one's unless told otherwise.
     """
 
     def __init__(
         self,
         receiver: ResponseReceiver,
-        endpoint_url: str,
+        network: Network,
         log_dir: Path,
         *,
         concurrency: int,
         cold: bool = False,
         interpreter: str = sys.executable,
-        service_endpoints: Mapping[str, str] | None = None,
         identities: Callable[[FunctionSpec], None] | None = None,
     ) -> None:
         self.receiver = receiver
+        self.network = network
         # Told of each function invoked, so that the local services know whose access key its environments sign
         # with (``IamAuthority.bind``).
         self.identities = identities
-        self.endpoint_url = endpoint_url
-        self.service_endpoints = dict(service_endpoints or {})
         self.log_dir = log_dir
         self.cold = cold
         self.interpreter = interpreter
@@ -150,9 +148,7 @@ class LambdaRuntime:
 
     def _new_environment(self, function: FunctionSpec) -> ExecutionEnvironment:
         log_stream = new_log_stream()
-        variables = lambda_variables(
-            function, self.endpoint_url, self.receiver.ca_file, log_stream, self.service_endpoints
-        )
+        variables = lambda_variables(function, self.network, self.receiver.ca_file, log_stream)
         return ExecutionEnvironment(function.code_dir, variables, log_stream, self.interpreter)
 
     def _run(self, environment: ExecutionEnvironment, function: FunctionSpec, event: dict[str, Any]) -> _Invocation:

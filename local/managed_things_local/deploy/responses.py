@@ -80,10 +80,11 @@ class ResponseReceiver:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.ca_file = directory / "response-ca.pem"
+        self.ca: trustme.CA | None = None  # the local deploy's CA (the front door issues its certificates too)
         self.base_url = ""
 
     def start(self) -> ResponseReceiver:
-        ca = trustme.CA()
+        ca = self.ca = trustme.CA()
         certificate = ca.issue_cert(self._host, "localhost", "127.0.0.1")
         self._directory.mkdir(parents=True, exist_ok=True)
         ca.cert_pem.write_to_path(str(self.ca_file))

@@ -1,8 +1,8 @@
 """Secrets Manager for the local engine: moto's server on loopback, its secrets kept in the state directory.
 
 ``SecretsServer`` runs moto's Secrets Manager in server mode (``ThreadedMotoServer``)
-beside the embedded emulator; execution environments reach it through
-``AWS_ENDPOINT_URL_SECRETS_MANAGER``, so the provider reads a secret with
+beside the embedded emulator; execution environments reach it at Secrets Manager's
+own hostname, through the front door (``front_door.py``), so the provider reads a secret with
 Powertools exactly as on Lambda. moto keeps its state in memory: every secret the
 engine creates or changes is also written to ``secrets.json`` in the state
 directory (mode 0600, plain text: local development only), and the server is

@@ -7,7 +7,7 @@ whether CloudFormation cancelled it (``CREATE_FAILED``, ``DELETE_*``, or gone). 
 the engine is CloudFormation, so ``StackStatuses`` folds the executor's stack and
 resource events into each stack's and each resource's current status, and
 ``StackStatusServer`` answers both actions (AWS query protocol, XML) from it on
-loopback; execution environments reach it through ``AWS_ENDPOINT_URL_CLOUDFORMATION``.
+loopback; execution environments reach it at CloudFormation's hostname, through the front door.
 Every other CloudFormation action is refused, as the provider needs no other.
 Only what this run's events said is known: a stack or resource without an event yet
 is answered as CloudFormation answers one that does not exist.

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from .function import FunctionSpec
 
@@ -16,15 +18,25 @@ def new_log_stream() -> str:
     return f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
 
 
-def lambda_variables(
-    function: FunctionSpec,
-    endpoint_url: str,
-    ca_file: Path,
-    log_stream: str,
-    service_endpoints: Mapping[str, str] | None = None,
-) -> dict[str, str]:
-    """The function's own variables, then those Lambda sets, with every AWS call sent to ``endpoint_url``
-    (or, for a service of ``service_endpoints`` such as ``CLOUDFORMATION``, to its own local URL)."""
+class Network(Protocol):
+    """Where an execution environment's AWS calls go: the variables that send them there."""
+
+    def variables(self, region: str) -> Mapping[str, str]: ...
+
+
+@dataclass(frozen=True)
+class DirectEndpoint:
+    """Every AWS call of the environment to one local server, by ``AWS_ENDPOINT_URL`` (which overrides botocore's
+    endpoint rules): for running a handler against the emulator alone. A local deploy uses the front door."""
+
+    url: str
+
+    def variables(self, region: str) -> Mapping[str, str]:
+        return {"AWS_ENDPOINT_URL_IOT_MANAGED_INTEGRATIONS": self.url, "AWS_ENDPOINT_URL": self.url}
+
+
+def lambda_variables(function: FunctionSpec, network: Network, ca_file: Path, log_stream: str) -> dict[str, str]:
+    """The function's own variables, then those Lambda sets, with every AWS call sent where ``network`` says."""
     variables = {key: str(value) for key, value in function.environment.items()}
     variables.update(
         {
@@ -48,16 +60,14 @@ def lambda_variables(
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime}",
             # Nothing the handler does may leave the machine or read the user's AWS configuration:
-            # the service under test goes to the emulator, and so does any other AWS call (and fails there).
-            "AWS_ENDPOINT_URL_IOT_MANAGED_INTEGRATIONS": endpoint_url,
-            "AWS_ENDPOINT_URL": endpoint_url,
+            # its AWS calls go where ``network`` sends them (the front door, or one local server).
+            **network.variables(function.region),
             "AWS_EC2_METADATA_DISABLED": "true",
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             **trusted_ca_variables(ca_file),
         }
     )
-    variables.update({f"AWS_ENDPOINT_URL_{service}": url for service, url in (service_endpoints or {}).items()})
     return variables
 
 
