@@ -23,6 +23,9 @@ class FunctionSpec:
     environment: dict[str, str] = field(default_factory=dict)
     # ReservedConcurrentExecutions: at most this many environments at once (0: every invocation is throttled).
     reserved_concurrency: int | None = None
+    # MaximumEventAgeInSeconds of its EventInvokeConfig: how long an event may wait in Lambda's queue (Lambda's
+    # default: 6 hours).
+    maximum_event_age: int = 21600
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
