@@ -168,3 +168,22 @@ def test_a_create_answering_after_its_service_timeout_fails_and_its_late_answer_
         not app.store.journal("Fake").path.exists()
         or '"physical_id": "a"' not in app.store.journal("Fake").path.read_text()
     )
+
+
+def test_a_cancelled_create_whose_delete_failed_is_not_delivered_again_by_the_next_run(app: FakeApp) -> None:
+    # GIVEN A's Create cancelled by B's failure, and the rollback's Delete of A (by its made-up id) failing
+    app.write({"Fake": {"A": thing("a"), "B": thing("b")}})
+    release = threading.Event()
+    runtime = FakeRuntime(fail={("B", CREATE): "boom", ("A", DELETE): "cannot"}, hold={("A", CREATE): release})
+    runtime.on_request = lambda request: release.set() if request.request_type is DELETE else None
+    first = app.deploy(runtime)
+    assert first.report().status == "ROLLBACK_FAILED"
+    cancelled = next(r for r in runtime.requests if (r.logical_id, r.request_type) == ("A", CREATE))
+
+    # WHEN the stack is deployed again
+    again = FakeRuntime()
+    app.deploy(again)
+
+    # THEN the cancelled Create is not delivered again (the Delete sent for it is the resource's last request)
+    assert cancelled.request_id not in [r.request_id for r in again.requests]
+    assert app.state() == {"A": "a", "B": "b"}
