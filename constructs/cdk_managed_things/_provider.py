@@ -25,6 +25,9 @@ PROVIDER_RESOURCES = 5
 FUNCTION_TIMEOUT = Duration.minutes(2)
 # CloudFormation waits this long for an answer (its default is one hour).
 SERVICE_TIMEOUT_SECONDS = "300"
+# Lambda's bounds for MaximumEventAgeInSeconds
+# (https://docs.aws.amazon.com/lambda/latest/api/API_PutFunctionEventInvokeConfig.html).
+MIN_EVENT_AGE_SECONDS = 60
 # How cdk-nag names an ARN it finds a wildcard in: intrinsics as <AWS::...>, an env's region and account as they are.
 _THING_ARN_FINDING = "arn:<AWS::Partition>:iotmanagedintegrations:{region}:{account}:managed-thing/*"
 THING_ACTIONS = [
@@ -71,6 +74,7 @@ class ManagedThingProvider(Construct):
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
         self._concurrency: tuple[int, str] | None = None
+        self._shortest_service_timeout: int | None = None
         self._secret_prefixes: set[str] = set()
         stack = Stack.of(self)
         log_group = logs.LogGroup(
@@ -136,6 +140,17 @@ class ManagedThingProvider(Construct):
             )
         self._concurrency = (concurrency, requested_by)
         cast(lambda_.CfnFunction, self.function.node.default_child).reserved_concurrent_executions = concurrency
+
+    def serve_with_service_timeout(self, seconds: int) -> None:
+        """Resources with this ServiceTimeout are served: the function's MaximumEventAge becomes the shortest one
+        (at least Lambda's minimum of 60 s), so that an event CloudFormation stopped waiting for is dropped from
+        Lambda's queue instead of running hours later (Lambda keeps events for up to 6 hours by default:
+        https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html)."""
+        if self._shortest_service_timeout is not None and self._shortest_service_timeout <= seconds:
+            return
+        self._shortest_service_timeout = seconds
+        config = self.function.node.find_child("EventInvokeConfig").node.default_child
+        cast(lambda_.CfnEventInvokeConfig, config).maximum_event_age_in_seconds = max(MIN_EVENT_AGE_SECONDS, seconds)
 
     def grant_secrets_named(self, prefix: str, requested_by: str) -> None:
         """Let the function read every secret whose name starts with ``prefix``: one statement per prefix."""

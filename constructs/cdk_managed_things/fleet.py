@@ -297,6 +297,7 @@ class ManagedThingFleet(Construct):
                 provider.reserve_concurrency(provider_concurrency, self.node.path)
             if secret_name_prefix is not None and any(SECRET_NAME_MEMBER in t.row.request for t in members):
                 provider.grant_secrets_named(secret_name_prefix, self.node.path)
+            provider.serve_with_service_timeout(int(timeout))
             shard_common = {"ServiceToken": provider.service_token, "ServiceTimeout": timeout}
             for thing in members:
                 properties = {**shard_common, **thing.properties}

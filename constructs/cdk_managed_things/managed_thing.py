@@ -160,6 +160,7 @@ class ManagedThing(Construct):
 
         self._tags = TagManager(TagType.MAP, RESOURCE_TYPE, dict(tags or {}), tag_property_name="Tags")
         provider = ManagedThingProvider.of(scope)
+        provider.serve_with_service_timeout(int(SERVICE_TIMEOUT_SECONDS))
         _TagValidation.of(provider).things.append(self)
         properties = encode_for_template(shape, request, document_for_template)
         properties["Tags"] = self._tags.rendered_tags

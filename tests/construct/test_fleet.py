@@ -396,6 +396,21 @@ def test_each_thing_carries_its_row_and_the_service_timeout_like_managed_thing(t
     assert "Tags" not in properties  # no fleet tags, no row tags
 
 
+@pytest.mark.parametrize(("service_timeout", "max_event_age"), [(None, 300), (1200, 1200), (1, 60)])
+def test_the_provider_drops_events_older_than_the_service_timeout_floored_at_lambdas_minimum(
+    tmp_path: Path, service_timeout: int | None, max_event_age: int
+) -> None:
+    # GIVEN a fleet with the default ServiceTimeout (300 s), a longer one, and one below Lambda's minimum event age
+    arguments = {} if service_timeout is None else {"service_timeout": cdk.Duration.seconds(service_timeout)}
+    # WHEN it is synthesized
+    synthesized = synthesize(tmp_path, plugs(2), **arguments)
+    # THEN each shard's provider keeps an event in Lambda's queue no longer than CloudFormation waits for its answer
+    for template in synthesized.shards.values():
+        Template.from_json(template).has_resource_properties(
+            "AWS::Lambda::EventInvokeConfig", {"MaximumEventAgeInSeconds": max_event_age, "MaximumRetryAttempts": 0}
+        )
+
+
 # Both ways CDK invokes aspects: the default, and with aspect stabilization and mutating priorities (newer apps).
 ASPECT_CONTEXTS = [
     {},

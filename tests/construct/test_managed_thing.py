@@ -290,6 +290,15 @@ def test_provider_function_is_never_retried_asynchronously(synthesized: Synthesi
     )
 
 
+def test_provider_drops_events_cloudformation_stopped_waiting_for(synthesized: Synthesized) -> None:
+    # GIVEN the Fleet stack, whose things CloudFormation waits for SERVICE_TIMEOUT_SECONDS
+    # WHEN it is synthesized
+    # THEN an event older than that is dropped from Lambda's queue (the default would keep it for 6 hours)
+    synthesized.fleet_template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig", {"MaximumEventAgeInSeconds": SERVICE_TIMEOUT_SECONDS}
+    )
+
+
 # --- IAM ---------------------------------------------------------------------------
 
 

@@ -44,7 +44,9 @@ class FakeRuntime:
     silent: set[Key] = field(default_factory=set)  # never answer (the function ends without answering)
     new_id: dict[Key, str] = field(default_factory=dict)  # answer SUCCESS with this physical id
     interrupt: set[Key] = field(default_factory=set)  # Ctrl-C at the terminal while this one runs
+    hold: dict[Key, threading.Event] = field(default_factory=dict)  # answer only once this is set (10 s at most)
     requests: list[CustomResourceRequest] = field(default_factory=list)
+    timeline: list[tuple[str, str, str]] = field(default_factory=list)  # ("sent" or "answered", type, logical id)
     on_request: Callable[[CustomResourceRequest], None] | None = None
     on_line: Callable[[str], None] | None = None  # hears each line the engine writes that is not an event
     closed: bool = False
@@ -56,9 +58,18 @@ class FakeRuntime:
     def invoke(self, function: FunctionSpec, request: CustomResourceRequest, log_name: str) -> Outcome:
         with self._lock:
             self.requests.append(request)
+            self.timeline.append(("sent", str(request.request_type), request.logical_id))
         if self.on_request:
             self.on_request(request)
         key = (request.logical_id, request.request_type)
+        if key in self.hold:
+            self.hold[key].wait(10)
+        outcome = self._answer(function, request, key)
+        with self._lock:
+            self.timeline.append(("answered", str(request.request_type), request.logical_id))
+        return outcome
+
+    def _answer(self, function: FunctionSpec, request: CustomResourceRequest, key: Key) -> Outcome:
         if key in self.interrupt:
             signal.raise_signal(signal.SIGINT)  # arrives in the main thread, which waits on this invocation
             self.interrupt_seen.wait(10)  # answer once the engine took the interrupt, as a slow provider would
@@ -165,6 +176,8 @@ class FakeApp:
         endpoint: str = "fake",
         allow_endpoint_change: bool = False,
         stack_concurrency: int = 1,
+        concurrency: int = 2,
+        clock: Callable[[], float] | None = None,
     ) -> tuple[Engine, list[str], list[DeployEvent]]:
         from managed_things_local.deploy.assembly import read_assembly
 
@@ -191,10 +204,11 @@ class FakeApp:
             assembly,
             self.store,
             runtime,
-            concurrency=2,
+            concurrency=concurrency,
             listeners=[listen],
             invocation_listeners=[JournalWriter(self.store.journal)],
             lines=line,
+            **({"clock": clock} if clock is not None else {}),
         )
         engine = Engine(
             assembly,
@@ -220,6 +234,19 @@ class FakeApp:
         """logical id -> physical id of the stack's recorded resources ({} when it has no state)."""
         state = self.store.load(stack)
         return {lid: r.physical_id for lid, r in state.resources.items()} if state else {}
+
+
+class FakeClock:
+    """A monotonic clock that moves only when told: Lambda's queue and CloudFormation's ServiceTimeout read it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 class Died(BaseException):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -19,6 +20,7 @@ from typing import Any
 
 from .assembly import CloudAssembly, StackArtifact
 from .errors import Unresolvable
+from .event_queue import Clock, Delivery, EventQueue
 from .functions import find_function
 from .graph import reverse, run_concurrently
 from .interrupts import Interrupts, StopWaiting
@@ -28,6 +30,7 @@ from .native import NATIVE_TYPES, NativeResource
 from .plan import Removal
 from .requests import CustomResourceRequest, RequestType
 from .runtime import Runtime
+from .service_timeout import CREATION_CANCELLED, no_response, service_timeout
 from .stack_events import (
     Action,
     DeployEvent,
@@ -48,6 +51,7 @@ Listener = Callable[[DeployEvent], None]
 InvocationListener = Callable[[Invocation], None]
 
 Provider = FunctionSpec | NativeResource  # what answers a resource's requests
+_POLL_SECONDS = 0.05  # how soon a wait for an answer sees a cancellation, a ServiceTimeout or a second Ctrl-C
 
 
 class Executor:
@@ -64,6 +68,7 @@ class Executor:
         invocation_listeners: Sequence[InvocationListener] = (),
         lines: Callable[[str], None] | None = None,
         natives: Iterable[NativeResource] = (),
+        clock: Clock = time.monotonic,
     ) -> None:
         self.assembly = assembly
         self.natives = {native.resource_type: native for native in natives}
@@ -79,6 +84,7 @@ class Executor:
         self._functions_lock = threading.Lock()
         self._emit_lock = threading.Lock()
         self.interrupts = Interrupts(self.line)
+        self.events = EventQueue(runtime, concurrency=self.concurrency, clock=clock, on_drop=self._dropped)
 
     # --- events ------------------------------------------------------------------------
 
@@ -227,12 +233,20 @@ class Executor:
         return list(self._functions.values())
 
     def invoke(
-        self, stack_name: str, resource: ResourceState, function: Provider, request: CustomResourceRequest
+        self,
+        stack_name: str,
+        resource: ResourceState,
+        function: Provider,
+        request: CustomResourceRequest,
+        *,
+        cancel: threading.Event | None = None,
     ) -> Outcome:
         """Deliver ``request`` to a provider function (through the runtime) or a native resource (in process);
         listeners (the journal) hear of it before it is sent and again with its outcome.
 
-        A request that cannot be journaled is not sent: nothing is created that the state could lose.
+        A request that cannot be journaled is not sent: nothing is created that the state could lose. A function's
+        event goes through Lambda's queue (``event_queue``); its answer is awaited until the resource's
+        ServiceTimeout, or until ``cancel`` is set (a cancelled Create); an answer after that is ignored.
         """
         self.stop_if_abandoned()
         spec = function.to_json() if isinstance(function, FunctionSpec) else None
@@ -243,7 +257,8 @@ class Executor:
         except OSError as error:
             return Outcome(None, f"Not sent: the local state journal cannot be written ({error})")
         if isinstance(function, FunctionSpec):
-            outcome = self.runtime.invoke(function, request, f"{_safe_name(stack_name)}.log")
+            delivery = self.events.send(function, request, f"{_safe_name(stack_name)}.log")
+            outcome = self._await(stack_name, request, delivery, cancel)
         else:
             outcome = Outcome(function.handle(request))
         answer = outcome.answer
@@ -261,6 +276,41 @@ class Executor:
         except OSError as error:
             self.line(f"{stack_name} | warning: the answer to {request.logical_id} was not journaled ({error})")
         return outcome
+
+    def _await(
+        self, stack_name: str, request: CustomResourceRequest, delivery: Delivery, cancel: threading.Event | None
+    ) -> Outcome:
+        """The outcome of a delivery, as CloudFormation waits for it: until the ServiceTimeout, or a cancellation
+        (then the Outcome has no answer, and whatever the invocation answers later is ignored)."""
+        timeout = service_timeout(request.properties)
+        while True:
+            outcome = delivery.wait(_POLL_SECONDS)
+            if outcome is not None:
+                return outcome
+            self.stop_if_abandoned()
+            cancelled = cancel is not None and cancel.is_set()
+            if not cancelled and self.events.clock() - delivery.sent_at < timeout:
+                continue
+            outcome = delivery.abandon(lambda late: self._answered_late(stack_name, request, late))
+            if outcome is not None:
+                return outcome
+            if cancelled:
+                return Outcome(None, CREATION_CANCELLED, cancelled=True)
+            return Outcome(None, no_response(request.request_id))
+
+    def _answered_late(self, stack_name: str, request: CustomResourceRequest, outcome: Outcome) -> None:
+        answered = "SUCCESS" if outcome.succeeded else "FAILED" if outcome.answer else "nothing"
+        physical_id = f" ({outcome.answer.physical_id})" if outcome.answer and outcome.answer.physical_id else ""
+        self.line(
+            f"{stack_name} | {request.logical_id}: its {request.request_type} answered {answered}{physical_id} after "
+            "CloudFormation stopped waiting; the answer is ignored"
+        )
+
+    def _dropped(self, function: FunctionSpec, request: CustomResourceRequest, waited: float) -> None:
+        self.line(
+            f"{function.function_name}: the {request.request_type} event of {request.logical_id} waited {waited:.0f} s "
+            f"in Lambda's queue, longer than its MaximumEventAge of {function.maximum_event_age} s, and was dropped"
+        )
 
     def record(
         self, stack_name: str, request_type: RequestType, resource: ResourceState, data: Mapping[str, Any]

@@ -14,6 +14,9 @@ from .invoker import FunctionSpec
 from .state import StateStore
 from .templates import LAMBDA_FUNCTION, no_resources, stack_pseudo
 
+EVENT_INVOKE_CONFIG = "AWS::Lambda::EventInvokeConfig"
+DEFAULT_MAXIMUM_EVENT_AGE = 21600  # seconds: Lambda's default, and its maximum
+
 
 def function_name(stack: StackArtifact, logical_id: str) -> str:
     properties = (stack.template.get("Resources", {}).get(logical_id) or {}).get("Properties") or {}
@@ -87,7 +90,22 @@ def function_spec(stack: StackArtifact, logical_id: str, pseudo: Pseudo, code_di
         environment=environment,
         reserved_concurrency=_reserved_concurrency(properties.get("ReservedConcurrentExecutions")),
         role=role_of(stack.template, logical_id, stack.stack_name).to_json(),
+        maximum_event_age=_maximum_event_age(stack, logical_id),
     )
+
+
+def _maximum_event_age(stack: StackArtifact, logical_id: str) -> int:
+    """``MaximumEventAgeInSeconds`` of the function's ``AWS::Lambda::EventInvokeConfig`` (CDK's ``max_event_age``),
+    else Lambda's default of 6 hours (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-configuring.html)."""
+    names = ({"Ref": logical_id}, function_name(stack, logical_id))
+    for resource in (stack.template.get("Resources") or {}).values():
+        properties = resource.get("Properties") or {}
+        if resource.get("Type") == EVENT_INVOKE_CONFIG and properties.get("FunctionName") in names:
+            try:
+                return int(properties["MaximumEventAgeInSeconds"])
+            except (KeyError, TypeError, ValueError):
+                break
+    return DEFAULT_MAXIMUM_EVENT_AGE
 
 
 def _reserved_concurrency(value: Any) -> int | None:

@@ -42,6 +42,7 @@ class Outcome:
 
     answer: Answer | None
     failure: str = ""
+    cancelled: bool = False  # CloudFormation cancelled the resource's Create while it was in flight
 
     @property
     def succeeded(self) -> bool:

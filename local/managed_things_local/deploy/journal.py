@@ -17,6 +17,14 @@ A Create whose outcome is unknown and that nothing later in the journal
 touched (``unanswered_creates``) may have created a thing the state does not
 know: the next run delivers that same request again (Lambda delivers at least
 once), and the provider's idempotent Create answers what it committed.
+
+A Create that CloudFormation cancelled (a sibling failed) or stopped waiting
+for (its ServiceTimeout passed) has such an answer too, followed by the
+rollback's Delete of the same resource, by a made-up id: that later request
+is what keeps the Create from being delivered again (the Delete was sent for
+it). Should the run end before that Delete is journaled, the Create is
+delivered again, and what it made is learnt. Its own late answer is not
+journaled: CloudFormation ignores it.
 """
 
 from __future__ import annotations

@@ -102,6 +102,9 @@ class StackRun:
         self.outputs: dict[str, OutputState] = {}
         self._lock = threading.Lock()
         self._announced = False
+        # The Creates in flight, each with what cancels it; once a resource failed, every one of them is cancelled.
+        self._creates_in_flight: dict[str, threading.Event] = {}
+        self._cancelling = False
 
     def _included(self, logical_id: str, resource: Mapping[str, Any]) -> bool:
         condition = resource.get("Condition")
@@ -327,7 +330,19 @@ class StackRun:
             self.failures.append((time.monotonic(), logical_id, reason))
         action = Action.UPDATE if verb == "UPDATE" else Action.CREATE
         self._event(logical_id, ResourceStatus(f"{verb}_FAILED"), action, reason, physical_id=physical_id)
+        self._cancel_creates()
         return False
+
+    def _cancel_creates(self) -> None:
+        """As CloudFormation does when a resource fails: every Create in flight (running, or queued by Lambda) is
+        CREATE_FAILED "Resource creation cancelled" at once, and the rollback does not wait for its answer: it
+        sends a Delete with a physical id it makes up (cloudformation-coverage-roadmap#1814, aws-cdk#36951).
+        Updates in flight are waited for: what CloudFormation does with them is not documented."""
+        with self._lock:
+            self._cancelling = True
+            in_flight = list(self._creates_in_flight.values())
+        for cancel in in_flight:
+            cancel.set()
 
     # --- one resource -------------------------------------------------------------------
 
@@ -366,6 +381,12 @@ class StackRun:
             function = self.executor.provider(step.resource_type, token)
         except Unresolvable as error:
             return self._failed(logical_id, verb, str(error))
+        cancel = threading.Event()
+        with self._lock:
+            if self._cancelling:
+                return False  # a sibling failed meanwhile: CloudFormation starts nothing more
+            if old is None and not native:
+                self._creates_in_flight[logical_id] = cancel
         self._announce()
         action = Action.UPDATE if old else Action.CREATE
         self._event(logical_id, ResourceStatus(f"{verb}_IN_PROGRESS"), action)
@@ -382,9 +403,17 @@ class StackRun:
             physical_id=old.physical_id if old else None,
             old_properties=old.properties if old else None,
         )
-        outcome = self.executor.invoke(self.name, sent, function, request)
+        try:
+            outcome = self.executor.invoke(self.name, sent, function, request, cancel=cancel)
+        finally:
+            with self._lock:
+                self._creates_in_flight.pop(logical_id, None)
         answer = outcome.answer
         physical_id = answer.physical_id if answer is not None else ""
+        if outcome.cancelled:  # its Delete, with a made-up id and these properties, comes with the rollback
+            self._record(dataclasses.replace(sent, status="CREATE_FAILED"))
+            self._event(logical_id, ResourceStatus.CREATE_FAILED, Action.CREATE, outcome.reason)
+            return False
         if not outcome.succeeded:
             self._record(dataclasses.replace(sent, physical_id=physical_id, status=f"{verb}_FAILED"))
             return self._failed(logical_id, verb, outcome.reason, physical_id)

@@ -30,6 +30,9 @@ class FunctionSpec:
     reserved_concurrency: int | None = None
     # Its execution role (``iam_policies.RoleSpec``, as JSON): the policies the local services enforce.
     role: dict[str, Any] = field(default_factory=dict)
+    # MaximumEventAgeInSeconds of its EventInvokeConfig: how long an event may wait in Lambda's queue (Lambda's
+    # default: 6 hours).
+    maximum_event_age: int = 21600
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
