@@ -110,7 +110,6 @@ def test_a_failing_sibling_cancels_the_two_creates_in_flight_and_deletes_them_by
         assert delete < timeline.index("ended", RequestType.CREATE, plug)
 
 
-@pytest.mark.xfail(strict=True, reason="needs the provider's cancellation handling (cancel-provider)")
 def test_a_cancelled_create_leaves_no_thing_behind(deployed: tuple[Harness, Timeline, HeldAfterCommit, str]) -> None:
     running, timeline, _, _ = deployed
     # WHEN the cancelled Creates end (their answers ignored)
