@@ -8,7 +8,9 @@ from pathlib import Path
 from fake_runtime import FakeApp, FakeRuntime, thing
 
 
-def test_a_redeploy_of_the_same_template_deletes_a_failed_create_kept_by_a_failed_rollback_then_creates(tmp_path: Path) -> None:
+def test_a_redeploy_of_the_same_template_deletes_a_failed_create_kept_by_a_failed_rollback_then_creates(
+    tmp_path: Path,
+) -> None:
     # GIVEN a first deploy whose Create failed and whose rollback Delete failed too: ROLLBACK_FAILED, the failed
     # Create's id kept in the state (the provider may have made something under it)
     app = FakeApp(tmp_path)

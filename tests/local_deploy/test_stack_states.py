@@ -85,13 +85,17 @@ def test_what_a_deploy_does_with_each_status_is_the_cdk_clis(stack_status: str |
 @pytest.mark.parametrize("stack_status", ["ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "UPDATE_ROLLBACK_FAILED"])
 def test_an_update_is_refused_with_cloudformations_message(stack_status: str) -> None:
     stack_id = "arn:aws:cloudformation:eu-west-1:123456789012:stack/Fake/1"
-    assert update_refusal(stack_id, stack_status) == f"Stack:{stack_id} is in {stack_status} state and can not be updated."
+    assert (
+        update_refusal(stack_id, stack_status) == f"Stack:{stack_id} is in {stack_status} state and can not be updated."
+    )
     assert update_refusal(stack_id, "UPDATE_COMPLETE") == ""
 
 
 def test_only_update_rollback_failed_can_be_rolled_back_as_the_cdk_cli_says() -> None:
     assert continue_rollback_refusal("Fake", "UPDATE_ROLLBACK_FAILED") == ""
-    assert continue_rollback_refusal("Fake", "UPDATE_COMPLETE") == "Stack Fake does not need a rollback: UPDATE_COMPLETE"
+    assert (
+        continue_rollback_refusal("Fake", "UPDATE_COMPLETE") == "Stack Fake does not need a rollback: UPDATE_COMPLETE"
+    )
     assert "failed creation and rollback. This state cannot be rolled back" in continue_rollback_refusal(
         "Fake", "ROLLBACK_FAILED"
     )
