@@ -51,7 +51,7 @@ DESCRIPTIONS = {
 HELP = {
     "deploy": "deploy a CDK app's managed things locally",
     "destroy": "destroy a CDK app's managed things locally",
-    "rollback": "continue the rollback of stacks in UPDATE_ROLLBACK_FAILED, like cdk rollback",
+    "rollback": "continue the rollback of stacks in UPDATE_ROLLBACK_FAILED",
 }
 
 
@@ -217,6 +217,8 @@ def run(args: argparse.Namespace) -> int:
     interrupted = False
     extra: dict[str, Any] = {}
     try:
+        if command == "rollback":
+            preflight.check_rollback_options(args)
         source = preflight.check(args, Path.cwd())
         reports, interrupted = run_engine(args, source, progress, extra)
     except DeployError as caught:
@@ -313,6 +315,7 @@ def run_engine(
         else:
             named = destroy_selection(assembly, store, args.stacks)
             order = engine.destroy_order(named, with_dependents=not args.exclusively)
+            engine.check_retained(order, args.retain_resources)  # before the plan is shown
             if not order:
                 progress.line("nothing to destroy")
             for line in engine.destruction_plan(order):

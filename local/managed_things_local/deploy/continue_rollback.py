@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection
 
-from .errors import DeployError
 from .executor import Executor
 from .plan import Removal
 from .records import ResourceState, StackState
@@ -28,11 +27,6 @@ from .stack_events import Action, Phase, ResourceStatus, StackStatus, StackSumma
 from .stack_states import continue_rollback_refusal
 from .state import StateStore
 from .templates import NESTED_STACK, resource_label
-
-
-def check_options(orphan: Collection[str], force: bool) -> None:
-    if force and orphan:
-        raise DeployError("Cannot combine --force with --orphan")
 
 
 class UpdateRollbackContinuation:
@@ -162,8 +156,8 @@ class UpdateRollbackContinuation:
         error = ""
         try:
             self.store.save(state)
-        except OSError as problem:
-            error = f"Cannot write the local state {self.store.snapshot_path(stack_name)} ({problem})"
+        except OSError as unwritable:
+            error = f"Cannot write the local state {self.store.snapshot_path(stack_name)} ({unwritable})"
         for problem in problems:
             self.executor.warning(stack_name, problem)
         reason = "; ".join(problems)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 
 from . import quotas
 from .assembly import CloudAssembly, StackArtifact, prune_code
-from .continue_rollback import UpdateRollbackContinuation, check_options
+from .continue_rollback import UpdateRollbackContinuation
 from .errors import DeployError, Unresolvable
 from .executor import Executor
 from .graph import ordered, reverse
@@ -25,7 +25,14 @@ from .recovery import deliver_unanswered_creates
 from .report import Reports, StackReport
 from .stack_events import Phase, StackStatus, StackSummary
 from .stack_run import StackRun
-from .stack_states import DeployChoice, deploy_choice, deploy_refusal, recreate_failure, retain_refusal
+from .stack_states import (
+    DeployChoice,
+    deploy_choice,
+    deploy_refusal,
+    recreate_failure,
+    retain_refusal,
+    rollback_options_refusal,
+)
 from .state import StateStore
 from .templates import NESTED_STACK, resource_label, static_exports, static_imports
 
@@ -346,7 +353,7 @@ class Engine:
         logical ids of resources of stacks in DELETE_FAILED to keep instead of deleting (DeleteStack's
         RetainResources)."""
         self.check_endpoints(names)
-        retained = self._check_retained(names, retain_resources)
+        retained = self.check_retained(names, retain_resources)
         for name in names:  # each is one DeleteStack, its nested stacks' resources included
             quotas.check_operation(name, destroy_size(self.store, name), "destroy")
         dependents_first = reverse(list(names), self.destroy_edges())
@@ -362,7 +369,7 @@ class Engine:
         finally:
             self.prune_code()
 
-    def _check_retained(self, names: Sequence[str], retain_resources: Collection[str]) -> dict[str, frozenset[str]]:
+    def check_retained(self, names: Sequence[str], retain_resources: Collection[str]) -> dict[str, frozenset[str]]:
         """Stack name -> the logical ids of its resources to retain; refused unless the stack is in DELETE_FAILED."""
         retained: dict[str, frozenset[str]] = {}
         found: set[str] = set()
@@ -385,7 +392,9 @@ class Engine:
     def rollback(self, names: Sequence[str], orphan: Collection[str] = (), *, force: bool = False) -> list[StackReport]:
         """Continue the update rollback of each stack in UPDATE_ROLLBACK_FAILED (``continue_rollback``), one at a
         time; ``orphan``: logical ids to skip, ``force``: skip every resource whose rollback fails."""
-        check_options(orphan, force)
+        refusal = rollback_options_refusal(orphan, force)
+        if refusal:
+            raise DeployError(refusal)
         self.check_endpoints(names)
         continuation = UpdateRollbackContinuation(self.executor, self.store)
 

@@ -631,16 +631,13 @@ class StackRun:
         else:
             status = StackStatus.UPDATE_ROLLBACK_FAILED if problems else StackStatus.UPDATE_ROLLBACK_COMPLETE
         if problems:  # the stack rests in that status until a destroy, or `managed-things rollback`, gets it out
-            targets = {lid: (self.plan.steps[lid].previous, record) for lid, record in updates_failed.items()}
+            targets = {
+                lid: (target, record)
+                for lid, record in updates_failed.items()
+                if (target := self.plan.steps[lid].previous) is not None
+            }
             with contextlib.suppress(OSError):
-                record_failed_rollback(
-                    self.store,
-                    self.name,
-                    status,
-                    targets,
-                    deletes_failed,
-                    nested_failed,  # type: ignore[arg-type]
-                )
+                record_failed_rollback(self.store, self.name, status, targets, deletes_failed, nested_failed)
         # What stays is the previous deployment.
         summary = StackSummary(
             outputs=self.previous.outputs if self.previous else {},

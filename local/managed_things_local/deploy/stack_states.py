@@ -46,6 +46,7 @@ __all__ = [
     "deploy_refusal",
     "recreate_failure",
     "retain_refusal",
+    "rollback_options_refusal",
     "update_refusal",
 ]
 
@@ -120,6 +121,11 @@ def continue_rollback_refusal(stack_name: str, status: str | None) -> str:
             "this stack by running `managed-things deploy`."
         )
     return f"Stack {stack_name} does not need a rollback: {status}"
+
+
+def rollback_options_refusal(orphan: Collection[str], force: bool) -> str:
+    """``rollback``'s options that cannot go together (the CDK CLI's message), or ""."""
+    return "Cannot combine --force with --orphan" if force and orphan else ""
 
 
 def retain_refusal(stack_name: str, status: str, retained: Collection[str], known: Collection[str]) -> str:
