@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fake_runtime import FakeApp, FakeRuntime, thing
+from fake_runtime import FakeApp, FakeRuntime, nested_stack, thing
 
 from managed_things_local.deploy.errors import DeployError
 from managed_things_local.deploy.progress import StackReport
@@ -269,3 +269,38 @@ def test_rollback_retries_the_delete_of_a_replacement_and_keeps_the_old_one(app:
     assert runtime.calls() == [("Delete", "A", "a2")]
     assert report.status == "UPDATE_ROLLBACK_COMPLETE"
     assert app.state() == {"A": "a1", "B": "b1"}
+
+
+def test_rollback_continues_the_failed_rollback_of_a_nested_stack(app: FakeApp) -> None:
+    # GIVEN a root stack with a nested stack; an update renames the nested Lamp while the root's Hub fails, and the
+    # Lamp's rollback Update fails: both stacks UPDATE_ROLLBACK_FAILED
+    floor_file = "Floor.nested.template.json"
+
+    def write(name: str, note: str = "") -> None:
+        floor = {"Resources": {"Lamp": thing("l1", Name=name)}}
+        hub = thing("h1", Floor={"Ref": "Floor"}, **({"Note": note} if note else {}))
+        app.write({"Fake": {"Floor": nested_stack(floor_file, "Fake/Floor"), "Hub": hub}}, nested={floor_file: floor})
+
+    write("lamp")
+    app.deploy(FakeRuntime())
+    write("lamp-renamed", note="x")
+    lamp_updates: list[str] = []
+
+    def lamp_rollback_fails(request) -> None:
+        if request.logical_id == "Lamp":
+            lamp_updates.append(request.logical_id)
+            if len(lamp_updates) == 2:
+                runtime.fail[("Lamp", UPDATE)] = "stuck"
+
+    runtime = FakeRuntime(fail={("Hub", UPDATE): "told to fail"}, on_request=lamp_rollback_fails)
+    assert app.deploy(runtime).report().status == "UPDATE_ROLLBACK_FAILED"
+    child = str(app.store.load("Fake").resources["Floor"].data["StackName"])  # type: ignore[union-attr]
+    assert status(app, child) == "UPDATE_ROLLBACK_FAILED"
+    # WHEN the root's rollback is continued
+    runtime = FakeRuntime()
+    report = rollback(app, runtime)
+    # THEN the nested Lamp's rollback Update is sent again (its old name back), and both stacks complete
+    assert runtime.calls() == [("Update", "Lamp", "l1")]
+    assert runtime.requests[0].properties["Name"] == "lamp"
+    assert report.status == "UPDATE_ROLLBACK_COMPLETE", report.error
+    assert status(app) == status(app, child) == "UPDATE_ROLLBACK_COMPLETE"
