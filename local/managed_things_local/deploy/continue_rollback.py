@@ -22,7 +22,7 @@ from .executor import Executor
 from .plan import Removal
 from .records import ResourceState, StackState
 from .requests import RequestType
-from .rollback_update import send_rollback_update
+from .rollback_update import another_physical_id, send_rollback_update
 from .stack_events import Action, Phase, ResourceStatus, StackStatus, StackSummary
 from .stack_states import continue_rollback_refusal
 from .state import StateStore
@@ -115,7 +115,7 @@ class UpdateRollbackContinuation:
                 )
                 return ""
             reason = (
-                f"the rollback answered a new physical id {answer.physical_id} instead of {target.physical_id}"
+                another_physical_id(answer.physical_id, target.physical_id)
                 if outcome.succeeded and answer is not None
                 else f"rollback update failed ({outcome.reason})"
             )

@@ -17,6 +17,11 @@ from .records import ResourceState
 from .requests import CustomResourceRequest, RequestType
 
 
+def another_physical_id(answered: str, expected: str) -> str:
+    """Why a rollback Update that answered ``answered`` instead of the resource's own id failed the rollback."""
+    return f"the rollback answered a new physical id {answered} instead of {expected}"
+
+
 def send_rollback_update(
     executor: Executor,
     stack_name: str,

@@ -38,7 +38,7 @@ from .outputs import export_problem, stack_outputs
 from .plan import Removal, StackPlan, Step, plan_stack, replaced
 from .recovery import deliver_unanswered_creates
 from .requests import CustomResourceRequest, RequestType, made_up_physical_id, new_stack_id
-from .rollback_update import send_rollback_update
+from .rollback_update import another_physical_id, send_rollback_update
 from .stack_events import Action, Phase, ResourceStatus, StackStatus, StackSummary
 from .state import OutputState, ResourceState, StackState, StateStore
 from .templates import (
@@ -666,9 +666,7 @@ class StackRun:
             assert outcome.answer is not None
             physical_id = outcome.answer.physical_id
             if physical_id != old.physical_id:
-                problems.append(
-                    f"{label}: the rollback answered a new physical id {physical_id} instead of {old.physical_id}"
-                )
+                problems.append(f"{label}: {another_physical_id(physical_id, old.physical_id)}")
             self._event(
                 step.logical_id,
                 ResourceStatus.UPDATE_COMPLETE,
