@@ -304,3 +304,32 @@ def test_rollback_continues_the_failed_rollback_of_a_nested_stack(app: FakeApp) 
     assert runtime.requests[0].properties["Name"] == "lamp"
     assert report.status == "UPDATE_ROLLBACK_COMPLETE", report.error
     assert status(app) == status(app, child) == "UPDATE_ROLLBACK_COMPLETE"
+
+
+def test_what_rollback_retries_keeps_sensitive_values_by_reference_only(app: FakeApp) -> None:
+    # GIVEN A's serial number changed in place while B fails, and A's rollback Update fails: the attempted serial
+    # number is kept for the retried rollback Update's OldResourceProperties
+    app.write({"Fake": {"A": thing("a1", SerialNumber="SN-OLD-0001"), "B": thing("b1", Upstream={"Ref": "A"})}})
+    app.deploy(FakeRuntime())
+    app.write(
+        {"Fake": {"A": thing("a1", SerialNumber="SN-NEW-0002"), "B": thing("b1", Upstream={"Ref": "A"}, Note="x")}}
+    )
+    updates: list[str] = []
+
+    def second_update_of_a_fails(request) -> None:
+        if request.logical_id == "A":
+            updates.append("A")
+            if len(updates) == 2:
+                runtime.fail[("A", UPDATE)] = "stuck"
+
+    runtime = FakeRuntime(fail={("B", UPDATE): "told to fail"}, on_request=second_update_of_a_fails)
+    assert app.deploy(runtime).report().status == "UPDATE_ROLLBACK_FAILED"
+    # THEN the snapshot holds neither serial number in plain text
+    snapshot = app.store.snapshot_path("Fake").read_text()
+    assert "SN-NEW-0002" not in snapshot and "SN-OLD-0001" not in snapshot and '"rollback_from"' in snapshot
+    # AND `rollback` sends the exact values back
+    runtime = FakeRuntime()
+    rollback(app, runtime)
+    request = runtime.requests[0]
+    assert request.properties["SerialNumber"] == "SN-OLD-0001"
+    assert request.old_properties["SerialNumber"] == "SN-NEW-0002"
