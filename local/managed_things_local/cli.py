@@ -26,6 +26,7 @@ COMMANDS = {
     "emulator": ("managed_things_local.emulator.cli", "serve the Managed Integrations emulator"),
     "deploy": ("managed_things_local.deploy.cli", "deploy a CDK app's managed things locally"),
     "destroy": ("managed_things_local.deploy.cli", "destroy a CDK app's managed things locally"),
+    "rollback": ("managed_things_local.deploy.cli", "continue the rollback of stacks in UPDATE_ROLLBACK_FAILED"),
     "diff": ("managed_things_local.deploy.cli", "what a local deploy would do to each managed thing"),
     "secret": ("managed_things_local.deploy.secret_cli", "put or list the local engine's Secrets Manager secrets"),
     "things": ("managed_things_local.deploy.things_cli", "list managed things (fleets' by key) with their Id and ARN"),

@@ -197,7 +197,9 @@ class FakeApp:
         def listen(event: DeployEvent) -> None:
             events.append(event)
             progress(event)
-            lines.append(stream.getvalue().splitlines()[-1])
+            printed = stream.getvalue().splitlines()
+            if printed:  # a warning before any stack event prints nothing yet
+                lines.append(printed[-1])
 
         assembly = read_assembly(self.cdk_out)
         executor = Executor(

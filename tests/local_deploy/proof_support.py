@@ -17,7 +17,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -324,6 +324,23 @@ class Harness:
         self.outputs.append(stream.getvalue())
         SCAN.output("engine destroy", stream.getvalue())
         return Deployment(reports, stream.getvalue())
+
+    def rollback(self, orphan: Sequence[str] = (), *, force: bool = False) -> Deployment:
+        """``managed-things rollback`` of every stack: continue the rollback of those in UPDATE_ROLLBACK_FAILED."""
+        engine, stream = self._engine(None)
+        with self.store.locked():
+            reports = engine.rollback([s.stack_name for s in engine.assembly.stacks], orphan, force=force)
+        self.outputs.append(stream.getvalue())
+        SCAN.output("engine rollback", stream.getvalue())
+        return Deployment(reports, stream.getvalue())
+
+    def recover(self, stack: str, status: str) -> None:
+        """Get a stack out of a failed state as on AWS, once the service behaves: an UPDATE_ROLLBACK_FAILED stack
+        has its rollback continued (`managed-things rollback`, as CloudFormation never retries it by itself); the
+        deploy that follows deletes and re-creates a ROLLBACK_FAILED one."""
+        if status == "UPDATE_ROLLBACK_FAILED":
+            status = self.rollback().status(stack)
+            assert status == "UPDATE_ROLLBACK_COMPLETE", self.outputs[-1]
 
     def assert_converged(self, *, allow_failed: bool = False) -> None:
         assert_converged(self.server, self.store, allow_failed=allow_failed)

@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
 from conftest import REPO_ROOT
-from deploy_support import Run, run_cli, synth
+from deploy_support import Run, device, run_cli, synth
 
 import managed_things_local.deploy.cli as deploy_cli
 from managed_things_local.cli import EXIT_INTERRUPTED, build_parser
@@ -333,3 +334,26 @@ def test_the_example_app_keeps_jsiis_banner_out_of_cdk_synth(tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "cdk.out" / "manifest.json").is_file()
     assert "!!" not in result.stderr and "end-of-life" not in result.stderr
+
+
+def test_rollback_with_force_and_orphan_is_one_line_before_synth(app_dir: Path, capsys: Any) -> None:
+    # WHEN `rollback --force --orphan A`, THEN the CDK CLI's refusal, before the app is synthesized
+    error = one_line_error(run_cli(capsys, "rollback", "--force", "--orphan", "A"))
+    assert error.endswith("Cannot combine --force with --orphan")
+    assert not (app_dir / "synthesized").exists()
+
+
+def test_rollback_and_retain_resources_exit_codes_and_messages(tmp_path: Path, capsys: Any) -> None:
+    # GIVEN a deployed stack (stable)
+    cdk_out = synth(tmp_path / "cdk.out", lambda app: device(cdk.Stack(app, "Plugs"), "Plug", 1))
+    assert run_cli(capsys, "deploy", "--cdk-out", str(cdk_out)).code == 0
+    # WHEN rolled back, THEN like `cdk rollback` it warns that the stack needs none, and succeeds
+    run = run_cli(capsys, "rollback", "--cdk-out", str(cdk_out))
+    assert run.code == 0, run.stderr
+    assert "Stack Plugs does not need a rollback: CREATE_COMPLETE" in run.stdout + run.stderr
+    # WHEN destroyed retaining a resource of a stack not in DELETE_FAILED, THEN one line, and nothing is deleted
+    resources = json.loads((cdk_out / "Plugs.template.json").read_text())["Resources"]
+    [logical_id] = [k for k, v in resources.items() if v["Type"] == "Custom::ManagedThing"]
+    run = run_cli(capsys, "destroy", "--cdk-out", str(cdk_out), "--retain-resources", logical_id)
+    assert "--retain-resources applies only to a stack in DELETE_FAILED state" in one_line_error(run)
+    assert run_cli(capsys, "destroy", "--cdk-out", str(cdk_out)).code == 0

@@ -129,8 +129,10 @@ class Lifecycle(RuleBasedStateMachine):
         STATUSES[status] = STATUSES.get(status, 0) + 1
         note(f"deploy -> {status}")
         if status.endswith("_FAILED"):
-            # The invariant: such a stack is recovered by a plain redeploy (the last good template, a good service)
+            # The invariant: such a stack is recovered as on AWS (`rollback` if UPDATE_ROLLBACK_FAILED), then by a
+            # plain redeploy (the last good template, a good service)
             self._check(allow_failed=True)
+            h.recover(STACK, status)
             self._write(self.deployed)
             status = h.deploy().status(STACK)
             STATS["recoveries"] += 1

@@ -1,4 +1,5 @@
-"""A plain redeploy recovers a stack whose rollback failed, even with the template unchanged (found by the proof)."""
+"""A redeploy recovers a stack whose creation and rollback failed, even with the template unchanged (found by the
+proof): like `cdk deploy`, it deletes the ROLLBACK_FAILED stack first, then creates it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from pathlib import Path
 from fake_runtime import FakeApp, FakeRuntime, thing
 
 
-def test_a_redeploy_of_the_same_template_recreates_a_failed_create_kept_by_a_failed_rollback(tmp_path: Path) -> None:
+def test_a_redeploy_of_the_same_template_deletes_a_failed_create_kept_by_a_failed_rollback_then_creates(
+    tmp_path: Path,
+) -> None:
     # GIVEN a first deploy whose Create failed and whose rollback Delete failed too: ROLLBACK_FAILED, the failed
     # Create's id kept in the state (the provider may have made something under it)
     app = FakeApp(tmp_path)
@@ -18,11 +21,11 @@ def test_a_redeploy_of_the_same_template_recreates_a_failed_create_kept_by_a_fai
     # WHEN the same template is deployed again
     runtime = FakeRuntime()
     report = app.deploy(runtime).report()
-    # THEN the resource is not skipped as unchanged: an Update creates it, the cleanup deletes the failed id
-    assert runtime.calls() == [("Update", "Thing", "Thing-failed"), ("Delete", "Thing", "Thing-failed")]
-    assert report.status == "UPDATE_COMPLETE"
+    # THEN the resource is not skipped as unchanged: the stack is deleted (the failed id with it), then created
+    assert runtime.calls() == [("Delete", "Thing", "Thing-failed"), ("Create", "Thing", "t1")]
+    assert report.status == "CREATE_COMPLETE"
     assert app.state() == {"Thing": "t1"}
-    assert app.store.load("Fake").status == "UPDATE_COMPLETE"  # type: ignore[union-attr]
+    assert app.store.load("Fake").status == "CREATE_COMPLETE"  # type: ignore[union-attr]
     # AND the next deploy has nothing left to do
     runtime = FakeRuntime()
     app.deploy(runtime)

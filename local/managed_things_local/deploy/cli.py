@@ -35,6 +35,8 @@ STOPPED_WAITING = {
     "to finish, or `managed-things destroy` to delete what was deployed",
     "destroy": "Stopped without waiting for what was in progress (Ctrl-C twice): run `managed-things destroy` again "
     "to finish",
+    "rollback": "Stopped without waiting for what was in progress (Ctrl-C twice): run `managed-things rollback` "
+    "again to finish",
 }
 
 DESCRIPTIONS = {
@@ -43,6 +45,14 @@ DESCRIPTIONS = {
     "Secrets Manager secrets go to a local Secrets Manager; other resources are listed, not deployed.",
     "destroy": "Delete the locally deployed Custom::ManagedThing resources of a CDK app's stacks "
     "(DeletionPolicy Retain is honoured).",
+    "rollback": "Continue the rollback of stacks left in UPDATE_ROLLBACK_FAILED, like `cdk rollback` "
+    "(CloudFormation's ContinueUpdateRollback): the rollback operations that failed are sent again; the stack ends "
+    "in UPDATE_ROLLBACK_COMPLETE, or UPDATE_ROLLBACK_FAILED again.",
+}
+HELP = {
+    "deploy": "deploy a CDK app's managed things locally",
+    "destroy": "destroy a CDK app's managed things locally",
+    "rollback": "continue the rollback of stacks in UPDATE_ROLLBACK_FAILED",
 }
 
 
@@ -81,10 +91,8 @@ def run_diff(args: argparse.Namespace) -> int:
 
 
 def register(commands: Any) -> None:
-    for name in ("deploy", "destroy"):
-        parser: argparse.ArgumentParser = commands.add_parser(
-            name, help=f"{name} a CDK app's managed things locally", description=DESCRIPTIONS[name]
-        )
+    for name in ("deploy", "destroy", "rollback"):
+        parser: argparse.ArgumentParser = commands.add_parser(name, help=HELP[name], description=DESCRIPTIONS[name])
         parser.add_argument(
             "stacks", nargs="*", metavar="STACK", help="stacks by name or glob (default: all stacks of the app)"
         )
@@ -138,7 +146,9 @@ def register(commands: Any) -> None:
             type=positive_int,
             default=1,
             metavar="N",
-            help=f"stacks {name}ed at once, dependency permitting: what `cdk {name} --concurrency N` means; a failed "
+            help=argparse.SUPPRESS  # rollback: one stack at a time, as cdk rollback
+            if name == "rollback"
+            else f"stacks {name}ed at once, dependency permitting: what `cdk {name} --concurrency N` means; a failed "
             "stack starts no other and those in progress finish (default: 1, one after another, as cdk does)",
         )
         parser.add_argument(
@@ -161,6 +171,28 @@ def register(commands: Any) -> None:
                 "-e",
                 action="store_true",
                 help="only the named stacks, not the stacks that depend on them (an export in use then fails)",
+            )
+        if name == "destroy":
+            parser.add_argument(
+                "--retain-resources",
+                nargs="+",
+                action="extend",
+                default=[],
+                metavar="LOGICAL_ID",
+                help="of a stack in DELETE_FAILED: keep these resources instead of deleting them (no longer managed), "
+                "as `aws cloudformation delete-stack --retain-resources` does",
+            )
+        if name == "rollback":
+            parser.add_argument(
+                "--orphan",
+                action="append",
+                default=[],
+                metavar="LOGICAL_ID",
+                help="skip this resource's failed rollback, leaving it as it is (repeatable; ContinueUpdateRollback's "
+                "ResourcesToSkip)",
+            )
+            parser.add_argument(
+                "--force", "-f", action="store_true", help="orphan all resources for which the rollback operation fails"
             )
         if name == "deploy":
             parser.add_argument(
@@ -186,6 +218,8 @@ def run(args: argparse.Namespace) -> int:
     interrupted = False
     extra: dict[str, Any] = {}
     try:
+        if command == "rollback":
+            preflight.check_rollback_options(args)
         source = preflight.check(args, Path.cwd())
         reports, interrupted = run_engine(args, source, progress, extra)
     except DeployError as caught:
@@ -278,16 +312,19 @@ def run_engine(
         )
         if command == "deploy":
             reports = engine.deploy(engine.deploy_order(assembly.select(args.stacks)))
+        elif command == "rollback":
+            reports = engine.rollback(destroy_selection(assembly, store, args.stacks), args.orphan, force=args.force)
         else:
             named = destroy_selection(assembly, store, args.stacks)
             order = engine.destroy_order(named, with_dependents=not args.exclusively)
+            engine.check_retained(order, args.retain_resources)  # before the plan is shown
             if not order:
                 progress.line("nothing to destroy")
             for line in engine.destruction_plan(order):
                 progress.line(line)
             dependents = [n for n in order if n not in named]
             if order and (not args.stacks or args.force or not dependents or confirmed(order, named)):
-                reports = engine.destroy(order)
+                reports = engine.destroy(order, args.retain_resources)
             elif order:
                 progress.line("Nothing destroyed")
         if engine.not_started:

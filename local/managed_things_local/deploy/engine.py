@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 
 from . import quotas
 from .assembly import CloudAssembly, StackArtifact, prune_code
+from .continue_rollback import UpdateRollbackContinuation
 from .errors import DeployError, Unresolvable
 from .executor import Executor
 from .graph import ordered, reverse
@@ -24,6 +25,14 @@ from .recovery import deliver_unanswered_creates
 from .report import Reports, StackReport
 from .stack_events import Phase, StackStatus, StackSummary
 from .stack_run import StackRun
+from .stack_states import (
+    DeployChoice,
+    deploy_choice,
+    deploy_refusal,
+    recreate_failure,
+    retain_refusal,
+    rollback_options_refusal,
+)
 from .state import StateStore
 from .templates import NESTED_STACK, resource_label, static_exports, static_imports
 
@@ -212,6 +221,13 @@ class Engine:
         previous = self.store.load(artifact.stack_name)
         if not artifact.template.get("Resources"):
             return self._deploy_empty(artifact, previous is not None, started)
+        choice = deploy_choice(previous.status if previous else None)
+        if previous is not None and choice is not DeployChoice.UPDATE:
+            previous = self._settle_failed_stack(artifact.stack_name, previous, choice)
+            if previous is not None:
+                report = self.reports.report(artifact.stack_name)
+                report.elapsed = time.monotonic() - started
+                return report
         try:
             run = StackRun(
                 self.executor,
@@ -230,6 +246,22 @@ class Engine:
         report = self.reports.report(artifact.stack_name)
         report.elapsed = time.monotonic() - started
         return report
+
+    def _settle_failed_stack(self, name: str, state: StackState, choice: DeployChoice) -> StackState | None:
+        """Before deploying a stack that CloudFormation would not update: a stack whose creation failed is deleted,
+        so that the deploy creates it again (as ``cdk deploy`` does); any other is refused, in one line that says
+        what to do. None when the deploy goes on (as a create), else the stack as it stays."""
+        if choice is DeployChoice.RECREATE:
+            self.executor.line(f"{name} | previously failed creation ({state.status}): deleting it, then creating it")
+            if not self.destroy_stack(name).failed:
+                return None
+            # The destroy's DELETE_FAILED already names the resource, and how to retain it.
+            self.executor.warning(name, recreate_failure(name, StackStatus.DELETE_FAILED))
+            return state
+        self.executor.stack_event(
+            name, StackStatus(state.status), deploy_refusal(name, state.stack_id, state.status), state.stack_id
+        )
+        return state
 
     def _deploy_empty(self, artifact: StackArtifact, exists: bool, started: float) -> StackReport:
         """A stack without resources, as the CDK CLI deploys it: CloudFormation refuses such a template, so the CLI
@@ -315,17 +347,20 @@ class Engine:
             if nested is not None:
                 yield from self._destroyed_resources(nested)
 
-    def destroy(self, names: Sequence[str]) -> list[StackReport]:
+    def destroy(self, names: Sequence[str], retain_resources: Collection[str] = ()) -> list[StackReport]:
         """Destroy ``names`` (as ``destroy_order`` gives them), each once the stacks that depend on it are gone,
-        side by side where they are independent, up to ``stack_concurrency`` at once."""
+        side by side where they are independent, up to ``stack_concurrency`` at once. ``retain_resources``:
+        logical ids of resources of stacks in DELETE_FAILED to keep instead of deleting (DeleteStack's
+        RetainResources)."""
         self.check_endpoints(names)
+        retained = self.check_retained(names, retain_resources)
         for name in names:  # each is one DeleteStack, its nested stacks' resources included
             quotas.check_operation(name, destroy_size(self.store, name), "destroy")
         dependents_first = reverse(list(names), self.destroy_edges())
 
         def destroy_one(name: str) -> StackReport:
             started = time.monotonic()
-            report = self.destroy_stack(name)
+            report = self.destroy_stack(name, retain=retained.get(name, frozenset()))
             report.elapsed = time.monotonic() - started
             return report
 
@@ -334,8 +369,47 @@ class Engine:
         finally:
             self.prune_code()
 
-    def destroy_stack(self, stack_name: str, parent: str | None = None) -> StackReport:
-        """Delete every resource of the stack (a nested stack's: ``parent`` names the stack that holds it)."""
+    def check_retained(self, names: Sequence[str], retain_resources: Collection[str]) -> dict[str, frozenset[str]]:
+        """Stack name -> the logical ids of its resources to retain; refused unless the stack is in DELETE_FAILED."""
+        retained: dict[str, frozenset[str]] = {}
+        found: set[str] = set()
+        for name in names:
+            state = self.store.load(name) if retain_resources else None
+            if state is None:
+                continue
+            known = {r.logical_id for r in state.resources.values()}
+            mine = frozenset(set(retain_resources) & known)
+            found |= mine
+            refusal = retain_refusal(name, state.status, mine, known)
+            if refusal:
+                raise DeployError(refusal)
+            retained[name] = mine
+        missing = sorted(set(retain_resources) - found)
+        if missing:
+            raise DeployError(f"--retain-resources {', '.join(missing)}: no stack being destroyed has such a resource")
+        return retained
+
+    def rollback(self, names: Sequence[str], orphan: Collection[str] = (), *, force: bool = False) -> list[StackReport]:
+        """Continue the update rollback of each stack in UPDATE_ROLLBACK_FAILED (``continue_rollback``), one at a
+        time; ``orphan``: logical ids to skip, ``force``: skip every resource whose rollback fails."""
+        refusal = rollback_options_refusal(orphan, force)
+        if refusal:
+            raise DeployError(refusal)
+        self.check_endpoints(names)
+        continuation = UpdateRollbackContinuation(self.executor, self.store)
+
+        def roll_back(name: str) -> StackReport:
+            started = time.monotonic()
+            continuation.run(name, orphan, force=force)
+            report = self.reports.report(name)
+            report.elapsed = time.monotonic() - started
+            return report
+
+        return self._run_stacks(list(names), {name: set() for name in names}, roll_back, "rolled back")
+
+    def destroy_stack(self, stack_name: str, parent: str | None = None, retain: Collection[str] = ()) -> StackReport:
+        """Delete every resource of the stack (a nested stack's: ``parent`` names the stack that holds it), but
+        those ``retain`` names (a stack in DELETE_FAILED)."""
         deliver_unanswered_creates(self.store, self.executor, stack_name)
         state = self.store.load(stack_name)
         report = self.reports.report(stack_name)
@@ -354,7 +428,10 @@ class Engine:
                 self.executor.stack_event(stack_name, StackStatus.DELETE_FAILED, error, state.stack_id, parent=parent)
                 return report
         self.executor.stack_event(stack_name, StackStatus.DELETE_IN_PROGRESS, stack_id=state.stack_id, parent=parent)
-        removals = [Removal(key, r, r.deletion_policy) for key, r in state.resources.items()]
+        removals = [
+            Removal(key, r, "Retain" if r.logical_id in retain else r.deletion_policy)
+            for key, r in state.resources.items()
+        ]
         failures = self.executor.delete_all(state, removals, phase=Phase.DESTROY)
         failed = [r for r in removals if failures.get(r.key) is not None]
         if failed:
@@ -366,6 +443,12 @@ class Engine:
                 self.store.save(state)
             first = failed[0].resource
             error = f"{resource_label(first.path, first.logical_id)}: {failures[failed[0].key] or 'not deleted'}"
+            if parent is None:
+                stuck = " ".join(sorted({r.resource.logical_id for r in failed}))
+                error += (
+                    f" (destroy again once fixed, or keep what cannot be deleted: `managed-things destroy {stack_name} "
+                    f"--retain-resources {stuck}`)"
+                )
             summary = StackSummary(resources=state.resources, failed_resource=first.logical_id)
             self.executor.stack_event(
                 stack_name, StackStatus.DELETE_FAILED, error, state.stack_id, summary=summary, parent=parent

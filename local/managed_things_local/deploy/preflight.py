@@ -15,6 +15,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from .assembly import DEFAULT_OUTDIR, cdk_json
 from .errors import DeployError
+from .stack_states import rollback_options_refusal
 from .state import STATE_DIR_NAME
 
 # A quick check that something listens, not a health check: loopback answers at once.
@@ -62,6 +63,13 @@ def check(args: argparse.Namespace, cwd: Path) -> AssemblySource:
             )
         check_endpoint(args.endpoint_url)
     return source
+
+
+def check_rollback_options(args: argparse.Namespace) -> None:
+    """``rollback --force`` with ``--orphan``: refused before synth, as the CDK CLI refuses it."""
+    refusal = rollback_options_refusal(args.orphan, args.force)
+    if refusal:
+        raise DeployError(refusal)
 
 
 def check_state_directory(directory: Path) -> None:

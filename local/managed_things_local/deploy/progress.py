@@ -88,6 +88,9 @@ class Progress:
         self.line(f"{event.stack_name} | {event.status} | {kind} | {label}{reason}")
 
 
+_TIMED = {"destroy": "Destroy", "rollback": "Rollback"}
+
+
 def print_summary(reports: list[StackReport], command: str, stream: TextIO, total_seconds: float | None = None) -> None:
     """The end of a ``cdk deploy``: each stack's result, what it did, its time, its outputs and its ARN."""
     for report in reports:
@@ -102,7 +105,7 @@ def print_summary(reports: list[StackReport], command: str, stream: TextIO, tota
         if counts:
             stream.write(" " + ", ".join(f"{n} {_PAST.get(a, a)}" for a, n in sorted(counts.items())) + "\n")
         if report.elapsed:
-            stream.write(f"\n✨  {'Destroy' if command == 'destroy' else 'Deployment'} time: {report.elapsed:.2f}s\n")
+            stream.write(f"\n✨  {_TIMED.get(command, 'Deployment')} time: {report.elapsed:.2f}s\n")
         for warning in report.warnings:
             stream.write(f" ⚠️  {warning}\n")
         if command == "deploy":

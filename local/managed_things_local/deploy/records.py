@@ -48,6 +48,9 @@ class StackState:
     imports: list[str] = field(default_factory=list)
     functions: dict[str, dict[str, Any]] = field(default_factory=dict)  # service token -> FunctionSpec json
     artifact_id: str = ""
+    # In UPDATE_ROLLBACK_FAILED: each resource whose rollback Update failed, as the failed forward Update left it
+    # (its properties are the retried rollback Update's OldResourceProperties; ``resources`` has its target).
+    rollback_from: dict[str, ResourceState] = field(default_factory=dict)
 
     def exports(self) -> dict[str, OutputState]:
         return {o.export_name: o for o in self.outputs.values() if o.export_name}
@@ -60,4 +63,5 @@ class StackState:
         data = {k: v for k, v in data.items() if k != "format"}
         data["resources"] = {k: ResourceState(**v) for k, v in (data.get("resources") or {}).items()}
         data["outputs"] = {k: OutputState(**v) for k, v in (data.get("outputs") or {}).items()}
+        data["rollback_from"] = {k: ResourceState(**v) for k, v in (data.get("rollback_from") or {}).items()}
         return cls(**data)

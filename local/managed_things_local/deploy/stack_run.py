@@ -27,17 +27,18 @@ from typing import Any
 from ..environment import resolve_account, resolve_region
 from .assembly import StackArtifact
 from .errors import DeployError, Unresolvable
-from .executor import Executor, service_token
+from .executor import Executor
+from .failed_rollback import record_failed_rollback
 from .functions import function_arn, function_name
 from .graph import reverse
 from .intrinsics import Pseudo, Resolver, cfn_stringify, import_arguments, parameter_values
-from .invoker import Outcome
 from .journal import stack_entry
 from .native import NATIVE_TYPES
 from .outputs import export_problem, stack_outputs
 from .plan import Removal, StackPlan, Step, plan_stack, replaced
 from .recovery import deliver_unanswered_creates
 from .requests import CustomResourceRequest, RequestType, made_up_physical_id, new_stack_id
+from .rollback_update import another_physical_id, send_rollback_update
 from .stack_events import Action, Phase, ResourceStatus, StackStatus, StackSummary
 from .state import OutputState, ResourceState, StackState, StateStore
 from .templates import (
@@ -593,10 +594,12 @@ class StackRun:
             problems.extend(f"{self._label(logical_id)}: {p}" for p in undone)
             return not undone
 
+        nested_failed: list[str] = []
         if updated:
-            self.executor.run_graph(
+            results = self.executor.run_graph(
                 list(updated), reverse(list(updated), self.plan.prerequisites), roll_back_child, stop_on_failure=False
             )
+            nested_failed = [lid for lid, ok in results.items() if ok is not True]
         # 1. What was updated in place (or attempted) goes back to its previous properties, in dependency order.
         updates = {
             lid: record
@@ -615,8 +618,12 @@ class StackRun:
             problems += [
                 f"{self._label(lid)}: rollback update not started" for lid, ok in results.items() if ok is None
             ]
+            updates_failed = {lid: record for lid, record in updates.items() if results.get(lid) is not True}
+        else:
+            updates_failed = {}
         # 2. What this deploy created, and the new resources of replacements, are deleted in reverse order.
         removals: list[Removal] = []
+        deletes_failed: set[tuple[str, str]] = set()
         for logical_id, record in records.items():
             step = self.plan.steps[logical_id]
             if step.resource_type == NESTED_STACK:
@@ -641,6 +648,7 @@ class StackRun:
                 why = failures.get(removal.key)
                 if why is not None:
                     problems.append(f"{label}: {physical_id} was not deleted ({why})")
+                    deletes_failed.add((removal.resource.logical_id, physical_id))
                 elif removal.retained:
                     self.executor.warning(self.name, f"{label}: {physical_id} retained by its DeletionPolicy")
         for problem in problems:
@@ -651,6 +659,14 @@ class StackRun:
             status = StackStatus.ROLLBACK_FAILED if problems else StackStatus.ROLLBACK_COMPLETE
         else:
             status = StackStatus.UPDATE_ROLLBACK_FAILED if problems else StackStatus.UPDATE_ROLLBACK_COMPLETE
+        if problems:  # the stack rests in that status until a destroy, or `managed-things rollback`, gets it out
+            targets = {
+                lid: (target, record)
+                for lid, record in updates_failed.items()
+                if (target := self.plan.steps[lid].previous) is not None
+            }
+            with contextlib.suppress(OSError):
+                record_failed_rollback(self.store, self.name, status, targets, deletes_failed, nested_failed)
         # What stays is the previous deployment.
         summary = StackSummary(
             outputs=self.previous.outputs if self.previous else {},
@@ -667,32 +683,19 @@ class StackRun:
         assert old is not None
         label = self._label(step.logical_id)
         self._event(step.logical_id, ResourceStatus.UPDATE_IN_PROGRESS, Action.ROLLBACK, phase=Phase.ROLLBACK)
-        try:
-            # The provider as it was deployed: the rollback restores the old function too.
-            function = self.executor.provider(
-                old.type, old.service_token, self.previous.functions if self.previous else None
-            )
-        except Unresolvable as error:
-            outcome = Outcome(None, str(error))
-        else:
-            request = CustomResourceRequest(
-                RequestType.UPDATE,
-                self.pseudo.stack_id,
-                old.logical_id,
-                old.type,
-                service_token(old.service_token, function),
-                old.properties,
-                physical_id=old.physical_id,
-                old_properties=record.properties,
-            )
-            outcome = self.executor.invoke(self.name, old, function, request)
+        outcome = send_rollback_update(
+            self.executor,
+            self.name,
+            self.pseudo.stack_id,
+            old,
+            record.properties,
+            self.previous.functions if self.previous else None,
+        )
         if outcome.succeeded:
             assert outcome.answer is not None
             physical_id = outcome.answer.physical_id
             if physical_id != old.physical_id:
-                problems.append(
-                    f"{label}: the rollback answered a new physical id {physical_id} instead of {old.physical_id}"
-                )
+                problems.append(f"{label}: {another_physical_id(physical_id, old.physical_id)}")
             self._event(
                 step.logical_id,
                 ResourceStatus.UPDATE_COMPLETE,

@@ -26,6 +26,7 @@ from .vault import VAULT_FILE, StateVault
 __all__ = ["STATE_DIR_NAME", "OutputState", "ResourceState", "StackState", "StateStore"]
 
 STATE_DIR_NAME = ".managed-things"
+_SEALED = ("resources", "rollback_from")  # the members of a snapshot that hold resources: sealed by the vault
 
 
 class StateStore:
@@ -74,9 +75,10 @@ class StateStore:
             try:
                 document = json.loads(path.read_text())
                 if document.get("format", 1) >= FORMAT:  # format 1 kept the values themselves
-                    resources = document.get("resources") or {}
-                    revealed = self.vault.reveal(resources.values(), path)
-                    document["resources"] = dict(zip(resources, revealed, strict=True))
+                    for member in _SEALED:
+                        resources = document.get(member) or {}
+                        revealed = self.vault.reveal(resources.values(), path)
+                        document[member] = dict(zip(resources, revealed, strict=True))
                 return StackState.from_json(document)
             except FileNotFoundError:
                 return None  # deleted meanwhile (a stack destroyed beside this one)
@@ -99,8 +101,9 @@ class StateStore:
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
         with self.vault.lock:
             document = state.to_json()
-            resources = document["resources"]
-            document["resources"] = dict(zip(resources, self.vault.seal(resources.values()), strict=True))
+            for member in _SEALED:
+                resources = document[member]
+                document[member] = dict(zip(resources, self.vault.seal(resources.values()), strict=True))
             try:
                 temporary.write_text(json.dumps(document, indent=1, sort_keys=True))
                 os.replace(temporary, path)
