@@ -84,6 +84,7 @@ def build_raw_shards(stack: Any, rows: list[dict[str, Any]]) -> None:
             description=f"cdk-managed-things: {name} of the fleet {fleet.node.path}",
         )
         provider = ManagedThingProvider.of(shard)
+        provider.serve_with_service_timeout(int(SERVICE_TIMEOUT_SECONDS))
         common = {"ServiceToken": provider.service_token, "ServiceTimeout": SERVICE_TIMEOUT_SECONDS}
         things = sorted((thing_logical_id(row[FLEET_KEY], sensitive=True), row) for row in members)
         for logical_id, row in things:

@@ -30,6 +30,7 @@ SERVICE_TIMEOUT_SECONDS = "300"
 MIN_EVENT_AGE_SECONDS = 60
 # How cdk-nag names an ARN it finds a wildcard in: intrinsics as <AWS::...>, an env's region and account as they are.
 _THING_ARN_FINDING = "arn:<AWS::Partition>:iotmanagedintegrations:{region}:{account}:managed-thing/*"
+_LOCKER_ARN_FINDING = "arn:<AWS::Partition>:iotmanagedintegrations:{region}:{account}:credential-locker/*"
 THING_ACTIONS = [
     "iotmanagedintegrations:GetManagedThing",
     "iotmanagedintegrations:UpdateManagedThing",
@@ -90,6 +91,12 @@ class ManagedThingProvider(Construct):
         self.role.add_to_principal_policy(iam.PolicyStatement(actions=UNSCOPED_ACTIONS, resources=["*"]))
         thing_arns = stack.format_arn(service="iotmanagedintegrations", resource="managed-thing", resource_name="*")
         self.role.add_to_principal_policy(iam.PolicyStatement(actions=THING_ACTIONS, resources=[thing_arns]))
+        # The Service Authorization Reference lists credential-locker as a resource type of UpdateManagedThing: an
+        # Update that names a locker (CredentialLockerId) is authorized on it too.
+        lockers = stack.format_arn(service="iotmanagedintegrations", resource="credential-locker", resource_name="*")
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["iotmanagedintegrations:UpdateManagedThing"], resources=[lockers])
+        )
         # Is an Update a rollback Update? Was a Create cancelled? The provider reads its own stack, and no other.
         self.role.add_to_principal_policy(
             iam.PolicyStatement(actions=[STACK_STATUS_ACTION, RESOURCE_STATUS_ACTION], resources=[stack.stack_id])
@@ -121,6 +128,11 @@ class ManagedThingProvider(Construct):
                 id="AwsSolutions-IAM5[Resource::*]",
                 reason="CreateManagedThing is authorized before the thing exists, and ListManagedThings (a Delete "
                 "finding what a cancelled Create made) across things: there is no thing ARN to scope to.",
+            ),
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::{_LOCKER_ARN_FINDING.format(**_finding_environment(stack))}]",
+                reason="UpdateManagedThing is authorized on the credential locker an Update names, which the "
+                "template may not know (a locker's id).",
             ),
             Acknowledgment(
                 id=f"AwsSolutions-IAM5[Resource::{_THING_ARN_FINDING.format(**_finding_environment(stack))}]",

@@ -414,6 +414,10 @@ def delete_recovered(
             return None  # the same parameters are refused: the first call was refused too
         if error.code == NO_SERVICE_IN_REGION:
             return None  # the service does not run in this region: nothing was ever created
+        if error.code == "ConflictException" and marker is not None:
+            # The token was used with other parameters: by a provider from before the marker (its things had no
+            # RESOURCE_TAG), which left this recoverable id or pending replacement. Recover it as it was made.
+            return delete_recovered(client, token, desired, read_secret, deadline)
         raise
     delete_thing(client, thing.id, deadline)
     return thing.id

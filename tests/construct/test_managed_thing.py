@@ -58,6 +58,7 @@ THING_ARN_PATTERN = {
         ],
     ]
 }
+LOCKER_ARN_PATTERN = json.loads(json.dumps(THING_ARN_PATTERN).replace(":managed-thing/*", ":credential-locker/*"))
 
 
 @dataclass
@@ -358,7 +359,8 @@ def test_policy_statements_are_least_privilege(synthesized: Synthesized) -> None
         (sorted(_as_list(s["Action"])), s["Resource"], s["Effect"], s.get("Condition")) for s in _statements(template)
     ]
     # THEN the role writes its own logs, creates and lists things anywhere (no ARN exists yet, or across things),
-    # manages things by their ARN, reads the status of its own stack and of its resources there, and nothing else
+    # manages things by their ARN (and names credential lockers in Updates), reads the status of its own stack and of
+    # its resources there, and nothing else
     expected = [
         (
             ["cloudformation:DescribeStackResource", "cloudformation:DescribeStacks"],
@@ -382,6 +384,8 @@ def test_policy_statements_are_least_privilege(synthesized: Synthesized) -> None
             "Allow",
             None,
         ),
+        # an Update naming a credential locker is authorized on it too (the Service Authorization Reference)
+        (["iotmanagedintegrations:UpdateManagedThing"], LOCKER_ARN_PATTERN, "Allow", None),
     ]
     assert sorted(statements, key=json.dumps) == sorted(expected, key=json.dumps)
     # AND no managed policy is attached

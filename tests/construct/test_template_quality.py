@@ -49,6 +49,8 @@ PROVIDER_ACKNOWLEDGEMENTS = {
     "AwsSolutions-IAM5[Resource::*]",
     "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iotmanagedintegrations:<AWS::Region>:<AWS::AccountId>"
     ":managed-thing/*]",
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iotmanagedintegrations:<AWS::Region>:<AWS::AccountId>"
+    ":credential-locker/*]",
 }
 
 

@@ -16,6 +16,7 @@ from managed_thing_provider.lifecycle import (
     apply_update,
     client_token,
     create_thing,
+    delete_recovered,
     delete_thing,
     get_thing,
     is_thing_id,
@@ -154,3 +155,19 @@ def test_delete_removes_the_thing_and_a_second_delete_succeeds(provider_client: 
     assert emulator.backend.list_things() == []
     with pytest.raises(ProviderError, match="ResourceNotFoundException"):
         get_thing(provider_client, created.id)
+
+
+def test_a_recoverable_id_left_by_a_provider_without_the_marker_is_still_recovered(
+    provider_client: Any, emulator: EmulatorServer
+) -> None:
+    # GIVEN a thing committed by a Create of a provider from before the resource marker (same token, no marker tag),
+    # whose outcome was unknown: CloudFormation holds `ClientToken/<token>`
+    desired = parse_properties(SEED["ResourceProperties"])
+    create_thing(provider_client, desired, token(), no_secret)
+
+    # WHEN today's provider runs the rollback Delete of that recoverable id (its Create would carry the marker)
+    deleted = delete_recovered(provider_client, token(), desired, no_secret, marker="0" * 32)
+
+    # THEN it recovered the thing as it was made and deleted it: nothing is orphaned
+    assert deleted is not None
+    assert emulator.backend.list_things() == []

@@ -244,3 +244,31 @@ def test_a_stack_of_another_account_manages_its_things(tmp_path: Path, capsys) -
     # THEN its thing was created in that account, and the provider may delete it
     assert thing["Arn"].startswith(f"arn:aws:iotmanagedintegrations:{REGION}:111111111111:managed-thing/")
     assert gone.code == 0, gone.stderr
+
+
+def test_the_emulator_also_authorizes_what_a_request_names_besides_the_thing(iam: IamAuthority) -> None:
+    # GIVEN the emulator with the engine's IAM, and a role granted CreateManagedThing on "*" and UpdateManagedThing on
+    # managed-thing/* only (no TagResource, nothing on credential lockers)
+    with EmulatorServer(authorizer=iam.authorize) as server:
+        things = client("iot-managed-integrations", server.url)
+        created = things.create_managed_thing(
+            Role="DEVICE", AuthenticationMaterial="m", AuthenticationMaterialType="ZIGBEE_QR_BAR_CODE"
+        )
+        # WHEN a Create carries tags, and an Update names a credential locker
+        with pytest.raises(ClientError) as tagged:
+            things.create_managed_thing(
+                Role="DEVICE",
+                AuthenticationMaterial="n",
+                AuthenticationMaterialType="ZIGBEE_QR_BAR_CODE",
+                Tags={"a": "b"},
+            )
+        with pytest.raises(ClientError) as locker:
+            things.update_managed_thing(Identifier=created["Id"], CredentialLockerId="locker1")
+    # THEN each is refused for the authorization the Service Authorization Reference adds: TagResource (the
+    # operation's second action) on the thing to be, and the action on the credential locker's ARN
+    assert "perform: iotmanagedintegrations:TagResource on resource: " in denied(tagged)[2]
+    assert "managed-thing/* because" in denied(tagged)[2]
+    assert (
+        f"perform: iotmanagedintegrations:UpdateManagedThing on resource: arn:aws:iotmanagedintegrations:{REGION}:"
+        f"{ACCOUNT}:credential-locker/locker1 because" in denied(locker)[2]
+    )

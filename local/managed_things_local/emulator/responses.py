@@ -96,9 +96,9 @@ class ManagedThingsResponses:
         operation = match.operation
         if operation.name not in OPERATIONS:
             raise NotImplementedByEmulator(f"The emulator does not implement {operation.name}")
-        if self.authorizer is not None:
-            self._authorize(request, operation.name, match.labels)
         params = parse_request(operation, match.labels, query, request.headers, request.body)
+        if self.authorizer is not None:
+            self._authorize(request, operation.name, match.labels, params)
         method = getattr(self.backend, xform_name(operation.name))
         output: Any = method(params, region=region_of(request.headers))
         if isinstance(output, CreateResult):
@@ -111,21 +111,32 @@ class ManagedThingsResponses:
             return status, headers, b""
         return status, {"Content-Type": "application/json", **headers}, body
 
-    def _authorize(self, request: HttpRequest, operation: str, labels: Mapping[str, str]) -> None:
-        """AccessDeniedException unless the caller may perform ``iotmanagedintegrations:<operation>`` on the
-        thing it names (its ARN), or on ``*`` for the operations without a resource type."""
+    def _authorize(
+        self, request: HttpRequest, operation: str, labels: Mapping[str, str], params: Mapping[str, Any]
+    ) -> None:
+        """AccessDeniedException unless the caller may perform each authorization the request needs: the operation's
+        action on the thing it names (its ARN), or on ``*`` for the operations without a resource type; on the
+        credential locker it names, a resource type the Service Authorization Reference lists for CreateManagedThing
+        and UpdateManagedThing; and ``TagResource`` for a CreateManagedThing with tags, which that reference lists as
+        the operation's second action (checked on the thing to be, ``managed-thing/*``)."""
+        region = region_of(request.headers)
+        prefix = f"arn:aws:iotmanagedintegrations:{region}:{self.backend.account_id}:"
         if operation in _UNSCOPED:
             resource = "*"
         elif "ResourceArn" in labels:
             resource = labels["ResourceArn"]
         else:
-            region = region_of(request.headers)
-            thing = labels.get("Identifier", "")
-            resource = f"arn:aws:iotmanagedintegrations:{region}:{self.backend.account_id}:{RESOURCE_TYPE}/{thing}"
+            resource = f"{prefix}{RESOURCE_TYPE}/{labels.get('Identifier', '')}"
+        checks = [(operation, resource)]
+        if isinstance(locker := params.get("CredentialLockerId"), str) and locker:
+            checks.append((operation, f"{prefix}credential-locker/{locker}"))
+        if operation == "CreateManagedThing" and params.get("Tags"):
+            checks.append(("TagResource", f"{prefix}{RESOURCE_TYPE}/*"))
         assert self.authorizer is not None
-        denial = self.authorizer(request.headers, f"iotmanagedintegrations:{operation}", resource)
-        if denial is not None:
-            raise AccessDeniedException(denial)
+        for action, arn in checks:
+            denial = self.authorizer(request.headers, f"iotmanagedintegrations:{action}", arn)
+            if denial is not None:
+                raise AccessDeniedException(denial)
 
 
 def region_of(headers: Mapping[str, str]) -> str:
