@@ -24,22 +24,22 @@ from typing import Any
 
 from canary_scan import SCAN
 
-from managed_things_local.deploy.assembly import read_assembly
-from managed_things_local.deploy.engine import Engine
-from managed_things_local.deploy.executor import Executor
-from managed_things_local.deploy.front_door import FrontDoor
-from managed_things_local.deploy.iam_authority import IamAuthority
-from managed_things_local.deploy.invoker import FunctionSpec, LambdaRuntime, Outcome
-from managed_things_local.deploy.journal import JournalWriter
-from managed_things_local.deploy.progress import Progress
-from managed_things_local.deploy.report import StackReport
-from managed_things_local.deploy.requests import CustomResourceRequest
-from managed_things_local.deploy.responses import ResponseReceiver
-from managed_things_local.deploy.secrets import SecretResource, SecretsServer, SecretVault
-from managed_things_local.deploy.stack_status import StackStatuses, StackStatusServer
-from managed_things_local.deploy.state import StateStore
+from managed_things_local.cli.progress import Progress
+from managed_things_local.cloudformation.assembly import read_assembly
+from managed_things_local.cloudformation.requests import CustomResourceRequest
 from managed_things_local.emulator.faults import EmulatorOptions, FaultInjector
 from managed_things_local.emulator.server import EmulatorServer
+from managed_things_local.engine.engine import Engine
+from managed_things_local.engine.executor import Executor
+from managed_things_local.engine.report import StackReport
+from managed_things_local.lambda_runtime.invoker import FunctionSpec, LambdaRuntime, Outcome
+from managed_things_local.services.front_door import FrontDoor
+from managed_things_local.services.iam_authority import IamAuthority
+from managed_things_local.services.responses import ResponseReceiver
+from managed_things_local.services.secrets import SecretResource, SecretsServer, SecretVault
+from managed_things_local.services.stack_status import StackStatuses, StackStatusServer
+from managed_things_local.state.journal import JournalWriter
+from managed_things_local.state.state import StateStore
 
 MANAGED_THING = "Custom::ManagedThing"
 RECOVERABLE = "ClientToken/"  # the provider's id for a Create of unknown outcome

@@ -15,15 +15,15 @@ import pytest
 from botocore.exceptions import ClientError
 from deploy_support import by_name, device, emulator_things, run_cli, synth
 
-from managed_things_local.deploy.iam_authority import IamAuthority
-from managed_things_local.deploy.iam_policies import ENGINE_ACCESS_KEY_ID, generated_role_name, role_of
-from managed_things_local.deploy.invoker import FunctionSpec
-from managed_things_local.deploy.records import StackState
-from managed_things_local.deploy.secrets import SecretsServer, SecretVault
-from managed_things_local.deploy.stack_events import StackEvent, StackStatus
-from managed_things_local.deploy.stack_status import StackStatuses, StackStatusServer
-from managed_things_local.deploy.state import StateStore
+from managed_things_local.cloudformation.records import StackState
+from managed_things_local.cloudformation.stack_events import StackEvent, StackStatus
 from managed_things_local.emulator.server import EmulatorServer
+from managed_things_local.lambda_runtime.invoker import FunctionSpec
+from managed_things_local.services.iam_authority import IamAuthority
+from managed_things_local.services.iam_policies import ENGINE_ACCESS_KEY_ID, generated_role_name, role_of
+from managed_things_local.services.secrets import SecretsServer, SecretVault
+from managed_things_local.services.stack_status import StackStatuses, StackStatusServer
+from managed_things_local.state.state import StateStore
 
 REGION, ACCOUNT = "eu-west-1", "123456789012"
 STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/Fleet/6a2c9a40-0000-4000-8000-000000000000"

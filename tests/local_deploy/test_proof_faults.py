@@ -15,9 +15,9 @@ import pytest
 from deploy_support import device, run_cli, state_dir, synth
 from proof_support import FAULTS, SlowFirst, assert_converged, live_things, set_faults
 
-from managed_things_local.deploy.state import StateStore
 from managed_things_local.emulator.faults import EmulatorOptions
 from managed_things_local.emulator.server import EmulatorServer
+from managed_things_local.state.state import StateStore
 
 
 def fleet(materials: tuple[int, ...] = (1, 2, 3), suffix: str = "", tags: dict[str, str] | None = None):

@@ -16,7 +16,7 @@ from conftest import REPO_ROOT
 from deploy_support import device, run_cli, state_dir, synth
 from emulator.support import make_client
 
-from managed_things_local.deploy.annotations import Annotation, Level, read_annotations, report
+from managed_things_local.cloudformation.annotations import Annotation, Level, read_annotations, report
 from managed_things_local.emulator.server import EmulatorServer
 from managed_things_local.environment import DEFAULT_REGION, configured_region, resolve_region
 
