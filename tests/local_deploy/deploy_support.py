@@ -19,8 +19,8 @@ from canary_scan import SCAN  # noqa: E402
 
 from cdk_managed_things import AuthenticationMaterialType, ManagedThing, Role  # noqa: E402
 from managed_things_local.cli import main  # noqa: E402
-from managed_things_local.cloudformation.assembly import CLI_DEFAULT_CONTEXT  # noqa: E402
 from managed_things_local.emulator.server import EmulatorServer  # noqa: E402
+from managed_things_local.engine.synthesis import CLI_DEFAULT_CONTEXT  # noqa: E402
 from managed_things_model.contract import RESERVED_TAG_PREFIX  # noqa: E402
 
 ZIGBEE = AuthenticationMaterialType.ZIGBEE_QR_BAR_CODE

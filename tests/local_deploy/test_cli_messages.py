@@ -20,7 +20,7 @@ from deploy_support import Run, device, run_cli, synth
 
 import managed_things_local.cli.deploy_cli as deploy_cli
 from managed_things_local.cli import EXIT_INTERRUPTED, build_parser
-from managed_things_local.cloudformation.assembly import app_environment
+from managed_things_local.engine.synthesis import app_environment
 
 SCRIPT = Path(sys.executable).parent / "managed-things"
 

@@ -338,7 +338,8 @@ def run_engine(
 
 def load_assembly(source: preflight.AssemblySource) -> CloudAssembly:
     """The cloud assembly: read as it is, or synthesized first by running the app like the CDK CLI."""
-    from ..cloudformation.assembly import read_assembly, synthesize
+    from ..cloudformation.assembly import read_assembly
+    from ..engine.synthesis import synthesize
 
     if source.app is not None:
         synthesize(source.app, source.directory, Path.cwd())

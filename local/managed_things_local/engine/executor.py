@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cloudformation.assembly import CloudAssembly, StackArtifact
-from ..cloudformation.graph import reverse, run_concurrently
+from ..cloudformation.graph import reverse
 from ..cloudformation.plan import Removal
 from ..cloudformation.requests import CustomResourceRequest, RequestType
 from ..cloudformation.service_timeout import CREATION_CANCELLED, no_response, service_timeout
@@ -43,6 +43,7 @@ from ..lambda_runtime.runtime import Runtime
 from ..services.native import NATIVE_TYPES, NativeResource
 from ..state.journal import Invocation
 from ..state.state import ResourceState, StackState, StateStore
+from .concurrent_runs import run_concurrently
 from .interrupts import Interrupts, StopWaiting
 
 Listener = Callable[[DeployEvent], None]
@@ -149,7 +150,7 @@ class Executor:
         stacks: int = 0,
         stop: Callable[[], bool] = lambda: False,
     ) -> dict[str, bool | None]:
-        """``graph.run_concurrently`` with this deploy's concurrency; an interrupt stops starting new work.
+        """``concurrent_runs.run_concurrently`` with this deploy's concurrency; an interrupt stops starting new work.
 
         ``stacks``: the nodes are whole stacks, up to that many at once (their resources share the runtime's
         concurrency); ``stop`` (polled, with ``stop_on_failure``) also stops starting new work."""

@@ -18,14 +18,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ..cloudformation.intrinsics import Pseudo, Resolver
 from ..cloudformation.templates import default_parameters
 from ..emulator.responses import access_key_of
 from ..environment import resolve_account, resolve_region
 from ..errors import Unresolvable
-from ..lambda_runtime.invoker import FunctionSpec
 from ..state.state import StateStore
 from .iam_policies import (
     ENGINE_ACCESS_KEY_ID,
@@ -37,6 +36,17 @@ from .iam_policies import (
     decide,
     statements,
 )
+
+
+class CallingFunction(Protocol):
+    """What IAM needs of a function whose environments call the local services (``FunctionSpec`` is one)."""
+
+    @property
+    def function_name(self) -> str: ...
+    @property
+    def role(self) -> dict[str, Any]: ...
+    @property
+    def access_key_id(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -64,7 +74,7 @@ class IamAuthority:
         self._resolved: dict[str, _Resolved] = {}
         self._lock = threading.Lock()
 
-    def bind(self, function: FunctionSpec) -> None:
+    def bind(self, function: CallingFunction) -> None:
         """From now on, ``function.access_key_id`` is ``function`` with its role."""
         if not function.role:
             return
