@@ -3,32 +3,26 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fnmatch
 import json
-import os
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 # Only what parsing the command line and the checks before synth need: the engine and what it runs
 # (botocore, trustme, the emulator) are imported once those pass, so that a mistake is told at once.
 from ..arguments import positive_number
-from ..engine.interrupts import EXIT_INTERRUPTED, Stopping, StopWaiting
+from ..engine.interrupts import EXIT_INTERRUPTED, StopWaiting
 from ..errors import DeployError
+from ..lambda_runtime.pool import DEFAULT_CONCURRENCY
 from ..state.state import STATE_DIR_NAME, StateStore
 from . import preflight
 
 if TYPE_CHECKING:
     from ..cloudformation.assembly import CloudAssembly
-    from ..services.iam_authority import IamAuthority
+    from ..engine.session import DestroyPlan
     from .progress import Progress, StackReport
 
-# Each environment mostly waits on the emulator and the ResponseURL: two per core keep the cores busy, and
-# the cap bounds memory (an environment is a Python process of about 100 MB).
-DEFAULT_CONCURRENCY = min(16, 2 * (os.cpu_count() or 1))
 
 STOPPED_WAITING = {
     "deploy": "Stopped without waiting for what was in progress (Ctrl-C twice): run `managed-things deploy` again "
@@ -247,93 +241,63 @@ def run(args: argparse.Namespace) -> int:
 def run_engine(
     args: argparse.Namespace, source: preflight.AssemblySource, progress: Progress, extra: dict[str, Any]
 ) -> tuple[list[StackReport], bool]:
-    """Synthesize, then deploy or destroy: (each stack's report, whether Ctrl-C interrupted it)."""
+    """Synthesize, then deploy, destroy or roll back in a Session: (each stack's report, whether Ctrl-C
+    interrupted it)."""
     from ..cloudformation.annotations import report as report_annotations
-    from ..engine.engine import Engine
-    from ..engine.executor import Executor
-    from ..engine.preview import preview_executor
-    from ..lambda_runtime.invoker import LambdaRuntime
-    from ..services.front_door import FrontDoor
-    from ..services.iam_authority import IamAuthority
-    from ..services.responses import ResponseReceiver
-    from ..services.secrets import SecretResource, SecretsServer, SecretVault
-    from ..services.stack_status import StackStatuses, StackStatusServer
-    from ..state.journal import JournalWriter
+    from ..emulator.server import EmulatorOptions
+    from ..engine.session import Session, SessionOptions
 
     command = args.command
-    statuses = StackStatuses()  # what DescribeStacks answers the providers
-    reports: list[StackReport] = []
     assembly = load_assembly(source)
-    store = StateStore(assembly.directory.parent / STATE_DIR_NAME)
-    iam = IamAuthority(store)  # the functions' roles, enforced by every local service they call
-    parameters = parse_parameters(getattr(args, "parameters", []), assembly)
+    options = SessionOptions(
+        concurrency=args.concurrency,
+        stack_concurrency=args.stack_concurrency,
+        cold=args.cold,
+        endpoint_url=args.endpoint_url,
+        emulator=EmulatorOptions(rate_limit=args.rate_limit),
+        allow_endpoint_change=args.allow_endpoint_change,
+        verbose=args.verbose,
+        parameters=parse_parameters(getattr(args, "parameters", []), assembly),
+    )
+    session = Session(source.directory, options, listeners=[progress], lines=progress.line)
     if command == "deploy":
         report_annotations((a for s in assembly.select(args.stacks) for a in s.annotations), sys.stderr)
         # Before anything starts (the state directory, the emulator): a refused deploy leaves nothing behind.
-        preview = Engine(assembly, store, preview_executor(assembly, store), endpoint_label="", parameters=parameters)
-        preview.check_quotas(preview.deploy_order(assembly.select(args.stacks)))
-    extra["stateDirectory"] = str(store.directory)
-    stopping = Stopping()
-    with (
-        stopping.restoring(),
-        store.locked(),
-        endpoint(args, store, iam, things_account(assembly)) as (url, label),
-        SecretsServer(SecretVault(store.directory), iam.authorize) as secrets,  # also with --endpoint-url: local
-        ResponseReceiver(store.directory) as receiver,
-        StackStatusServer(statuses, iam.authorize) as stack_status,
-        FrontDoor(
-            receiver, managed_integrations=url, secrets_manager=secrets.url, cloudformation=stack_status.url
-        ) as door,  # the environments' AWS calls go to AWS's hostnames, through it
-        LambdaRuntime(
-            receiver, door, store.logs_dir, concurrency=args.concurrency, cold=args.cold, identities=iam.bind
-        ) as runtime,
-        stopping.reporting(progress) as report,  # left first: before the runtime stops what was abandoned
-    ):
-        extra["endpointUrl"] = url
-        executor = Executor(
-            assembly,
-            store,
-            runtime,
-            concurrency=args.concurrency,
-            listeners=[report, statuses],
-            invocation_listeners=[JournalWriter(store.journal)],
-            lines=progress.line,
-            natives=[SecretResource(secrets)],
-        )
-        engine = Engine(
-            assembly,
-            store,
-            executor,
-            endpoint_label=label,
-            parameters=parameters,
-            allow_endpoint_change=args.allow_endpoint_change,
-            verbose=args.verbose,
-            stack_concurrency=args.stack_concurrency,
-        )
+        session.check_deploy(args.stacks)
+    extra["stateDirectory"] = str(session.store.directory)
+    with session:
+        extra["endpointUrl"] = session.endpoint_url
         if command == "deploy":
-            reports = engine.deploy(engine.deploy_order(assembly.select(args.stacks)))
+            result = session.deploy(args.stacks)
         elif command == "rollback":
-            reports = engine.rollback(destroy_selection(assembly, store, args.stacks), args.orphan, force=args.force)
+            result = session.rollback(args.stacks, orphan=args.orphan, force=args.force)
         else:
-            named = destroy_selection(assembly, store, args.stacks)
-            order = engine.destroy_order(named, with_dependents=not args.exclusively)
-            engine.check_retained(order, args.retain_resources)  # before the plan is shown
-            if not order:
-                progress.line("nothing to destroy")
-            for line in engine.destruction_plan(order):
-                progress.line(line)
-            dependents = [n for n in order if n not in named]
-            if order and (not args.stacks or args.force or not dependents or confirmed(order, named)):
-                reports = engine.destroy(order, args.retain_resources)
-            elif order:
-                progress.line("Nothing destroyed")
-        if engine.not_started:
-            extra["notStarted"] = engine.not_started
-        if door.refused:  # hosts no endpoint rule gives, or of a service absent from the region
-            extra["refusedHosts"] = sorted(door.refused)
-            hosts = ", ".join(extra["refusedHosts"])
+            result = session.destroy(
+                args.stacks,
+                with_dependents=not args.exclusively,
+                retain_resources=args.retain_resources,
+                confirm=lambda plan: destroy_confirmed(plan, args, progress),
+            )
+        if result.not_started:
+            extra["notStarted"] = result.not_started
+        if session.refused_hosts:  # hosts no endpoint rule gives, or of a service absent from the region
+            extra["refusedHosts"] = session.refused_hosts
+            hosts = ", ".join(session.refused_hosts)
             progress.line(f"Refused hosts (no endpoint rule of a service in the region gives them): {hosts}")
-        return reports, executor.interrupted
+        return result.reports, result.interrupted
+
+
+def destroy_confirmed(plan: DestroyPlan, args: argparse.Namespace, progress: Progress) -> bool:
+    """Show the plan; then whether to destroy it (asked only when it takes stacks that were not named)."""
+    if not plan.order:
+        progress.line("nothing to destroy")
+    for line in plan.lines:
+        progress.line(line)
+    if plan.order and (not args.stacks or args.force or not plan.dependents or confirmed(plan.order, plan.named)):
+        return True
+    if plan.order:
+        progress.line("Nothing destroyed")
+    return False
 
 
 def load_assembly(source: preflight.AssemblySource) -> CloudAssembly:
@@ -355,30 +319,6 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text} is less than 1")
     return value
-
-
-@contextlib.contextmanager
-def endpoint(args: argparse.Namespace, store: StateStore, iam: IamAuthority, account: str) -> Iterator[tuple[str, str]]:
-    """(URL, label for the state): --endpoint-url, or an embedded emulator with its things beside the assembly, in
-    ``account``, where ``iam`` decides who may call (an emulator at --endpoint-url answers every caller)."""
-    if args.endpoint_url:
-        yield args.endpoint_url, args.endpoint_url
-        return
-    from ..emulator.server import EmulatorOptions, EmulatorServer
-
-    store.directory.mkdir(parents=True, exist_ok=True)
-    options = EmulatorOptions(rate_limit=args.rate_limit, account_id=account)
-    with EmulatorServer(state=store.emulator_database, options=options, authorizer=iam.authorize) as server:
-        yield server.url, f"embedded emulator ({store.emulator_database})"
-
-
-def things_account(assembly: CloudAssembly) -> str:
-    """The account of the embedded emulator's things: the stacks' (a thing lives in the account of the provider
-    that creates it, and its role's policies name that account's ARNs); the default one when they differ."""
-    from ..environment import resolve_account
-
-    accounts = {resolve_account(stack.account) for stack in assembly.stacks}
-    return accounts.pop() if len(accounts) == 1 else resolve_account(None)
 
 
 def confirmed(order: list[str], named: list[str]) -> bool:
@@ -407,28 +347,3 @@ def parse_parameters(values: list[str], assembly: CloudAssembly) -> dict[str, di
         for target in targets:
             parsed.setdefault(target, {})[name] = value
     return parsed
-
-
-def destroy_selection(assembly: CloudAssembly, store: StateStore, patterns: list[str]) -> list[str]:
-    """Stack names to destroy: the app's stacks, and by name also stacks deployed locally that left the app."""
-    if not patterns:
-        return [s.stack_name for s in assembly.stacks]
-    ids = {s.artifact_id for s in assembly.stacks}
-    # a nested stack goes with its parent, never by itself
-    deployed = [
-        s.stack_name
-        for s in store.all()
-        if s.artifact_id in ids or not any(s.artifact_id.startswith(f"{i}/") for i in ids)
-    ]
-    names: list[str] = []
-    for pattern in patterns:
-        matches = [
-            s.stack_name
-            for s in assembly.stacks
-            if any(fnmatch.fnmatchcase(n, pattern) for n in (s.artifact_id, s.display_name, s.stack_name))
-        ]
-        matches += [n for n in deployed if fnmatch.fnmatchcase(n, pattern)]
-        if not matches:
-            raise DeployError(f"No stack matches '{pattern}' (in the app or deployed locally)")
-        names += [n for n in dict.fromkeys(matches) if n not in names]
-    return names

@@ -26,6 +26,7 @@ a cold start costs a few hundred milliseconds of CPU, a warm event a few tens.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -34,6 +35,11 @@ from dataclasses import dataclass, field
 
 from .function import FunctionSpec
 from .process import ExecutionEnvironment
+
+# Each environment mostly waits on the emulator and the ResponseURL: two per core keep the cores busy, and
+# the cap bounds memory (an environment is a Python process of about 100 MB).
+DEFAULT_CONCURRENCY = min(16, 2 * (os.cpu_count() or 1))
+
 
 # What idle environments may hold: 8 provider environments (~60 MB each). With the busy ones (at most
 # --concurrency, 4 on a 2-core machine) a 2,000-thing deploy stays well under its 1 GB budget.
