@@ -136,7 +136,8 @@ class Session:
         self._lines = lines or (lambda text: None)
         self._runtime_factory = runtime_factory
         self._stack: contextlib.ExitStack | None = None
-        self._runtime: Runtime | None = None
+        self.runtime: Runtime | None = None
+        """What the executor invokes: the Lambda runtime (or what ``runtime_factory`` made of it) while open."""
         self._secrets: SecretsServer | None = None
         self._door: FrontDoor | None = None
         self._report: Listener | None = None
@@ -172,7 +173,7 @@ class Session:
                     identities=self.iam.bind,
                 )
             )
-            self._runtime = self._runtime_factory(self, lambda_runtime) if self._runtime_factory else lambda_runtime
+            self.runtime = self._runtime_factory(self, lambda_runtime) if self._runtime_factory else lambda_runtime
             # left first: before the runtime stops what was abandoned
             self._report = stack.enter_context(stopping.reporting(self._tell_listeners))
             self._stack = stack.pop_all()
@@ -180,7 +181,7 @@ class Session:
 
     def __exit__(self, *exc_info: Any) -> None:
         stack, self._stack = self._stack, None
-        self._runtime = self._report = None
+        self.runtime = self._report = None
         if stack is not None:
             stack.__exit__(*exc_info)
 
@@ -219,9 +220,12 @@ class Session:
         """Hosts the environments asked for that no endpoint rule of a service in the region gives."""
         return sorted(self._door.refused) if self._door else []
 
-    def deploy(self, stacks: Sequence[str] = ()) -> OperationResult:
-        """Deploy the stacks matching ``stacks`` (names or globs; all by default) and those they depend on."""
-        engine = self._engine()
+    def deploy(
+        self, stacks: Sequence[str] = (), *, parameters: Mapping[str, Mapping[str, str]] | None = None
+    ) -> OperationResult:
+        """Deploy the stacks matching ``stacks`` (names or globs; all by default) and those they depend on;
+        ``parameters`` (stack name -> values) instead of the options' for this deploy."""
+        engine = self._engine(parameters=parameters)
         reports = engine.deploy(engine.deploy_order(engine.assembly.select(stacks)))
         return self._result(engine, reports)
 
@@ -264,17 +268,18 @@ class Session:
         engine = self._engine(open_=False)
         engine.check_quotas(engine.deploy_order(engine.assembly.select(stacks)))
 
-    def _engine(self, *, open_: bool = True) -> Engine:
+    def _engine(self, *, open_: bool = True, parameters: Mapping[str, Mapping[str, str]] | None = None) -> Engine:
         assembly = self.assembly()
+        parameters = self.options.parameters if parameters is None else parameters
         if not open_:
             executor = preview_executor(assembly, self.store)
-            return Engine(assembly, self.store, executor, endpoint_label="", parameters=self.options.parameters)
-        if self._runtime is None or self._report is None or self._secrets is None:
+            return Engine(assembly, self.store, executor, endpoint_label="", parameters=parameters)
+        if self.runtime is None or self._report is None or self._secrets is None:
             raise RuntimeError("the Session is not open: use it in a `with` block")
         executor = Executor(
             assembly,
             self.store,
-            self._runtime,
+            self.runtime,
             concurrency=self.options.concurrency,
             listeners=[self._report, self.statuses],
             invocation_listeners=[JournalWriter(self.store.journal)],
@@ -286,7 +291,7 @@ class Session:
             self.store,
             executor,
             endpoint_label=self.endpoint_label,
-            parameters=self.options.parameters,
+            parameters=parameters,
             allow_endpoint_change=self.options.allow_endpoint_change,
             verbose=self.options.verbose,
             stack_concurrency=self.options.stack_concurrency,
