@@ -96,8 +96,8 @@ def things_in_emulator(cdk_out: Path) -> int:
 
 def emulator_things(cdk_out: Path) -> list[dict[str, Any]]:
     """The things the embedded emulator beside ``cdk_out`` holds, in creation order, as its state has them."""
-    from managed_things_local.deploy.state import STATE_DIR_NAME, StateStore
     from managed_things_local.emulator.server import EmulatorServer
+    from managed_things_local.state.state import STATE_DIR_NAME, StateStore
 
     database = StateStore(cdk_out.parent / STATE_DIR_NAME).emulator_database
     if not database.is_file():

@@ -82,6 +82,6 @@ def synthesize_fleet(
 
 def synth_environment() -> dict[str, str]:
     """What a synth of the benchmarks' app gets over this process's environment: ``cdk synth``'s context."""
-    from managed_things_local.deploy.assembly import CLI_DEFAULT_CONTEXT
+    from managed_things_local.engine.synthesis import CLI_DEFAULT_CONTEXT
 
     return {**SYNTH_ENV, "CDK_CONTEXT_JSON": json.dumps(CLI_DEFAULT_CONTEXT)}

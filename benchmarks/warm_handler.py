@@ -46,9 +46,9 @@ def create_event(index: int, response_url: str, request_id: str) -> dict[str, An
 
 def measure(asset_dir: Path, events: int) -> None:
     """Print the warm per-event figures of ``events`` Create events (at least 2: the first is set apart)."""
-    from managed_things_local.deploy.lambda_runtime.variables import trusted_ca_variables
-    from managed_things_local.deploy.responses import ResponseReceiver
     from managed_things_local.emulator.server import EmulatorServer
+    from managed_things_local.lambda_runtime.variables import trusted_ca_variables
+    from managed_things_local.services.responses import ResponseReceiver
 
     with (
         tempfile.TemporaryDirectory() as workdir,

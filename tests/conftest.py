@@ -125,7 +125,7 @@ def canary_scan() -> Iterator[None]:
     except ImportError:
         yield
         return
-    from managed_things_local.deploy.responses import ResponseReceiver
+    from managed_things_local.services.responses import ResponseReceiver
 
     expect = ResponseReceiver.expect
 

@@ -19,7 +19,7 @@ from cfnlint.api import lint
 from cdk_managed_things import ConfigurationError, ManagedThingFleet
 from cdk_managed_things.fleet import MAX_THINGS_PER_STACK
 from constructs import Construct
-from managed_things_local.deploy.assembly import CLI_DEFAULT_CONTEXT as CLI_CONTEXT
+from managed_things_local.engine.synthesis import CLI_DEFAULT_CONTEXT as CLI_CONTEXT
 
 from .test_template_quality import LINT_REGIONS, _is_cdk_function_role_dependency, validation_report, violations
 

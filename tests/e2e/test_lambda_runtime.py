@@ -28,10 +28,10 @@ import pytest
 from e2e_support import REPO_ROOT, create_venv, pip_install, run
 from unit.support import SEED_REQUEST
 
-from managed_things_local.deploy.invoker import FunctionSpec, LambdaRuntime, Outcome
-from managed_things_local.deploy.lambda_runtime.variables import DirectEndpoint
-from managed_things_local.deploy.requests import CustomResourceRequest, RequestType
-from managed_things_local.deploy.responses import ResponseReceiver
+from managed_things_local.cloudformation.requests import CustomResourceRequest, RequestType
+from managed_things_local.lambda_runtime.invoker import FunctionSpec, LambdaRuntime, Outcome
+from managed_things_local.lambda_runtime.variables import DirectEndpoint
+from managed_things_local.services.responses import ResponseReceiver
 from managed_things_model.contract import HANDLER
 
 pytestmark = pytest.mark.slow

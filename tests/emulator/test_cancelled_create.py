@@ -16,7 +16,7 @@ import pytest
 from conftest import FakeLambdaContext, load_event
 
 from emulator.support import make_client
-from managed_things_local.deploy.stack_events import (
+from managed_things_local.cloudformation.stack_events import (
     Action,
     Phase,
     ResourceEvent,
@@ -24,8 +24,8 @@ from managed_things_local.deploy.stack_events import (
     StackEvent,
     StackStatus,
 )
-from managed_things_local.deploy.stack_status import StackStatuses, StackStatusServer
 from managed_things_local.emulator.server import EmulatorServer
+from managed_things_local.services.stack_status import StackStatuses, StackStatusServer
 
 SEED = load_event("create")
 STACK_ID, LOGICAL_ID = SEED["StackId"], SEED["LogicalResourceId"]

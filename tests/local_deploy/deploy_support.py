@@ -1,7 +1,9 @@
-"""Shared by the local deploy tests: synthesize small CDK apps, run the CLI, read the emulator's things."""
+"""Shared by the local deploy tests: synthesize small CDK apps, drive the engine through a ``Session`` (or run
+the CLI, for what the CLI itself says), read the emulator's things."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -19,8 +21,12 @@ from canary_scan import SCAN  # noqa: E402
 
 from cdk_managed_things import AuthenticationMaterialType, ManagedThing, Role  # noqa: E402
 from managed_things_local.cli import main  # noqa: E402
-from managed_things_local.deploy.assembly import CLI_DEFAULT_CONTEXT  # noqa: E402
+from managed_things_local.cli.progress import Progress  # noqa: E402
+from managed_things_local.cloudformation.stack_events import ResourceEvent  # noqa: E402
 from managed_things_local.emulator.server import EmulatorServer  # noqa: E402
+from managed_things_local.engine.report import StackReport  # noqa: E402
+from managed_things_local.engine.session import OperationResult, Session, SessionOptions  # noqa: E402
+from managed_things_local.engine.synthesis import CLI_DEFAULT_CONTEXT  # noqa: E402
 from managed_things_model.contract import RESERVED_TAG_PREFIX  # noqa: E402
 
 ZIGBEE = AuthenticationMaterialType.ZIGBEE_QR_BAR_CODE
@@ -85,6 +91,36 @@ def run_cli(capsys: Any, *argv: str) -> Run:
     captured = capsys.readouterr()
     SCAN.output(f"managed-things {' '.join(argv[:1])}", captured.out + captured.err)  # for the canary scan
     return Run(code, captured.out, captured.err)
+
+
+@dataclass
+class Operation:
+    """One operation of a ``Session``: its typed result, and what the engine said as it went (the lines
+    ``managed-things`` prints on stderr)."""
+
+    result: OperationResult
+    output: str
+
+    def stack(self, name: str) -> StackReport:
+        return next(r for r in self.result.reports if r.stack_name == name)
+
+    def resource(self, stack: str, path: str) -> ResourceEvent:
+        """A resource's last event, by its construct path (or a fleet thing's label)."""
+        return next(r for r in self.stack(stack).resources.values() if r.path == path)
+
+
+def operate(
+    cdk_out: Path, command: str, *stacks: str, options: SessionOptions | None = None, **kwargs: Any
+) -> Operation:
+    """Open a Session on ``cdk_out`` as ``managed-things <command>`` would (an embedded emulator whose things persist
+    beside it), run ``command`` (deploy, destroy or rollback) on ``stacks`` with ``kwargs``, and close it."""
+    stream = io.StringIO()
+    progress = Progress(stream)
+    with Session(cdk_out, options, listeners=[progress], lines=progress.line) as session:
+        result = getattr(session, command)(stacks, **kwargs)
+    progress.close()
+    SCAN.output(f"session {command}", stream.getvalue())  # for the canary scan
+    return Operation(result, stream.getvalue())
 
 
 def state_dir(cdk_out: Path) -> Path:

@@ -17,15 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from managed_things_local.deploy.engine import Engine
-from managed_things_local.deploy.executor import Executor
-from managed_things_local.deploy.invoker import FunctionSpec, Outcome
-from managed_things_local.deploy.journal import JournalWriter
-from managed_things_local.deploy.progress import Progress, StackReport
-from managed_things_local.deploy.requests import CustomResourceRequest, RequestType
-from managed_things_local.deploy.responses import Answer
-from managed_things_local.deploy.stack_events import DeployEvent
-from managed_things_local.deploy.state import StateStore
+from managed_things_local.cli.progress import Progress, StackReport
+from managed_things_local.cloudformation.requests import CustomResourceRequest, RequestType
+from managed_things_local.cloudformation.stack_events import DeployEvent
+from managed_things_local.engine.engine import Engine
+from managed_things_local.engine.executor import Executor
+from managed_things_local.lambda_runtime.invoker import FunctionSpec, Outcome
+from managed_things_local.services.responses import Answer
+from managed_things_local.state.journal import JournalWriter
+from managed_things_local.state.state import StateStore
 
 Key = tuple[str, RequestType]  # (logical id, request type)
 PROVIDER = {
@@ -179,7 +179,7 @@ class FakeApp:
         concurrency: int = 2,
         clock: Callable[[], float] | None = None,
     ) -> tuple[Engine, list[str], list[DeployEvent]]:
-        from managed_things_local.deploy.assembly import read_assembly
+        from managed_things_local.cloudformation.assembly import read_assembly
 
         stream = io.StringIO()
         progress = Progress(stream)

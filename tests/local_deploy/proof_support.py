@@ -24,22 +24,14 @@ from typing import Any
 
 from canary_scan import SCAN
 
-from managed_things_local.deploy.assembly import read_assembly
-from managed_things_local.deploy.engine import Engine
-from managed_things_local.deploy.executor import Executor
-from managed_things_local.deploy.front_door import FrontDoor
-from managed_things_local.deploy.iam_authority import IamAuthority
-from managed_things_local.deploy.invoker import FunctionSpec, LambdaRuntime, Outcome
-from managed_things_local.deploy.journal import JournalWriter
-from managed_things_local.deploy.progress import Progress
-from managed_things_local.deploy.report import StackReport
-from managed_things_local.deploy.requests import CustomResourceRequest
-from managed_things_local.deploy.responses import ResponseReceiver
-from managed_things_local.deploy.secrets import SecretResource, SecretsServer, SecretVault
-from managed_things_local.deploy.stack_status import StackStatuses, StackStatusServer
-from managed_things_local.deploy.state import StateStore
+from managed_things_local.cli.progress import Progress
+from managed_things_local.cloudformation.requests import CustomResourceRequest
 from managed_things_local.emulator.faults import EmulatorOptions, FaultInjector
 from managed_things_local.emulator.server import EmulatorServer
+from managed_things_local.engine.session import OperationResult, Session, SessionOptions
+from managed_things_local.lambda_runtime.invoker import FunctionSpec, LambdaRuntime, Outcome
+from managed_things_local.services.stack_status import StackStatuses
+from managed_things_local.state.state import StateStore
 
 MANAGED_THING = "Custom::ManagedThing"
 RECOVERABLE = "ClientToken/"  # the provider's id for a Create of unknown outcome
@@ -264,75 +256,56 @@ class AtLeastOnceRuntime:
 # --- the engine, driven directly: one warm runtime for many deploys ---------------------------------------------
 
 
-@dataclass
-class Deployment:
-    reports: list[StackReport]
-    output: str
-
-    def status(self, stack: str) -> str:
-        return next(r.status for r in self.reports if r.stack_name == stack)
-
-
-@dataclass
 class Harness:
-    """A running emulator (its faults changeable), the ResponseURL, DescribeStacks and one warm ``LambdaRuntime``,
-    deploying the cloud assembly in ``cdk_out`` through the engine as ``managed-things deploy`` would."""
+    """A ``Session`` with an in-memory emulator (its faults changeable) and one warm ``LambdaRuntime`` wrapped to
+    deliver events at least once, deploying the cloud assembly in ``cdk_out`` for many deploys, each as
+    ``managed-things deploy`` would; each operation's progress text is kept in ``outputs``."""
 
-    cdk_out: Path
-    server: EmulatorServer
-    runtime: AtLeastOnceRuntime
-    statuses: StackStatuses
-    hook: HandledHook
-    secrets: SecretsServer
-    concurrency: int = 2
-    outputs: list[str] = field(default_factory=list)
+    def __init__(self, cdk_out: Path, session: Session, hook: HandledHook, stream: io.StringIO) -> None:
+        self.cdk_out = cdk_out
+        self.session = session
+        self.hook = hook
+        self.outputs: list[str] = []
+        self._stream = stream
+
+    @property
+    def server(self) -> EmulatorServer:
+        assert self.session.emulator is not None
+        return self.session.emulator
+
+    @property
+    def runtime(self) -> AtLeastOnceRuntime:
+        return self.session.runtime  # type: ignore[return-value]
+
+    @runtime.setter
+    def runtime(self, runtime: Any) -> None:
+        self.session.runtime = runtime
+
+    @property
+    def statuses(self) -> StackStatuses:
+        return self.session.statuses
 
     @property
     def store(self) -> StateStore:
-        return StateStore(self.cdk_out.parent / ".managed-things")
+        return self.session.store
 
-    def _engine(self, parameters: Mapping[str, Mapping[str, str]] | None) -> tuple[Engine, io.StringIO]:
-        stream = io.StringIO()
-        progress = Progress(stream)
-        assembly = read_assembly(self.cdk_out)
-        executor = Executor(
-            assembly,
-            self.store,
-            self.runtime,
-            concurrency=self.concurrency,
-            listeners=[progress, self.statuses],
-            invocation_listeners=[JournalWriter(self.store.journal)],
-            lines=progress.line,
-            natives=[SecretResource(self.secrets)],
-        )
-        engine = Engine(assembly, self.store, executor, endpoint_label=self.server.url, parameters=parameters)
-        return engine, stream
+    def _done(self, command: str, result: OperationResult) -> OperationResult:
+        output = self._stream.getvalue()
+        self._stream.seek(0)
+        self._stream.truncate()
+        self.outputs.append(output)
+        SCAN.output(f"engine {command}", output)
+        return result
 
-    def deploy(self, parameters: Mapping[str, Mapping[str, str]] | None = None) -> Deployment:
-        engine, stream = self._engine(parameters)
-        with self.store.locked():
-            reports = engine.deploy(engine.deploy_order(engine.assembly.stacks))
-        self.outputs.append(stream.getvalue())
-        SCAN.output("engine deploy", stream.getvalue())
-        return Deployment(reports, stream.getvalue())
+    def deploy(self, parameters: Mapping[str, Mapping[str, str]] | None = None) -> OperationResult:
+        return self._done("deploy", self.session.deploy(parameters=parameters))
 
-    def destroy(self) -> Deployment:
-        engine, stream = self._engine(None)
-        with self.store.locked():
-            names = [s.stack_name for s in engine.assembly.stacks]
-            reports = engine.destroy(engine.destroy_order(names))
-        self.outputs.append(stream.getvalue())
-        SCAN.output("engine destroy", stream.getvalue())
-        return Deployment(reports, stream.getvalue())
+    def destroy(self) -> OperationResult:
+        return self._done("destroy", self.session.destroy())
 
-    def rollback(self, orphan: Sequence[str] = (), *, force: bool = False) -> Deployment:
+    def rollback(self, orphan: Sequence[str] = (), *, force: bool = False) -> OperationResult:
         """``managed-things rollback`` of every stack: continue the rollback of those in UPDATE_ROLLBACK_FAILED."""
-        engine, stream = self._engine(None)
-        with self.store.locked():
-            reports = engine.rollback([s.stack_name for s in engine.assembly.stacks], orphan, force=force)
-        self.outputs.append(stream.getvalue())
-        SCAN.output("engine rollback", stream.getvalue())
-        return Deployment(reports, stream.getvalue())
+        return self._done("rollback", self.session.rollback(orphan=orphan, force=force))
 
     def recover(self, stack: str, status: str) -> None:
         """Get a stack out of a failed state as on AWS, once the service behaves: an UPDATE_ROLLBACK_FAILED stack
@@ -352,29 +325,24 @@ def harness(
     options: EmulatorOptions = EmulatorOptions(),  # noqa: B008
     concurrency: int = 2,
 ) -> Iterator[Harness]:
-    """Everything ``managed-things deploy --endpoint-url`` starts, started once for many deploys.
+    """A Session as ``managed-things deploy`` opens it, with an in-memory emulator, open for many deploys.
 
     Kill tests use ``concurrency=1``: the killer takes the environments in the order their invocations began."""
-    store = StateStore(cdk_out.parent / ".managed-things")
-    store.directory.mkdir(parents=True, exist_ok=True)
-    statuses = StackStatuses()
-    iam = IamAuthority(store)  # the strict engine: every call of the provider authorized by its role
-    with (
-        EmulatorServer(options=options, authorizer=iam.authorize) as server,
-        SecretsServer(SecretVault(store.directory), iam.authorize) as secrets,
-        ResponseReceiver(store.directory) as receiver,
-        StackStatusServer(statuses, iam.authorize) as stack_status,
-        FrontDoor(
-            receiver, managed_integrations=server.url, secrets_manager=secrets.url, cloudformation=stack_status.url
-        ) as front_door,
-    ):
-        inner = LambdaRuntime(receiver, front_door, store.logs_dir, concurrency=concurrency, identities=iam.bind)
-        hook = HandledHook(server)
-        runtime = AtLeastOnceRuntime(inner, server, hook)
-        try:
-            yield Harness(cdk_out, server, runtime, statuses, hook, secrets, concurrency)
-        finally:
-            runtime.close()
+    hooks: list[HandledHook] = []
+
+    def at_least_once(session: Session, inner: LambdaRuntime) -> AtLeastOnceRuntime:
+        assert session.emulator is not None
+        hooks.append(HandledHook(session.emulator))
+        return AtLeastOnceRuntime(inner, session.emulator, hooks[0])
+
+    stream = io.StringIO()
+    progress = Progress(stream)
+    session_options = SessionOptions(concurrency=concurrency, emulator=options, persist_emulator=False)
+    session = Session(
+        cdk_out, session_options, listeners=[progress], lines=progress.line, runtime_factory=at_least_once
+    )
+    with session:
+        yield Harness(cdk_out, session, hooks[0], stream)
 
 
 def write_template(cdk_out: Path, stack: str, base: Mapping[str, Any], things: Mapping[str, Mapping[str, Any]]) -> None:

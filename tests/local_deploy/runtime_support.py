@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from managed_things_local.deploy.front_door import FrontDoor
-from managed_things_local.deploy.invoker import FunctionSpec
-from managed_things_local.deploy.lambda_runtime.variables import DirectEndpoint
-from managed_things_local.deploy.requests import CustomResourceRequest, RequestType
-from managed_things_local.deploy.responses import ResponseReceiver
+from managed_things_local.cloudformation.requests import CustomResourceRequest, RequestType
+from managed_things_local.lambda_runtime.invoker import FunctionSpec
+from managed_things_local.lambda_runtime.variables import DirectEndpoint
+from managed_things_local.services.front_door import FrontDoor
+from managed_things_local.services.responses import ResponseReceiver
 
 STACK_ID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/Stack/5b918d10-b9b1-11ef-9c0e-0a8f1c2d3e4f"
 LOG_NAME = "Stack.log"

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from deploy_support import run_cli
 
-from managed_things_local.deploy.assembly import APP_ERROR_ADVICE
+from managed_things_local.engine.synthesis import APP_ERROR_ADVICE
 
 FLEET_APP = """\
     import aws_cdk as cdk

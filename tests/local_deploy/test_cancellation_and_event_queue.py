@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from fake_runtime import PROVIDER, Deployed, FakeApp, FakeClock, FakeRuntime, thing
 
-from managed_things_local.deploy.requests import CustomResourceRequest, RequestType
-from managed_things_local.deploy.service_timeout import CREATION_CANCELLED, no_response
-from managed_things_local.deploy.stack_events import ResourceEvent, ResourceStatus
+from managed_things_local.cloudformation.requests import CustomResourceRequest, RequestType
+from managed_things_local.cloudformation.service_timeout import CREATION_CANCELLED, no_response
+from managed_things_local.cloudformation.stack_events import ResourceEvent, ResourceStatus
 
 CREATE, DELETE = RequestType.CREATE, RequestType.DELETE
 

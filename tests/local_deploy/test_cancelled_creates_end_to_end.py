@@ -13,11 +13,11 @@ import pytest
 from deploy_support import device, synth
 from proof_support import Harness, harness, live_things
 
-from managed_things_local.deploy.invoker import FunctionSpec, Outcome
-from managed_things_local.deploy.requests import CustomResourceRequest, RequestType
-from managed_things_local.deploy.runtime import Runtime
-from managed_things_local.deploy.service_timeout import CREATION_CANCELLED
+from managed_things_local.cloudformation.requests import CustomResourceRequest, RequestType
+from managed_things_local.cloudformation.service_timeout import CREATION_CANCELLED
 from managed_things_local.emulator.faults import EmulatorOptions, FaultInjector
+from managed_things_local.lambda_runtime.invoker import FunctionSpec, Outcome
+from managed_things_local.lambda_runtime.runtime import Runtime
 
 HOLD_SECONDS = 30.0  # how long a committed Create waits for the test at most (the old engine waited that long)
 

@@ -18,9 +18,9 @@ import pytest
 from conftest import REPO_ROOT
 from deploy_support import Run, device, run_cli, synth
 
-import managed_things_local.deploy.cli as deploy_cli
+import managed_things_local.cli.deploy_cli as deploy_cli
 from managed_things_local.cli import EXIT_INTERRUPTED, build_parser
-from managed_things_local.deploy.assembly import app_environment
+from managed_things_local.engine.synthesis import app_environment
 
 SCRIPT = Path(sys.executable).parent / "managed-things"
 
@@ -176,9 +176,9 @@ print(json.dumps({"code": code, "imported": [m for m in json.loads(sys.argv[1]) 
 """
 # What the deploy itself needs: the engine, the Lambda runtime, the embedded emulator, and the libraries they use.
 HEAVY_MODULES = [
-    "managed_things_local.deploy.engine",
-    "managed_things_local.deploy.invoker",
-    "managed_things_local.deploy.stack_run",
+    "managed_things_local.engine.engine",
+    "managed_things_local.lambda_runtime.invoker",
+    "managed_things_local.engine.stack_run",
     "managed_things_local.emulator.server",
     "managed_things_local.emulator.cli",
     "botocore",

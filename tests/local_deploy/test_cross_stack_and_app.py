@@ -9,9 +9,10 @@ import textwrap
 from pathlib import Path
 
 import aws_cdk as cdk
-from deploy_support import device, emulator_things, run_cli, stack_state, state_dir, synth
+from deploy_support import device, emulator_things, operate, run_cli, stack_state, state_dir, synth
 
 from managed_things_local.emulator.server import EmulatorServer
+from managed_things_local.engine.session import SessionOptions
 
 
 def two_stacks(app: cdk.App) -> None:
@@ -37,14 +38,14 @@ def test_an_imported_value_is_deployed_after_its_exporter_and_destroyed_before_i
     cdk_out = synth(tmp_path / "cdk.out", two_stacks)
     with EmulatorServer() as emulator:
         # WHEN every stack is deployed against it
-        run = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--endpoint-url", emulator.url, "--json")
+        run = operate(cdk_out, "deploy", options=SessionOptions(endpoint_url=emulator.url))
 
         # THEN the producer went first and the consumer's thing carries the producer's hub Id
-        assert run.code == 0, run.stderr
-        assert [s["stackName"] for s in run.document["stacks"]] == ["Producer", "Consumer"]
+        assert not run.result.failed, run.output
+        assert [report.stack_name for report in run.result.reports] == ["Producer", "Consumer"]
         things = {t["Name"]: t for t in emulator.backend.list_things()}
         assert things["Lamp"]["MetaData"] == {"hub": things["Hub"]["Id"]}
-        assert run.stack("Producer")["exports"] == {"Producer-HubId": things["Hub"]["Id"]}
+        assert run.stack("Producer").exports == {"Producer-HubId": things["Hub"]["Id"]}
         # AND the embedded emulator was not used
         assert not (state_dir(cdk_out) / "emulator.sqlite").exists()
 
@@ -117,14 +118,14 @@ def test_an_import_of_a_value_the_model_rejects_fails_the_importer(tmp_path: Pat
     cdk_out = synth(tmp_path / "cdk.out", define)
 
     # WHEN both are deployed
-    run = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--json")
+    run = operate(cdk_out, "deploy")
 
     # THEN the producer stands, the consumer rolls back without a thing left, naming the resource
-    assert run.code == 1
-    assert run.stack("Labels")["status"] == "CREATE_COMPLETE"
+    assert run.result.failed
+    assert run.stack("Labels").status == "CREATE_COMPLETE"
     consumer = run.stack("Labelled")
-    assert consumer["status"] == "ROLLBACK_COMPLETE"
-    assert consumer["failedResource"].startswith("Named") and "Name" in consumer["error"]
+    assert consumer.status == "ROLLBACK_COMPLETE"
+    assert consumer.failed_resource.startswith("Named") and "Name" in consumer.error
     assert emulator_things(cdk_out) == {}
 
 

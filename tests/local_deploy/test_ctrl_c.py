@@ -27,9 +27,9 @@ from deploy_support import device, emulator_things, state_dir, synth
 from fake_runtime import FakeApp, FakeRuntime, thing
 
 from managed_things_local.cli import EXIT_INTERRUPTED
-from managed_things_local.deploy.interrupts import Stopping, StopWaiting
-from managed_things_local.deploy.requests import CustomResourceRequest, RequestType
-from managed_things_local.deploy.state import StateStore
+from managed_things_local.cloudformation.requests import CustomResourceRequest, RequestType
+from managed_things_local.engine.interrupts import Stopping, StopWaiting
+from managed_things_local.state.state import StateStore
 
 STACK = "Interrupted"
 HANG_GUARD_SECONDS = 120  # only so that a broken interrupt fails the test instead of hanging it

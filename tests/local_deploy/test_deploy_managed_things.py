@@ -7,7 +7,7 @@ from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_ssm as ssm
-from deploy_support import by_name, device, emulator_things, run_cli, stack_state, synth, template_tags
+from deploy_support import by_name, device, emulator_things, operate, run_cli, stack_state, synth, template_tags
 
 from cdk_managed_things import (
     AuthenticationMaterialType,
@@ -48,10 +48,10 @@ def test_deploy_creates_every_thing_and_a_second_deploy_changes_nothing(tmp_path
     cdk_out = synth(tmp_path / "cdk.out", fleet())
 
     # WHEN it is deployed
-    run = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--json")
+    run = operate(cdk_out, "deploy")
 
     # THEN the emulator holds both things, with the template's values in their API types
-    assert run.code == 0, run.stderr
+    assert not run.result.failed, run.output
     things = by_name(emulator_things(cdk_out))
     assert sorted(things) == ["Hub one", "Sensor"]
     hub = things["Hub one"]
@@ -62,21 +62,21 @@ def test_deploy_creates_every_thing_and_a_second_deploy_changes_nothing(tmp_path
         "EnableAsProvisionee": False,
         "TimeoutInMinutes": 10,
     }
-    # AND the outputs are the things' attributes, progress went to stderr like cdk deploy's
+    # AND the outputs are the things' attributes, progress said it like cdk deploy
     stack = run.stack("Fleet")
-    assert stack["status"] == "CREATE_COMPLETE"
-    assert stack["outputs"] == {"HubId": hub["Id"], "SensorArn": things["Sensor"]["Arn"]}
-    assert stack["exports"] == {"Fleet-HubId": hub["Id"]}
-    assert run.resource("Fleet", "Hub")["physicalId"] == hub["Id"]
-    assert "Fleet | CREATE_IN_PROGRESS | Custom::ManagedThing | Hub (" in run.stderr
-    assert "Fleet | CREATE_COMPLETE | Custom::ManagedThing | Sensor (" in run.stderr
+    assert stack.status == "CREATE_COMPLETE"
+    assert stack.outputs == {"HubId": hub["Id"], "SensorArn": things["Sensor"]["Arn"]}
+    assert stack.exports == {"Fleet-HubId": hub["Id"]}
+    assert run.resource("Fleet", "Hub").physical_id == hub["Id"]
+    assert "Fleet | CREATE_IN_PROGRESS | Custom::ManagedThing | Hub (" in run.output
+    assert "Fleet | CREATE_COMPLETE | Custom::ManagedThing | Sensor (" in run.output
     assert (
         "Fleet | 6 resources of other types not deployed locally (AWS::CDK::Metadata, AWS::IAM::Policy, "
-        "AWS::IAM::Role, ...)\n" in run.stderr
+        "AWS::IAM::Role, ...)\n" in run.output
     )
-    assert {r["type"] for r in stack["notDeployedLocally"]} >= {"AWS::Lambda::Function", "AWS::IAM::Role"}
+    assert {kind for _, kind in stack.not_deployed} >= {"AWS::Lambda::Function", "AWS::IAM::Role"}
 
-    # WHEN the same assembly is deployed again, without --json
+    # WHEN the same assembly is deployed again, by the CLI
     again = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out))
 
     # THEN nothing is sent to the provider and the outputs are printed like cdk deploy's
@@ -96,19 +96,19 @@ def test_name_and_tag_changes_update_in_place(tmp_path: Path, capsys) -> None:
 
     # WHEN the hub is renamed and the sensor gets tags, and the app is deployed again
     synth(cdk_out, fleet(hub_name="Hub two", sensor_tags={"room": "kitchen"}))
-    run = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--json")
+    run = operate(cdk_out, "deploy")
 
     # THEN both are updated in place: same Ids, new Name and Tags in the emulator
-    assert run.code == 0, run.stderr
+    assert not run.result.failed, run.output
     after = by_name(emulator_things(cdk_out))
     assert sorted(after) == ["Hub two", "Sensor"]
     assert after["Hub two"]["Id"] == before["Hub one"]["Id"]
     assert after["Sensor"]["Id"] == before["Sensor"]["Id"]
     assert template_tags(after["Sensor"]) == {"room": "kitchen"}
     assert template_tags(after["Hub two"]) == {"fleet": "home"}
-    assert run.resource("Fleet", "Hub")["action"] == "update"
-    assert run.resource("Fleet", "Sensor")["status"] == "UPDATE_COMPLETE"
-    assert "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS" not in run.stderr
+    assert run.resource("Fleet", "Hub").action == "update"
+    assert run.resource("Fleet", "Sensor").status == "UPDATE_COMPLETE"
+    assert "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS" not in run.output
 
 
 def test_replacement_and_removal_are_cleaned_up_and_destroy_empties_the_emulator(tmp_path: Path, capsys) -> None:
@@ -119,23 +119,22 @@ def test_replacement_and_removal_are_cleaned_up_and_destroy_empties_the_emulator
 
     # WHEN the sensor's Role changes (UpdateManagedThing cannot change it) and the hub leaves the app
     synth(cdk_out, fleet(with_hub=False, sensor_role=Role.CONTROLLER))
-    run = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--json")
+    run = operate(cdk_out, "deploy")
 
     # THEN the sensor is replaced by a new thing, and the old sensor and the hub are deleted in the cleanup
-    assert run.code == 0, run.stderr
+    assert not run.result.failed, run.output
     things = emulator_things(cdk_out)
     assert len(things) == 1
     (new_sensor,) = things.values()
     assert new_sensor["Role"] == "CONTROLLER"
     assert new_sensor["Id"] != before["Sensor"]["Id"]
-    assert run.resource("Fleet", "Sensor") | {"physicalId": new_sensor["Id"], "action": "replace"} == run.resource(
-        "Fleet", "Sensor"
-    )
-    assert run.resource("Fleet", "Hub")["status"] == "DELETE_COMPLETE"
-    cleanup = run.stderr.index("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
-    assert run.stderr.index("UPDATE_COMPLETE | Custom::ManagedThing | Sensor") < cleanup
-    assert run.stderr.index("DELETE_COMPLETE | Custom::ManagedThing | Hub") > cleanup
-    assert run.stack("Fleet")["outputs"] == {"SensorArn": new_sensor["Arn"]}
+    sensor = run.resource("Fleet", "Sensor")
+    assert (sensor.physical_id, sensor.action) == (new_sensor["Id"], "replace")
+    assert run.resource("Fleet", "Hub").status == "DELETE_COMPLETE"
+    cleanup = run.output.index("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+    assert run.output.index("UPDATE_COMPLETE | Custom::ManagedThing | Sensor") < cleanup
+    assert run.output.index("DELETE_COMPLETE | Custom::ManagedThing | Hub") > cleanup
+    assert run.stack("Fleet").outputs == {"SensorArn": new_sensor["Arn"]}
 
     # WHEN the app is destroyed
     destroyed = run_cli(capsys, "destroy", "--cdk-out", str(cdk_out))
@@ -164,23 +163,23 @@ def test_retained_things_outlive_removal_and_destroy(tmp_path: Path, capsys) -> 
 
     # WHEN one retained thing leaves the app
     synth(cdk_out, define(keep_removed=True))
-    removal = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--json")
+    removal = operate(cdk_out, "deploy")
 
     # THEN it is not deleted, only forgotten
-    assert removal.code == 0, removal.stderr
+    assert not removal.result.failed, removal.output
     assert sorted(by_name(emulator_things(cdk_out))) == ["Keeper", "Removed", "Temp"]
-    assert removal.resource("Keep", "Removed")["status"] == "DELETE_SKIPPED"
-    assert "Keep | DELETE_SKIPPED | Custom::ManagedThing | Removed" in removal.stderr
+    assert removal.resource("Keep", "Removed").status == "DELETE_SKIPPED"
+    assert "Keep | DELETE_SKIPPED | Custom::ManagedThing | Removed" in removal.output
     assert "Removed" not in json.loads(stack_state(cdk_out, "Keep").read_text())["resources"].get("Removed", {})
 
     # WHEN the stack is destroyed
-    run = run_cli(capsys, "destroy", "--cdk-out", str(cdk_out))
+    run = operate(cdk_out, "destroy")
 
     # THEN the retained thing stays in the emulator, the other one is deleted
-    assert run.code == 0, run.stderr
+    assert not run.result.failed, run.output
     assert sorted(by_name(emulator_things(cdk_out))) == ["Keeper", "Removed"]
-    assert "DELETE_SKIPPED | Custom::ManagedThing | Keeper" in run.stderr and "retained" in run.stderr
-    assert "DELETE_COMPLETE | Custom::ManagedThing | Temp" in run.stderr
+    assert "DELETE_SKIPPED | Custom::ManagedThing | Keeper" in run.output and "retained" in run.output
+    assert "DELETE_COMPLETE | Custom::ManagedThing | Temp" in run.output
     assert not stack_state(cdk_out, "Keep").exists()
 
 
@@ -203,18 +202,18 @@ def test_a_value_invalid_only_at_deploy_time_rolls_back_the_first_deploy(tmp_pat
     cdk_out = synth(tmp_path / "cdk.out", invalid_role_app(good_name="Good", with_bad=True))
 
     # WHEN it is deployed
-    run = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--json")
+    run = operate(cdk_out, "deploy")
 
     # THEN the provider rejects it, the thing created before it is deleted again, nothing is recorded
-    assert run.code == 1
+    assert run.result.failed
     assert emulator_things(cdk_out) == {}
     stack = run.stack("Checked")
-    assert stack["status"] == "ROLLBACK_COMPLETE"
-    assert stack["failedResource"].startswith("Bad")
-    assert "Bad" in stack["error"] and "Role" in stack["error"]
-    assert run.resource("Checked", "Good")["status"] == "DELETE_COMPLETE"
-    assert "Checked | CREATE_FAILED | Custom::ManagedThing | Bad (" in run.stderr
-    assert run.stderr.index("CREATE_FAILED") < run.stderr.index("DELETE_COMPLETE | Custom::ManagedThing | Good")
+    assert stack.status == "ROLLBACK_COMPLETE"
+    assert stack.failed_resource.startswith("Bad")
+    assert "Bad" in stack.error and "Role" in stack.error
+    assert run.resource("Checked", "Good").status == "DELETE_COMPLETE"
+    assert "Checked | CREATE_FAILED | Custom::ManagedThing | Bad (" in run.output
+    assert run.output.index("CREATE_FAILED") < run.output.index("DELETE_COMPLETE | Custom::ManagedThing | Good")
     assert not stack_state(cdk_out, "Checked").exists()
 
     # WHEN it is deployed again with a valid value for the parameter
@@ -234,16 +233,16 @@ def test_a_failed_update_rolls_back_to_the_previous_deployment(tmp_path: Path, c
 
     # WHEN it is renamed in the same deploy that adds a thing the provider rejects
     synth(cdk_out, invalid_role_app(good_name="After", with_bad=True))
-    run = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--json")
+    run = operate(cdk_out, "deploy")
 
     # THEN the rename is rolled back in place and the state is the previous deployment's
-    assert run.code == 1
-    assert run.stack("Checked")["status"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert run.result.failed
+    assert run.stack("Checked").status == "UPDATE_ROLLBACK_COMPLETE"
     things = emulator_things(cdk_out)
     assert list(things) == [original["Id"]]
     assert things[original["Id"]]["Name"] == "Before"
     assert stack_state(cdk_out, "Checked").read_text() == recorded
-    assert "UPDATE_FAILED" not in run.stderr.split("UPDATE_ROLLBACK_IN_PROGRESS")[1]
+    assert "UPDATE_FAILED" not in run.output.split("UPDATE_ROLLBACK_IN_PROGRESS")[1]
 
 
 def test_a_property_that_needs_an_undeployed_resource_fails_naming_it(tmp_path: Path, capsys) -> None:
@@ -256,11 +255,11 @@ def test_a_property_that_needs_an_undeployed_resource_fails_naming_it(tmp_path: 
     cdk_out = synth(tmp_path / "cdk.out", define)
 
     # WHEN it is deployed
-    run = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--json")
+    run = operate(cdk_out, "deploy")
 
     # THEN it fails before any call, naming the parameter as not deployed locally
-    assert run.code == 1
-    error = run.stack("Parametric")["error"]
+    assert run.result.failed
+    error = run.stack("Parametric").error
     assert "Sensor" in error
     assert "SensorName" in error and "AWS::SSM::Parameter" in error and "not deployed locally" in error
     assert emulator_things(cdk_out) == {}

@@ -55,7 +55,7 @@ def test_diff_says_what_a_deploy_would_do_without_showing_values(tmp_path: Path,
 
 
 def test_a_member_the_update_cannot_clear_is_said_to_be_kept() -> None:
-    from managed_things_local.deploy.diff import _planned
+    from managed_things_local.engine.diff import _planned
 
     # GIVEN a thing whose Brand the template no longer sets (UpdateManagedThing cannot clear it)
     old = {

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from fake_runtime import FakeApp, FakeRuntime, thing
 
-from managed_things_local.deploy.errors import DeployError
-from managed_things_local.deploy.requests import RequestType
-from managed_things_local.deploy.stack_events import ResourceEvent, StackEvent, StackStatus
+from managed_things_local.cloudformation.requests import RequestType
+from managed_things_local.cloudformation.stack_events import ResourceEvent, StackEvent, StackStatus
+from managed_things_local.errors import DeployError
 
 CREATE, UPDATE, DELETE = RequestType.CREATE, RequestType.UPDATE, RequestType.DELETE
 

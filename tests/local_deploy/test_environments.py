@@ -26,11 +26,11 @@ from runtime_support import (
     write_code,
 )
 
-from managed_things_local.deploy.invoker import FunctionSpec, LambdaRuntime, Outcome
-from managed_things_local.deploy.lambda_runtime.pool import EnvironmentPool, PoolClosed
-from managed_things_local.deploy.requests import CustomResourceRequest, RequestType
-from managed_things_local.deploy.responses import ResponseReceiver
+from managed_things_local.cloudformation.requests import CustomResourceRequest, RequestType
 from managed_things_local.emulator.server import EmulatorServer
+from managed_things_local.lambda_runtime.invoker import FunctionSpec, LambdaRuntime, Outcome
+from managed_things_local.lambda_runtime.pool import EnvironmentPool, PoolClosed
+from managed_things_local.services.responses import ResponseReceiver
 
 __all__ = ["receiver"]  # the fixture
 

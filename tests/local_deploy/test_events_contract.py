@@ -17,7 +17,7 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
-from deploy_support import run_cli, stack_state, synth
+from deploy_support import operate, stack_state, synth
 
 RECORDER = r"""
 import json
@@ -126,7 +126,7 @@ def calls(recorded: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     ]
 
 
-def test_events_are_shaped_and_ordered_like_cloudformation(tmp_path: Path, capsys) -> None:
+def test_events_are_shaped_and_ordered_like_cloudformation(tmp_path: Path) -> None:
     code_dir = tmp_path / "recorder"
     code_dir.mkdir()
     (code_dir / "recorder.py").write_text(RECORDER)
@@ -137,10 +137,10 @@ def test_events_are_shaped_and_ordered_like_cloudformation(tmp_path: Path, capsy
     synth(cdk_out, recorder_app(code_dir, record_file, 1), cli_context=False)
 
     # WHEN deployed
-    run = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--json")
+    run = operate(cdk_out, "deploy")
 
     # THEN each gets one Create, B after A answered, with CloudFormation's event and Lambda's context
-    assert run.code == 0, run.stderr
+    assert not run.result.failed, run.output
     first = records(record_file)
     assert sorted(calls(first)) == [("Create", "A", "a1"), ("Create", "B", "b1"), ("Create", "C", "c1")]
     assert [c[1] for c in calls(first)].index("B") > [c[1] for c in calls(first)].index("A")
@@ -181,10 +181,10 @@ def test_events_are_shaped_and_ordered_like_cloudformation(tmp_path: Path, capsy
 
     # WHEN A's Id changes (a replacement), which changes B's references, and C leaves the app
     synth(cdk_out, recorder_app(code_dir, record_file, 2), cli_context=False)
-    run = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out))
+    run = operate(cdk_out, "deploy")
 
     # THEN A and B get Updates in dependency order, then the cleanup deletes C and A's old resource
-    assert run.code == 0, run.stderr
+    assert not run.result.failed, run.output
     second = records(record_file)[len(first) :]
     order = calls(second)
     assert order[:2] == [("Update", "A", "a1"), ("Update", "B", "b1")]
@@ -199,12 +199,12 @@ def test_events_are_shaped_and_ordered_like_cloudformation(tmp_path: Path, capsy
 
     # WHEN B changes in place, D (after B) and E (after D) are new, and E fails
     synth(cdk_out, recorder_app(code_dir, record_file, 3), cli_context=False)
-    run = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--json")
+    run = operate(cdk_out, "deploy")
 
     # THEN the stack rolls back: B updated back (old and new swapped), then E and D deleted, in that order
-    assert run.code == 1
-    assert run.stack("Events")["failedResource"] == "E"
-    assert "E: told to fail" in run.stack("Events")["error"]
+    assert run.result.failed
+    assert run.stack("Events").failed_resource == "E"
+    assert "E: told to fail" in run.stack("Events").error
     third = records(record_file)[len(first) + len(second) :]
     assert calls(third) == [
         ("Update", "B", "b1"),
@@ -221,8 +221,8 @@ def test_events_are_shaped_and_ordered_like_cloudformation(tmp_path: Path, capsy
 
     # WHEN the second version is deployed again
     synth(cdk_out, recorder_app(code_dir, record_file, 2), cli_context=False)
-    run = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out))
+    run = operate(cdk_out, "deploy")
 
     # THEN nothing changed since it
-    assert run.code == 0, run.stderr
+    assert not run.result.failed, run.output
     assert len(records(record_file)) == len(first) + len(second) + len(third)

@@ -12,9 +12,10 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from deploy_support import by_name, emulator_things, material, run_cli, state_dir, synth
+from deploy_support import by_name, emulator_things, material, operate, run_cli, state_dir, synth
 
 from cdk_managed_things import ManagedThingFleet
+from managed_things_local.engine.session import SessionOptions
 
 DEFAULTS = {"Role": "DEVICE", "AuthenticationMaterialType": "ZIGBEE_QR_BAR_CODE"}
 
@@ -44,12 +45,12 @@ def test_a_fleet_deploys_changes_only_its_changed_rows_and_is_found_by_key(tmp_p
     # GIVEN a fleet of 10 rows over 3 shards, with the Id of one thing as an output of the parent
     cdk_out = synth(tmp_path / "cdk.out", fleet_app(range(1, 11)))
     # WHEN deployed
-    run = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--json")
+    run = operate(cdk_out, "deploy")
     # THEN the 10 things exist, the output is the first one's Id, and `things` lists each key's Id and ARN
-    assert run.code == 0, run.stderr
+    assert not run.result.failed, run.output
     things = by_name(emulator_things(cdk_out))
     assert sorted(things) == sorted(f"plug-{i}" for i in range(1, 11))
-    assert run.stack("Plugs")["outputs"] == {"FirstId": things["plug-1"]["Id"]}
+    assert run.stack("Plugs").outputs == {"FirstId": things["plug-1"]["Id"]}
     found = listed(capsys, cdk_out)
     assert {key: thing["id"] for key, thing in found.items()} == {
         f"SN-{i:04d}": things[f"plug-{i}"]["Id"] for i in range(1, 11)
@@ -121,10 +122,10 @@ def test_one_bad_row_rolls_back_only_its_shard_stack(tmp_path: Path, capsys: Any
     placement = json.loads((tmp_path / "placement.json").read_text())["shards"]
     assert sorted(placement) == ["Shard001", "Shard002"]
     # WHEN both shard stacks are deployed side by side
-    run = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--stack-concurrency", "2", "--json")
+    run = operate(cdk_out, "deploy", options=SessionOptions(stack_concurrency=2))
     # THEN the shard with the bad row rolls back alone, and the other keeps its three things
-    assert run.code == 1
-    statuses = {s["stackName"]: s["status"] for s in run.document["stacks"]}
+    assert run.result.failed
+    statuses = {report.stack_name: report.status for report in run.result.reports}
     bad = next(name for name in statuses if statuses[name] == "ROLLBACK_COMPLETE")
     good = next(name for name in statuses if name != bad and name.startswith("Plugs-Fleet-"))
     assert statuses[good] == "CREATE_COMPLETE"
@@ -145,10 +146,10 @@ def test_a_stack_holding_only_a_fleet_is_skipped_as_the_cdk_cli_skips_a_stack_wi
 
     cdk_out = synth(tmp_path / "cdk.out", define, cli_context=False)
     # WHEN deployed
-    run = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--json")
+    run = operate(cdk_out, "deploy")
     # THEN the shard stack holds the things, and the empty stack is skipped with the CDK CLI's warning, not deployed
-    assert run.code == 0, run.stderr
-    assert "Only | stack has no resources, skipping deployment." in run.stderr
+    assert not run.result.failed, run.output
+    assert "Only | stack has no resources, skipping deployment." in run.output
     assert len(emulator_things(cdk_out)) == 2
     assert not (state_dir(cdk_out) / "stacks" / "Only.json").exists()
     assert run_cli(capsys, "destroy", "--cdk-out", str(cdk_out), "--force").code == 0

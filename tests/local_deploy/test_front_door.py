@@ -11,9 +11,9 @@ from botocore.config import Config
 from botocore.exceptions import ProxyConnectionError
 from runtime_support import front_door_to, receiver  # noqa: F401 - a fixture
 
-from managed_things_local.deploy.front_door import FrontDoor, endpoint_host
-from managed_things_local.deploy.responses import ResponseReceiver
 from managed_things_local.emulator.server import EmulatorServer
+from managed_things_local.services.front_door import FrontDoor, endpoint_host
+from managed_things_local.services.responses import ResponseReceiver
 from managed_things_model.service_model import SERVICE_NAME
 
 ONE_ATTEMPT = Config(retries={"mode": "standard", "total_max_attempts": 1})

@@ -13,17 +13,17 @@ import aws_cdk as cdk
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from deploy_support import by_name, device, emulator_things, run_cli, synth
+from deploy_support import by_name, device, emulator_things, operate, synth
 
-from managed_things_local.deploy.iam_authority import IamAuthority
-from managed_things_local.deploy.iam_policies import ENGINE_ACCESS_KEY_ID, generated_role_name, role_of
-from managed_things_local.deploy.invoker import FunctionSpec
-from managed_things_local.deploy.records import StackState
-from managed_things_local.deploy.secrets import SecretsServer, SecretVault
-from managed_things_local.deploy.stack_events import StackEvent, StackStatus
-from managed_things_local.deploy.stack_status import StackStatuses, StackStatusServer
-from managed_things_local.deploy.state import StateStore
+from managed_things_local.cloudformation.records import StackState
+from managed_things_local.cloudformation.stack_events import StackEvent, StackStatus
 from managed_things_local.emulator.server import EmulatorServer
+from managed_things_local.lambda_runtime.invoker import FunctionSpec
+from managed_things_local.services.iam_authority import IamAuthority
+from managed_things_local.services.iam_policies import ENGINE_ACCESS_KEY_ID, generated_role_name, role_of
+from managed_things_local.services.secrets import SecretsServer, SecretVault
+from managed_things_local.services.stack_status import StackStatuses, StackStatusServer
+from managed_things_local.state.state import StateStore
 
 REGION, ACCOUNT = "eu-west-1", "123456789012"
 STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/Fleet/6a2c9a40-0000-4000-8000-000000000000"
@@ -203,47 +203,47 @@ def cdk_out(tmp_path: Path) -> Iterator[Path]:
     yield synth(tmp_path / "cdk.out", one_thing)
 
 
-def test_a_provider_policy_without_delete_fails_the_destroy_naming_the_action(cdk_out: Path, capsys) -> None:
+def test_a_provider_policy_without_delete_fails_the_destroy_naming_the_action(cdk_out: Path) -> None:
     # GIVEN a stack whose provider's policy lacks iotmanagedintegrations:DeleteManagedThing, deployed
     original = without_action(cdk_out, "iotmanagedintegrations:DeleteManagedThing")
-    deployed = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--json")
-    assert deployed.code == 0, deployed.stderr
+    deployed = operate(cdk_out, "deploy")
+    assert not deployed.result.failed, deployed.output
     # WHEN it is destroyed
-    failed = run_cli(capsys, "destroy", "--cdk-out", str(cdk_out), "--json")
+    failed = operate(cdk_out, "destroy")
     # THEN the provider's Delete is refused: the stack is DELETE_FAILED, the reason names the operation and the
     # error, and the thing is still there
-    assert failed.code == 1
-    assert failed.stack("Guarded")["status"] == "DELETE_FAILED"
-    assert "DeleteManagedThing failed: AccessDeniedException" in failed.stack("Guarded")["error"]
+    assert failed.result.failed
+    assert failed.stack("Guarded").status == "DELETE_FAILED"
+    assert "DeleteManagedThing failed: AccessDeniedException" in failed.stack("Guarded").error
     assert list(by_name(emulator_things(cdk_out))) == ["Plug"]
     # WHEN the policy that grants it is deployed (a destroy runs the provider as deployed, as CloudFormation
     # deletes with the role's policies as they are), THEN the destroy succeeds
     (cdk_out / "Guarded.template.json").write_text(json.dumps(original))
-    assert run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--json").code == 0
-    gone = run_cli(capsys, "destroy", "--cdk-out", str(cdk_out), "--json")
-    assert gone.code == 0, gone.stderr
+    assert not operate(cdk_out, "deploy").result.failed
+    gone = operate(cdk_out, "destroy")
+    assert not gone.result.failed, gone.output
     assert emulator_things(cdk_out) == {}
 
 
-def test_a_provider_policy_without_create_rolls_the_deploy_back(cdk_out: Path, capsys) -> None:
+def test_a_provider_policy_without_create_rolls_the_deploy_back(cdk_out: Path) -> None:
     without_action(cdk_out, "iotmanagedintegrations:CreateManagedThing")
-    failed = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--json")
-    assert failed.code == 1
-    assert "CreateManagedThing failed: AccessDeniedException" in failed.stack("Guarded")["error"]
+    failed = operate(cdk_out, "deploy")
+    assert failed.result.failed
+    assert "CreateManagedThing failed: AccessDeniedException" in failed.stack("Guarded").error
     assert emulator_things(cdk_out) == {}
 
 
-def test_a_stack_of_another_account_manages_its_things(tmp_path: Path, capsys) -> None:
+def test_a_stack_of_another_account_manages_its_things(tmp_path: Path) -> None:
     # GIVEN a stack whose env names an account (its provider's policy names that account's thing ARNs)
     cdk_out = synth(tmp_path / "cdk.out", in_another_account)
     # WHEN it is deployed and destroyed
-    deployed = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--json")
-    assert deployed.code == 0, deployed.stderr
+    deployed = operate(cdk_out, "deploy")
+    assert not deployed.result.failed, deployed.output
     (thing,) = emulator_things(cdk_out).values()
-    gone = run_cli(capsys, "destroy", "--cdk-out", str(cdk_out), "--json")
+    gone = operate(cdk_out, "destroy")
     # THEN its thing was created in that account, and the provider may delete it
     assert thing["Arn"].startswith(f"arn:aws:iotmanagedintegrations:{REGION}:111111111111:managed-thing/")
-    assert gone.code == 0, gone.stderr
+    assert not gone.result.failed, gone.output
 
 
 def test_the_emulator_also_authorizes_what_a_request_names_besides_the_thing(iam: IamAuthority) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from managed_things_local.deploy.iam_policies import (
+from managed_things_local.services.iam_policies import (
     Decision,
     access_denied_message,
     concerns,

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from managed_things_local.deploy.errors import DeployError, Unresolvable
-from managed_things_local.deploy.intrinsics import (
+from managed_things_local.cloudformation.intrinsics import (
     Pseudo,
     Resolver,
     cfn_stringify,
@@ -15,6 +14,7 @@ from managed_things_local.deploy.intrinsics import (
     references,
     resource_dependencies,
 )
+from managed_things_local.errors import DeployError, Unresolvable
 
 STACK_ID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/Demo/00000000-0000-0000-0000-000000000000"
 TEMPLATE: dict[str, Any] = {

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from runtime_support import LOG_NAME, NOWHERE, create_request, function_spec, receiver, write_code
 
-from managed_things_local.deploy.invoker import LambdaRuntime
-from managed_things_local.deploy.responses import ResponseReceiver
+from managed_things_local.lambda_runtime.invoker import LambdaRuntime
+from managed_things_local.services.responses import ResponseReceiver
 
 __all__ = ["receiver"]  # the fixture
 

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import aws_cdk as cdk
-from deploy_support import by_name, device, emulator_things, run_cli, synth
+from deploy_support import by_name, device, emulator_things, operate, run_cli, synth
 
 
 def home(lamp_name: str = "Lamp", *, invalid_hub: bool = False, invalid_plug: bool = False):
@@ -34,16 +34,16 @@ def test_a_nested_stack_of_things_deploys_redeploys_updates_and_destroys(tmp_pat
     # GIVEN a root stack with a NestedStack of two things
     cdk_out = synth(tmp_path / "cdk.out", home())
     # WHEN deployed
-    run = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--json")
+    run = operate(cdk_out, "deploy")
     # THEN both things exist, the root's output is the nested thing's id, and the nested stack is named like CFN's
-    assert run.code == 0, run.stderr
+    assert not run.result.failed, run.output
     things = by_name(emulator_things(cdk_out))
     assert sorted(things) == ["Lamp", "Plug"]
-    assert run.stack("Home")["outputs"] == {"LampId": things["Lamp"]["Id"]}
-    nested = run.stack("Home")["nestedStacks"]
+    assert run.stack("Home").outputs == {"LampId": things["Lamp"]["Id"]}
+    nested = [report.stack_name for report in run.stack("Home").nested]
     assert len(nested) == 1 and re.fullmatch(r"Home-FloorNestedStackFloorNestedStackResource[0-9A-F]{8}-[A-Z0-9]{12}",
-                                             nested[0]["stackName"])  # fmt: skip
-    assert f"{nested[0]['stackName']} | CREATE_COMPLETE | Custom::ManagedThing | Lamp (" in run.stderr
+                                             nested[0])  # fmt: skip
+    assert f"{nested[0]} | CREATE_COMPLETE | Custom::ManagedThing | Lamp (" in run.output
     # WHEN deployed again unchanged, THEN no thing is touched
     again = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out))
     assert again.code == 0, again.stderr
@@ -68,13 +68,13 @@ def test_a_nested_stack_of_things_deploys_redeploys_updates_and_destroys(tmp_pat
     assert " 2 deleted\n" in destroyed.stdout and "Home | will delete 2 resources: " in destroyed.stderr
 
 
-def test_a_failure_inside_a_nested_stack_rolls_the_root_back(tmp_path: Path, capsys) -> None:
+def test_a_failure_inside_a_nested_stack_rolls_the_root_back(tmp_path: Path) -> None:
     # GIVEN a first deploy whose nested stack holds a thing the service rejects
     cdk_out = synth(tmp_path / "cdk.out", home(invalid_plug=True))
     # WHEN deployed
-    run = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--json")
+    run = operate(cdk_out, "deploy")
     # THEN the nested stack and the root roll back, the error names the nested stack, and no thing is left
-    assert run.code == 1
-    assert run.stack("Home")["status"] == "ROLLBACK_COMPLETE"
-    assert "was not successfully created" in run.stack("Home")["error"]
+    assert run.result.failed
+    assert run.stack("Home").status == "ROLLBACK_COMPLETE"
+    assert "was not successfully created" in run.stack("Home").error
     assert emulator_things(cdk_out) == {}

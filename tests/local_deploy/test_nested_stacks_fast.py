@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from fake_runtime import FakeApp, FakeRuntime, nested_stack, thing
 
-from managed_things_local.deploy.cli import destroy_selection
-from managed_things_local.deploy.requests import RequestType
-from managed_things_local.deploy.state import StateStore
+from managed_things_local.cli.deploy_cli import destroy_selection
+from managed_things_local.cloudformation.requests import RequestType
+from managed_things_local.state.state import StateStore
 
 
 def failing_save(self: StateStore, state: object) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from fake_runtime import FakeApp, FakeRuntime, thing
 
-from managed_things_local.deploy.progress import Progress, print_summary
-from managed_things_local.deploy.requests import RequestType
-from managed_things_local.deploy.stack_events import (
+from managed_things_local.cli.progress import Progress, print_summary
+from managed_things_local.cloudformation.requests import RequestType
+from managed_things_local.cloudformation.stack_events import (
     Action,
     Phase,
     ResourceEvent,

@@ -9,11 +9,10 @@ from typing import Any
 import pytest
 from fake_runtime import FakeApp, FakeRuntime, deploy_dying_at, nested_stack, thing
 
-from managed_things_local.deploy.plan import plan_stack
-from managed_things_local.deploy.records import OutputState, ResourceState, StackState
-from managed_things_local.deploy.report import Reports
-from managed_things_local.deploy.requests import RequestType
-from managed_things_local.deploy.stack_events import (
+from managed_things_local.cloudformation.plan import plan_stack
+from managed_things_local.cloudformation.records import OutputState, ResourceState, StackState
+from managed_things_local.cloudformation.requests import RequestType
+from managed_things_local.cloudformation.stack_events import (
     Action,
     Phase,
     ResourceEvent,
@@ -23,6 +22,7 @@ from managed_things_local.deploy.stack_events import (
     StackSummary,
     StackWarning,
 )
+from managed_things_local.engine.report import Reports
 
 STACK_ID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/Fake/00000000-0000-0000-0000-000000000000"
 

@@ -1,4 +1,4 @@
-"""Proof, part 1: real local deploys (the CLI, a synthesized app, the real provider) against a running emulator
+"""Proof, part 1: real local deploys (a Session, a synthesized app, the real provider) against a running emulator
 that throttles, fails and is slow, with siblings that fail and a deadline that passes. After every deploy and
 after destroy, the emulator's things are exactly what the state records (``assert_converged``).
 """
@@ -12,12 +12,13 @@ from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
-from deploy_support import device, run_cli, state_dir, synth
+from deploy_support import Operation, device, operate, state_dir, synth
 from proof_support import FAULTS, SlowFirst, assert_converged, live_things, set_faults
 
-from managed_things_local.deploy.state import StateStore
 from managed_things_local.emulator.faults import EmulatorOptions
 from managed_things_local.emulator.server import EmulatorServer
+from managed_things_local.engine.session import SessionOptions
+from managed_things_local.state.state import StateStore
 
 
 def fleet(materials: tuple[int, ...] = (1, 2, 3), suffix: str = "", tags: dict[str, str] | None = None):
@@ -43,21 +44,24 @@ def faulty() -> Iterator[EmulatorServer]:
         yield server
 
 
-# One resource at a time: the emulator's seeded faults then fall on the same calls in every run, so a scenario
-# is the same sequence each time (with resources side by side, which call draws which fault varies per run).
-SERIAL = ("--concurrency", "1")
+def serial(url: str) -> SessionOptions:
+    """One resource at a time against the emulator at ``url``: its seeded faults then fall on the same calls in
+    every run, so a scenario is the same sequence each time (with resources side by side, which call draws which
+    fault varies per run)."""
+    return SessionOptions(concurrency=1, endpoint_url=url)
 
 
-def deploy(capsys, cdk_out: Path, url: str, *extra: str):
-    return run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--endpoint-url", url, "--json", *SERIAL, *extra)
+def deploy(cdk_out: Path, url: str, sibling_name: str | None = None) -> Operation:
+    parameters = {"Fleet": {"SiblingName": sibling_name}} if sibling_name else None
+    return operate(cdk_out, "deploy", options=serial(url), parameters=parameters)
 
 
-def destroy(capsys, cdk_out: Path, url: str):
-    return run_cli(capsys, "destroy", "--cdk-out", str(cdk_out), "--endpoint-url", url, "--json", *SERIAL)
+def destroy(cdk_out: Path, url: str) -> Operation:
+    return operate(cdk_out, "destroy", options=serial(url))
 
 
 def test_a_lifecycle_under_throttling_5xx_and_latency_converges_after_every_deploy(
-    tmp_path: Path, capsys, faulty: EmulatorServer
+    tmp_path: Path, faulty: EmulatorServer
 ) -> None:
     # GIVEN an emulator throttling 30 % of calls, failing 5 % (before, or after a committed Create) and slow
     cdk_out = tmp_path / "cdk.out"
@@ -72,58 +76,58 @@ def test_a_lifecycle_under_throttling_5xx_and_latency_converges_after_every_depl
     for define in steps:
         # WHEN each version is deployed
         synth(cdk_out, define)
-        run = deploy(capsys, cdk_out, url)
+        run = deploy(cdk_out, url)
         # THEN it succeeds despite the faults, and the things are exactly the recorded resources
-        assert run.code == 0, run.stderr
-        assert run.stack("Fleet")["status"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+        assert not run.result.failed, run.output
+        assert run.stack("Fleet").status in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
         assert_converged(faulty, store)
         assert len(live_things(faulty)) == len(store.load("Fleet").resources)  # type: ignore[union-attr]
     # AND destroy leaves nothing
-    assert destroy(capsys, cdk_out, url).code == 0
+    assert not destroy(cdk_out, url).result.failed
     assert_converged(faulty, store)
     assert live_things(faulty) == {}
 
 
-def rolled_back(run, store: StateStore, server: EmulatorServer, expected: str) -> bool:
+def rolled_back(run: Operation, store: StateStore, server: EmulatorServer, expected: str) -> bool:
     """The failed deploy rolled back to ``expected``, or (the emulator failing a rollback Delete or Update five
     times over) to its *_FAILED twin; converged either way. Whether it is the *_FAILED one."""
-    assert run.code == 1
-    status = run.stack("Fleet")["status"]
-    assert status in (expected, expected.replace("_COMPLETE", "_FAILED")), run.stderr
+    assert run.result.failed
+    status = run.stack("Fleet").status
+    assert status in (expected, expected.replace("_COMPLETE", "_FAILED")), run.output
     assert_converged(server, store, allow_failed=True)
     return status.endswith("_FAILED")
 
 
 def test_a_failing_sibling_rolls_back_creates_updates_and_replacements_without_a_trace(
-    tmp_path: Path, capsys, faulty: EmulatorServer
+    tmp_path: Path, faulty: EmulatorServer
 ) -> None:
     cdk_out = tmp_path / "cdk.out"
     store = StateStore(state_dir(cdk_out))
     url = faulty.url
     # GIVEN a first deploy whose last resource fails: every thing created is deleted again (ROLLBACK_COMPLETE)
     synth(cdk_out, fleet())
-    run = deploy(capsys, cdk_out, url, "--parameters", "SiblingName=bad!name")
+    run = deploy(cdk_out, url, "bad!name")
     if not rolled_back(run, store, faulty, "ROLLBACK_COMPLETE"):
         assert live_things(faulty) == {}
     # AND a plain redeploy recovers (from ROLLBACK_FAILED too)
-    assert deploy(capsys, cdk_out, url).code == 0
+    assert not deploy(cdk_out, url).result.failed
     assert_converged(faulty, store)
     before = set(live_things(faulty))
     # WHEN an update renames two plugs in place, replaces one (new material) and the sibling then fails
     synth(cdk_out, fleet(materials=(7, 2, 3), suffix="-v2", tags={"room": "hall"}))
-    run = deploy(capsys, cdk_out, url, "--parameters", "SiblingName=bad!name")
+    run = deploy(cdk_out, url, "bad!name")
     # THEN the rollback restores the plugs in place and deletes the replacement: the same things as before
     if not rolled_back(run, store, faulty, "UPDATE_ROLLBACK_COMPLETE"):
         assert set(live_things(faulty)) == before
         assert {t["Name"] for t in live_things(faulty).values()} == {"plug-0", "plug-1", "plug-2", "sibling"}
     else:  # CloudFormation never retries a rollback: `managed-things rollback` continues it, as `cdk rollback`
-        run = run_cli(capsys, "rollback", "--cdk-out", str(cdk_out), "--endpoint-url", url, "--json", *SERIAL)
-        assert run.code == 0, run.stderr
+        run = operate(cdk_out, "rollback", options=serial(url))
+        assert not run.result.failed, run.output
         assert_converged(faulty, store)
     # AND the same update with a good sibling goes through, and destroy removes everything
-    assert deploy(capsys, cdk_out, url).code == 0
+    assert not deploy(cdk_out, url).result.failed
     assert_converged(faulty, store)
-    assert destroy(capsys, cdk_out, url).code == 0
+    assert not destroy(cdk_out, url).result.failed
     assert_converged(faulty, store)
     assert live_things(faulty) == {}
 
@@ -142,7 +146,7 @@ def one_plug(app: cdk.App) -> None:
     device(cdk.Stack(app, "Fleet"), "Plug", 1, name="plug")
 
 
-def test_a_create_the_service_commits_after_the_deadline_is_deleted_by_the_rollback(tmp_path: Path, capsys) -> None:
+def test_a_create_the_service_commits_after_the_deadline_is_deleted_by_the_rollback(tmp_path: Path) -> None:
     # GIVEN a provider with an 8 s Timeout (3 s to call AWS) and a service that commits the Create but answers 4 s late
     cdk_out = synth(tmp_path / "cdk.out", one_plug)
     short_timeout(cdk_out, 8)
@@ -150,24 +154,24 @@ def test_a_create_the_service_commits_after_the_deadline_is_deleted_by_the_rollb
     with EmulatorServer() as server:
         server.responses.faults = SlowFirst(4.0)  # the rollback's calls are answered at once
         # WHEN the stack is deployed
-        run = deploy(capsys, cdk_out, server.url)
+        run = deploy(cdk_out, server.url)
         # THEN the Create times out, answered FAILED with a recoverable id: its rollback Delete finds the thing the
         # service committed after the deadline and deletes it
-        assert run.code == 1
-        assert run.stack("Fleet")["status"] == "ROLLBACK_COMPLETE", run.stderr
+        assert run.result.failed
+        assert run.stack("Fleet").status == "ROLLBACK_COMPLETE", run.output
         log = (state_dir(cdk_out) / "logs" / "Fleet.log").read_text()
         assert "Create outcome unknown" in log and "Deleted what a Create of unknown outcome made" in log
         assert_converged(server, store)
         assert live_things(server) == {}
         # AND a plain redeploy creates the thing
-        assert deploy(capsys, cdk_out, server.url).code == 0
+        assert not deploy(cdk_out, server.url).result.failed
         assert_converged(server, store)
-        assert destroy(capsys, cdk_out, server.url).code == 0
+        assert not destroy(cdk_out, server.url).result.failed
         assert live_things(server) == {}
 
 
 def test_a_service_slow_through_the_rollback_leaves_rollback_failed_which_a_plain_redeploy_recovers(
-    tmp_path: Path, capsys
+    tmp_path: Path,
 ) -> None:
     # GIVEN a provider with an 8 s Timeout and a service that takes 4 s for every call
     cdk_out = synth(tmp_path / "cdk.out", one_plug)
@@ -175,9 +179,9 @@ def test_a_service_slow_through_the_rollback_leaves_rollback_failed_which_a_plai
     store = StateStore(state_dir(cdk_out))
     with EmulatorServer(options=EmulatorOptions(latency=4.0)) as server:
         # WHEN the stack is deployed: the Create times out, and so does the rollback's Delete
-        run = deploy(capsys, cdk_out, server.url)
-        assert run.code == 1
-        assert run.stack("Fleet")["status"] == "ROLLBACK_FAILED", run.stderr
+        run = deploy(cdk_out, server.url)
+        assert run.result.failed
+        assert run.stack("Fleet").status == "ROLLBACK_FAILED", run.output
         # THEN the state still holds the recoverable id of what the service committed
         (recorded,) = store.load("Fleet").resources.values()  # type: ignore[union-attr]
         assert recorded.physical_id.startswith("ClientToken/")
@@ -187,10 +191,10 @@ def test_a_service_slow_through_the_rollback_leaves_rollback_failed_which_a_plai
         # AND once the service is fast again, a plain redeploy creates the thing and deletes the one of unknown
         # outcome: converged
         set_faults(server)
-        run = deploy(capsys, cdk_out, server.url)
-        assert run.code == 0, run.stderr
+        run = deploy(cdk_out, server.url)
+        assert not run.result.failed, run.output
         assert_converged(server, store)
         assert len(live_things(server)) == 1
-        assert destroy(capsys, cdk_out, server.url).code == 0
+        assert not destroy(cdk_out, server.url).result.failed
         assert_converged(server, store)
         assert live_things(server) == {}

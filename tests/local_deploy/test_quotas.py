@@ -13,9 +13,9 @@ from deploy_support import material, run_cli, state_dir, synth
 from fake_runtime import FakeApp, FakeRuntime, nested_stack, thing
 
 from cdk_managed_things import ManagedThingFleet
-from managed_things_local.deploy.errors import DeployError
+from managed_things_local.errors import DeployError
 
-OPERATION_QUOTA = "managed_things_local.deploy.quotas.MAX_RESOURCES_PER_OPERATION"
+OPERATION_QUOTA = "managed_things_local.cloudformation.quotas.MAX_RESOURCES_PER_OPERATION"
 
 
 @pytest.fixture

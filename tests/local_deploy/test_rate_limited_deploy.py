@@ -12,9 +12,11 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from deploy_support import device, emulator_things, run_cli, synth
+from deploy_support import device, emulator_things, operate, run_cli, synth
 
 from managed_things_local.emulator import faults
+from managed_things_local.emulator.faults import EmulatorOptions
+from managed_things_local.engine.session import SessionOptions
 
 THINGS = 40
 SHARDS = 2
@@ -45,29 +47,29 @@ def throttled(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def test_a_fleet_beyond_the_rate_limit_creates_every_thing_once_and_destroys_them_all(
-    tmp_path: Path, capsys: Any, throttled: list[int]
+    tmp_path: Path, throttled: list[int]
 ) -> None:
     # GIVEN 40 things in 2 nested stacks, an emulator limited to 10 requests a second, and 4 invocations at once
     cdk_out = synth(tmp_path / "cdk.out", fleet)
-    limits = ["--rate-limit", "10", "--concurrency", "4"]
+    limits = SessionOptions(emulator=EmulatorOptions(rate_limit=10), concurrency=4)
 
     # WHEN the fleet is deployed
-    run = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--json", *limits)
+    run = operate(cdk_out, "deploy", options=limits)
 
     # THEN the offered load was throttled, yet the stack and its nested stacks are complete with every thing once
-    assert run.code == 0, run.stderr
+    assert not run.result.failed, run.output
     assert throttled, "the deploy never met the rate limit: the test proves nothing"
     stack = run.stack("Fleet")
-    assert stack["status"] == "CREATE_COMPLETE"
-    assert [nested["status"] for nested in stack["nestedStacks"]] == ["CREATE_COMPLETE"] * SHARDS
+    assert stack.status == "CREATE_COMPLETE"
+    assert [nested.status for nested in stack.nested] == ["CREATE_COMPLETE"] * SHARDS
     names = sorted(thing["Name"] for thing in emulator_things(cdk_out).values())
     assert names == sorted(f"Sensor {index}" for index in range(THINGS))
 
     # WHEN it is destroyed at the same rate
-    destroyed = run_cli(capsys, "destroy", "--cdk-out", str(cdk_out), "--json", *limits)
+    destroyed = operate(cdk_out, "destroy", options=limits)
 
     # THEN nothing is left
-    assert destroyed.code == 0, destroyed.stderr
+    assert not destroyed.result.failed, destroyed.output
     assert emulator_things(cdk_out) == {}
 
 

@@ -13,10 +13,10 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from conftest import REPO_ROOT
-from deploy_support import device, run_cli, state_dir, synth
+from deploy_support import device, operate, run_cli, state_dir, synth
 from emulator.support import make_client
 
-from managed_things_local.deploy.annotations import Annotation, Level, read_annotations, report
+from managed_things_local.cloudformation.annotations import Annotation, Level, read_annotations, report
 from managed_things_local.emulator.server import EmulatorServer
 from managed_things_local.environment import DEFAULT_REGION, configured_region, resolve_region
 
@@ -108,7 +108,7 @@ def things_in(url: str, region: str) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("configure", ["AWS_REGION", "AWS_DEFAULT_REGION", "profile"])
 def test_an_environment_agnostic_stack_deploys_to_the_configured_region(
-    tmp_path: Path, capsys: Any, unconfigured: dict[str, str], monkeypatch: pytest.MonkeyPatch, emulator_of: Any,
+    tmp_path: Path, unconfigured: dict[str, str], monkeypatch: pytest.MonkeyPatch, emulator_of: Any,
     configure: str,
 ) -> None:  # fmt: skip
     # GIVEN an environment-agnostic stack, and ca-central-1 configured as the region
@@ -120,17 +120,17 @@ def test_an_environment_agnostic_stack_deploys_to_the_configured_region(
         monkeypatch.setenv(configure, "ca-central-1")
 
     # WHEN it is deployed locally
-    run = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--json")
+    run = operate(cdk_out, "deploy")
 
     # THEN boto3 in ca-central-1 finds the thing, with an ARN of that region, and eu-west-1 has none
-    assert run.code == 0, run.stderr
+    assert not run.result.failed, run.output
     monkeypatch.delenv("AWS_PROFILE", raising=False)  # the test's own boto3 session caches another config file
     url = emulator_of(cdk_out)
     [thing] = things_in(url, "ca-central-1")
     assert thing["Name"] == "Sensor"
     assert thing["Arn"].startswith("arn:aws:iotmanagedintegrations:ca-central-1:123456789012:managed-thing/")
     assert things_in(url, "eu-west-1") == []
-    assert run.stack("Agnostic")["region"] == "ca-central-1"
+    assert run.stack("Agnostic").region == "ca-central-1"
 
 
 def test_the_emulator_keeps_unsigned_requests_in_the_default_region() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import aws_cdk as cdk
-from deploy_support import device, emulator_things, run_cli, synth
+from deploy_support import device, emulator_things, operate, run_cli, synth
 
 
 def plugs(material_index: int):
@@ -24,14 +24,13 @@ def test_a_failed_replacement_is_rolled_back_in_place_without_a_second_thing(tmp
     (thing_id,) = emulator_things(cdk_out)
     # WHEN a new authentication material (a replacement) is deployed with a name the API rejects
     synth(cdk_out, plugs(2))
-    run = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--parameters", "PlugName=bad!name", "--json")
+    run = operate(cdk_out, "deploy", parameters={"Plugs": {"PlugName": "bad!name"}})
     # THEN the Update fails, and its rollback Update (properties swapped) restores the thing in place:
     # the provider learns from DescribeStacks that the stack is rolling back
-    assert run.code == 1
-    stack = run.stack("Plugs")
-    assert stack["status"] == "UPDATE_ROLLBACK_COMPLETE", stack
+    assert run.result.failed
+    assert run.stack("Plugs").status == "UPDATE_ROLLBACK_COMPLETE", run.output
     assert list(emulator_things(cdk_out)) == [thing_id]
-    assert run.resource("Plugs", "Plug")["physicalId"] == thing_id
+    assert run.resource("Plugs", "Plug").physical_id == thing_id
     # AND a plain redeploy of the original app changes nothing, and destroy leaves no thing
     synth(cdk_out, plugs(1))
     assert "no changes" in run_cli(capsys, "deploy", "--cdk-out", str(cdk_out)).stderr

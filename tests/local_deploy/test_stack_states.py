@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 from fake_runtime import FakeApp, FakeRuntime, nested_stack, thing
 
-from managed_things_local.deploy.errors import DeployError
-from managed_things_local.deploy.progress import StackReport
-from managed_things_local.deploy.requests import RequestType
-from managed_things_local.deploy.stack_states import (
+from managed_things_local.cli.progress import StackReport
+from managed_things_local.cloudformation.requests import RequestType
+from managed_things_local.cloudformation.stack_states import (
     DeployChoice,
     continue_rollback_refusal,
     deploy_choice,
     update_refusal,
 )
+from managed_things_local.errors import DeployError
 
 CREATE, UPDATE, DELETE = RequestType.CREATE, RequestType.UPDATE, RequestType.DELETE
 

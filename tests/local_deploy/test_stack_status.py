@@ -9,7 +9,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from managed_things_local.deploy.stack_events import (
+from managed_things_local.cloudformation.stack_events import (
     Action,
     Phase,
     ResourceEvent,
@@ -17,7 +17,7 @@ from managed_things_local.deploy.stack_events import (
     StackEvent,
     StackStatus,
 )
-from managed_things_local.deploy.stack_status import StackStatuses, StackStatusServer
+from managed_things_local.services.stack_status import StackStatuses, StackStatusServer
 
 STACK_ID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/Fleet/6a2c9a40-0000-4000-8000-000000000000"
 

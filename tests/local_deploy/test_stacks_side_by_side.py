@@ -21,10 +21,9 @@ from deploy_support import by_name, device, emulator_things, run_cli, synth
 from fake_runtime import FakeApp, FakeRuntime, thing
 from test_output_at_scale import Terminal
 
-from managed_things_local.deploy.journal import answer_entry, request_entry, stack_entry
-from managed_things_local.deploy.progress import Progress
-from managed_things_local.deploy.requests import CustomResourceRequest, RequestType
-from managed_things_local.deploy.stack_events import (
+from managed_things_local.cli.progress import Progress
+from managed_things_local.cloudformation.requests import CustomResourceRequest, RequestType
+from managed_things_local.cloudformation.stack_events import (
     Action,
     DeployEvent,
     Phase,
@@ -33,8 +32,9 @@ from managed_things_local.deploy.stack_events import (
     StackEvent,
     StackStatus,
 )
-from managed_things_local.deploy.stack_status import StackStatuses
-from managed_things_local.deploy.state import ResourceState, StackState, StateStore
+from managed_things_local.services.stack_status import StackStatuses
+from managed_things_local.state.journal import answer_entry, request_entry, stack_entry
+from managed_things_local.state.state import ResourceState, StackState, StateStore
 from managed_things_model.contract import RESOURCE_TYPE
 
 CREATE, DELETE = RequestType.CREATE, RequestType.DELETE

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from fake_runtime import FakeApp, FakeRuntime, deploy_dying_at, thing
 
-from managed_things_local.deploy.errors import DeployError
-from managed_things_local.deploy.requests import RequestType
-from managed_things_local.deploy.state import StateStore
+from managed_things_local.cloudformation.requests import RequestType
+from managed_things_local.errors import DeployError
+from managed_things_local.state.state import StateStore
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ from canary_scan import BRAND, SERIAL_NUMBER, TAGS
 from deploy_support import device, material, run_cli, stack_state, synth
 from fake_runtime import FakeApp, FakeRuntime, deploy_dying_at, thing
 
-from managed_things_local.deploy import vault as vault_module
-from managed_things_local.deploy.errors import DeployError
-from managed_things_local.deploy.state import StateStore
-from managed_things_local.deploy.vault import VAULT_FILE
+from managed_things_local.errors import DeployError
+from managed_things_local.state import vault as vault_module
+from managed_things_local.state.state import StateStore
+from managed_things_local.state.vault import VAULT_FILE
 from managed_things_model.service_model import sensitive_members
 
 SENSITIVE = {"AuthenticationMaterial": material(1), "SerialNumber": SERIAL_NUMBER, "Brand": BRAND, "Tags": TAGS}

@@ -18,7 +18,7 @@ import pytest
 from fake_runtime import Deployed, FakeApp, FakeRuntime, nested_stack
 
 from managed_things_local.cli import main
-from managed_things_local.deploy.progress import print_summary
+from managed_things_local.cli.progress import print_summary
 
 TOKEN = {"Fn::GetAtt": ["Provider", "Arn"]}
 # shard stack -> the fleet's things in it: (key, logical id)
@@ -309,8 +309,8 @@ def test_a_synthesized_app_of_standalone_things_is_listed_and_reported_by_constr
     ],
 )
 def test_a_broken_things_manifest_is_named_without_its_keys(tmp_path: Path, change: Any, problem: str) -> None:
-    from managed_things_local.deploy.errors import DeployError
-    from managed_things_local.deploy.things_manifest import read_things_manifests
+    from managed_things_local.cloudformation.things_manifest import read_things_manifests
+    from managed_things_local.errors import DeployError
 
     # GIVEN a version 2 things manifest that lacks something a synth writes
     app = FakeApp(tmp_path)
@@ -326,7 +326,7 @@ def test_a_broken_things_manifest_is_named_without_its_keys(tmp_path: Path, chan
 
 
 def test_a_failed_fleet_thing_is_named_by_label_in_the_summary(tmp_path: Path) -> None:
-    from managed_things_local.deploy.requests import RequestType
+    from managed_things_local.cloudformation.requests import RequestType
 
     # GIVEN a fleet whose thing PLUG-0003 fails to be created
     app = FakeApp(tmp_path)

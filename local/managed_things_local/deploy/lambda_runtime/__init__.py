@@ -1,1 +1,0 @@
-"""The pieces of the local Lambda runtime: execution environments, their pool, their variables and log lines."""
