@@ -216,13 +216,18 @@ def test_a_provider_policy_without_delete_fails_the_destroy_naming_the_action(cd
     assert failed.stack("Guarded")["status"] == "DELETE_FAILED"
     assert "DeleteManagedThing failed: AccessDeniedException" in failed.stack("Guarded")["error"]
     assert list(by_name(emulator_things(cdk_out))) == ["Plug"]
-    # WHEN the policy that grants it is deployed (a destroy runs the provider as deployed, as CloudFormation
-    # deletes with the role's policies as they are), THEN the destroy succeeds
+    # AND, as on AWS, a DELETE_FAILED stack cannot be updated with a policy that grants it: the deploy is refused
     (cdk_out / "Guarded.template.json").write_text(json.dumps(original))
-    assert run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--json").code == 0
-    gone = run_cli(capsys, "destroy", "--cdk-out", str(cdk_out), "--json")
+    refused = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out), "--json")
+    assert refused.code == 1
+    assert "is in DELETE_FAILED state and can not be updated" in refused.stderr
+    # WHEN it is destroyed again retaining the thing it cannot delete (DeleteStack's RetainResources), THEN the stack
+    # is gone and the thing is kept, no longer managed (a destroy runs the provider as deployed, as CloudFormation
+    # deletes with the role's policies as they are)
+    (plug,) = [k for k, v in original["Resources"].items() if v["Type"] == "Custom::ManagedThing"]
+    gone = run_cli(capsys, "destroy", "--cdk-out", str(cdk_out), "--retain-resources", plug, "--json")
     assert gone.code == 0, gone.stderr
-    assert emulator_things(cdk_out) == {}
+    assert list(by_name(emulator_things(cdk_out))) == ["Plug"]
 
 
 def test_a_provider_policy_without_create_rolls_the_deploy_back(cdk_out: Path, capsys) -> None:
