@@ -23,9 +23,10 @@ from typing import Any
 from managed_things_model.contract import RESOURCE_TAG
 from managed_things_model.service_model import create_members, list_filters, operation
 
-from .deadline import Deadline, call
+from .deadline import ApiError, Deadline, call
 from .lifecycle import delete_thing
 from .properties import DesiredThing
+from .service_region import NO_SERVICE_IN_REGION
 
 # ResourceStatus values (StackResourceDetail) of a resource CloudFormation no longer creates: the Create that asks was
 # cancelled, or ran after its Delete. Any other known status keeps the thing: CREATE_IN_PROGRESS (the Create's own
@@ -61,11 +62,16 @@ def delete_marked(client: Any, desired: DesiredThing, marker: str, deadline: Dea
     deadline = deadline or Deadline.none()
     scrub = list(desired.string_values())
     deleted = []
-    for summary in _candidates(client, desired, scrub, deadline):
-        thing = call(client, "GetManagedThing", deadline, scrub, Identifier=summary["Id"])
-        if (thing.get("Tags") or {}).get(RESOURCE_TAG) == marker:
-            delete_thing(client, summary["Id"], deadline)
-            deleted.append(summary["Id"])
+    try:
+        for summary in _candidates(client, desired, scrub, deadline):
+            thing = call(client, "GetManagedThing", deadline, scrub, Identifier=summary["Id"])
+            if (thing.get("Tags") or {}).get(RESOURCE_TAG) == marker:
+                delete_thing(client, summary["Id"], deadline)
+                deleted.append(summary["Id"])
+    except ApiError as error:
+        if error.code == NO_SERVICE_IN_REGION:
+            return []  # the service does not run in this region: nothing was ever created
+        raise
     return deleted
 
 

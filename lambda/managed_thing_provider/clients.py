@@ -24,6 +24,10 @@ CLIENT_CONFIG = Config(
 # The stack status is a hint, not a necessity: short timeouts, and at most this long in all.
 STACK_STATUS_CONFIG = CLIENT_CONFIG.merge(Config(connect_timeout=2, read_timeout=5))
 STACK_STATUS_SECONDS = 8.0
+# Whether a stack is rolling back decides whether an Update replaces its thing (a rollback Update never does), so a
+# busy CloudFormation gets longer: DescribeStacks is throttled at a few calls a second per account
+# (aws/aws-sam-cli#2671, aws/aws-cli#3186), and a fleet-wide rollback asks it once per thing whose Update would replace.
+ROLLBACK_STATUS_SECONDS = 45.0
 # DescribeStackResource's answer when the stack or the resource does not exist: a ValidationError whose message says
 # so ("Stack with id X does not exist", "Resource X does not exist for stack Y": boto/boto3#2807, getmoto/moto#4186).
 # A deleted stack's resources are still described, by stack id, for 90 days (DELETE_COMPLETE):
@@ -77,17 +81,29 @@ def cloudformation_client() -> object:
     return _cloudformation
 
 
-def stack_is_rolling_back(stack_id: str, deadline: Deadline) -> bool | None:
-    """Whether the stack is rolling back (its Updates are then rollback Updates); None when unknown.
+class StackStatusUnavailable(ProviderError):
+    """The stack's status could not be read for a while (throttled, 5xx, no answer): a retry may read it."""
 
-    One ``cloudformation:DescribeStacks`` of this stack only, reading ``Stacks[0].StackStatus``.
-    Unknown (no permission, no answer, no endpoint, no credentials) is not an error: the caller falls back.
+
+def stack_is_rolling_back(stack_id: str, deadline: Deadline) -> bool | None:
+    """Whether the stack is rolling back (its Updates are then rollback Updates); None when it cannot be known.
+
+    One ``cloudformation:DescribeStacks`` of this stack only, reading ``Stacks[0].StackStatus``, retried for up to
+    ``ROLLBACK_STATUS_SECONDS``. Refused (no permission), or no endpoint or credentials: None, and the caller decides
+    from the properties. Unavailable for that long (throttling, 5xx, no answer): ``StackStatusUnavailable``, for a
+    replacement decided on a guess would re-create the thing in a rollback.
     """
     try:
         response = call(
-            cloudformation_client(), "DescribeStacks", deadline, limit=STACK_STATUS_SECONDS, StackName=stack_id
+            cloudformation_client(), "DescribeStacks", deadline, limit=ROLLBACK_STATUS_SECONDS, StackName=stack_id
         )
-    except ApiError:
+    except ApiError as error:
+        if error.retryable:
+            raise StackStatusUnavailable(
+                "Update not applied: the stack's status (cloudformation:DescribeStacks), which decides whether this "
+                f"Update replaces the thing (never in a rollback), stayed unavailable ({error.code}): deploy again, or "
+                "`cdk rollback` if the stack is rolling back"
+            ) from None
         return None
     except Exception:  # e.g. no region for the client: the status is unknown
         return None

@@ -19,6 +19,7 @@ from managed_things_model.service_model import create_members, input_shape, repl
 from managed_things_model.validation import validate
 
 from .deadline import ApiError, Deadline, call
+from .errors import ProviderError
 from .properties import DesiredThing, validate_material
 from .service_region import NO_SERVICE_IN_REGION
 
@@ -295,6 +296,12 @@ def _replace(
     except ApiError as error:
         if not_marked_because is None and not error.maybe_committed:
             _untag_replacement(client, arn, deadline)  # refused, or never carried out: nothing to recover
+        raise
+    except ProviderError:
+        # Failed before CreateManagedThing was sent (the secret unreadable, the material invalid): nothing to recover,
+        # and a tag left would make the rollback read the secret again to recover what was never made.
+        if not_marked_because is None:
+            _untag_replacement(client, arn, deadline)
         raise
     if not_marked_because is None:
         # On success CloudFormation deletes the old thing, unless the stack rolls back and deletes the new one.

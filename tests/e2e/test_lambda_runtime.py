@@ -32,7 +32,7 @@ from managed_things_local.cloudformation.requests import CustomResourceRequest, 
 from managed_things_local.lambda_runtime.invoker import FunctionSpec, LambdaRuntime, Outcome
 from managed_things_local.lambda_runtime.variables import DirectEndpoint
 from managed_things_local.services.responses import ResponseReceiver
-from managed_things_model.contract import HANDLER
+from managed_things_model.contract import HANDLER, RESOURCE_TAG
 
 pytestmark = pytest.mark.slow
 
@@ -284,7 +284,10 @@ def _assert_same(actual: Any, expected: Any, path: str = "$") -> None:
 def _expected_request(event: dict[str, Any]) -> dict[str, Any]:
     """The CreateManagedThing body for tests/events/create.json: every member, typed as the model says."""
     token = hashlib.sha256(f"{event['StackId']}\n{event['LogicalResourceId']}\n{event['RequestId']}".encode())
-    return {**SEED_REQUEST, "ClientToken": token.hexdigest()}
+    # and the resource's marker, by which a Delete finds what a cancelled Create made (cancelled_create.py)
+    marker = hashlib.sha256(f"{event['StackId']}\n{event['LogicalResourceId']}".encode()).hexdigest()[:32]
+    tags = {**SEED_REQUEST["Tags"], RESOURCE_TAG: marker}
+    return {**SEED_REQUEST, "ClientToken": token.hexdigest(), "Tags": tags}
 
 
 def _bundled_create_members(asset_dir: Path) -> set[str]:
@@ -334,8 +337,10 @@ def test_create_event_on_old_runtime_sends_every_member(
 
     # One CreateManagedThing request, from the old botocore, signed for the service, with every member of the
     # bundled model, each typed as the model says (not as CloudFormation's strings).
+    # Then one DescribeStackResource (the query protocol, on the same endpoint here): was the Create cancelled?
     calls = api.recorder.snapshot()
-    assert [(c.method, c.path) for c in calls] == [("POST", "/managed-things")], calls
+    assert [(c.method, c.path) for c in calls] == [("POST", "/managed-things"), ("POST", "/")], calls
+    assert b"Action=DescribeStackResource" in calls[1].body
     call = calls[0]
     assert f"Boto3/{OLD_BOTOCORE} " in call.headers["user-agent"], call.headers["user-agent"]
     assert f"md/Botocore#{OLD_BOTOCORE} " in call.headers["user-agent"], call.headers["user-agent"]
@@ -375,7 +380,7 @@ def test_a_throttled_create_on_old_runtime_is_retried_until_it_succeeds(
     data = _answer_data(outcome, (old_lambda.log_dir / LOG_NAME).read_text())
 
     # THEN it was retried with the same token until the 8th attempt was served
-    calls = api.recorder.snapshot()
+    calls = [c for c in api.recorder.snapshot() if c.path == "/managed-things"]
     assert [(c.method, c.path) for c in calls] == [("POST", "/managed-things")] * 8
     assert len({json.loads(c.body)["ClientToken"] for c in calls}) == 1
     assert data["Id"] == THING_ID

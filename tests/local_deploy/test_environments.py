@@ -620,9 +620,13 @@ def test_the_real_provider_near_its_deadline_calls_the_service_by_the_host_its_e
             function, request(RequestType.DELETE, properties, created.answer.physical_id), LOG_NAME
         )
 
-    # THEN both went to the service's own host (api.aws), and no other host was asked
+    # THEN both went to the service's own host (api.aws), and no other host was asked but CloudFormation's (the
+    # Create asks it whether the resource was cancelled: DescribeStackResource)
     assert deleted.succeeded, deleted.reason
-    assert set(front_door.asked) == {"api.iotmanagedintegrations.eu-west-1.api.aws"}
+    assert set(front_door.asked) == {
+        "api.iotmanagedintegrations.eu-west-1.api.aws",
+        "cloudformation.eu-west-1.amazonaws.com",
+    }
     assert front_door.refused == set()
 
 

@@ -216,13 +216,18 @@ def test_a_provider_policy_without_delete_fails_the_destroy_naming_the_action(cd
     assert failed.stack("Guarded").status == "DELETE_FAILED"
     assert "DeleteManagedThing failed: AccessDeniedException" in failed.stack("Guarded").error
     assert list(by_name(emulator_things(cdk_out))) == ["Plug"]
-    # WHEN the policy that grants it is deployed (a destroy runs the provider as deployed, as CloudFormation
-    # deletes with the role's policies as they are), THEN the destroy succeeds
+    # AND, as on AWS, a DELETE_FAILED stack cannot be updated with a policy that grants it: the deploy is refused
     (cdk_out / "Guarded.template.json").write_text(json.dumps(original))
-    assert not operate(cdk_out, "deploy").result.failed
-    gone = operate(cdk_out, "destroy")
+    refused = operate(cdk_out, "deploy")
+    assert refused.result.failed
+    assert "is in DELETE_FAILED state and can not be updated" in refused.stack("Guarded").error
+    # WHEN it is destroyed again retaining the thing it cannot delete (DeleteStack's RetainResources), THEN the stack
+    # is gone and the thing is kept, no longer managed (a destroy runs the provider as deployed, as CloudFormation
+    # deletes with the role's policies as they are)
+    (plug,) = [k for k, v in original["Resources"].items() if v["Type"] == "Custom::ManagedThing"]
+    gone = operate(cdk_out, "destroy", retain_resources=[plug])
     assert not gone.result.failed, gone.output
-    assert emulator_things(cdk_out) == {}
+    assert list(by_name(emulator_things(cdk_out))) == ["Plug"]
 
 
 def test_a_provider_policy_without_create_rolls_the_deploy_back(cdk_out: Path) -> None:

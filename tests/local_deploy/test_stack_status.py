@@ -113,3 +113,21 @@ def test_an_unknown_resource_or_stack_is_cloudformations_validation_error(
         ("ValidationError", "Resource Plug9 does not exist for stack Fleet"),
         ("ValidationError", "Stack with id Nope does not exist"),
     ]
+
+
+def test_a_stack_created_again_under_its_name_is_another_stack(statuses: StackStatuses, cloudformation) -> None:
+    # GIVEN a stack whose creation failed (its Plug1 cancelled), then created again under the same name, another id,
+    # where Plug1 is being created anew
+    statuses(StackEvent("Fleet", StackStatus.CREATE_IN_PROGRESS, STACK_ID))
+    statuses(resource_event(ResourceStatus.CREATE_IN_PROGRESS))
+    statuses(resource_event(ResourceStatus.CREATE_FAILED, "Resource creation cancelled"))
+    statuses(StackEvent("Fleet", StackStatus.ROLLBACK_COMPLETE, STACK_ID))
+    again = STACK_ID.replace("6a2c9a40", "7b3d0b51")
+    statuses(StackEvent("Fleet", StackStatus.CREATE_IN_PROGRESS, again))
+    statuses(resource_event(ResourceStatus.CREATE_IN_PROGRESS))
+    # WHEN a late Create of the first stack asks by its StackId, and one of the second by its own
+    first = cloudformation.describe_stack_resource(StackName=STACK_ID, LogicalResourceId="Plug1")
+    second = cloudformation.describe_stack_resource(StackName=again, LogicalResourceId="Plug1")
+    # THEN each hears of its own stack's resource: the first was cancelled (so that Create deletes what it made)
+    assert first["StackResourceDetail"]["ResourceStatus"] == "CREATE_FAILED"
+    assert second["StackResourceDetail"]["ResourceStatus"] == "CREATE_IN_PROGRESS"

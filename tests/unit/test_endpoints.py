@@ -142,6 +142,7 @@ def test_a_refused_proxy_tunnel_never_reached_the_service() -> None:
 
 def test_in_a_region_without_the_service_a_delete_succeeds_at_once(unresolved: list[str]) -> None:
     from managed_thing_provider import lifecycle
+    from managed_thing_provider.cancelled_create import delete_marked
     from managed_thing_provider.properties import parse_properties
 
     # GIVEN a client in us-east-1, where the service does not run (so nothing can exist there)
@@ -149,9 +150,12 @@ def test_in_a_region_without_the_service_a_delete_succeeds_at_once(unresolved: l
     desired = parse_properties(
         {"Role": "DEVICE", "AuthenticationMaterialType": "ZIGBEE_QR_BAR_CODE", "AuthenticationMaterial": "Z:1$I:2"}
     )
-    # WHEN a thing's id, and then a recoverable id (which re-creates to find), are deleted
+    # WHEN a thing's id, a recoverable id (which re-creates to find), and an id that names no thing (the answer of a
+    # Create that failed at once there, whose Delete searches by the resource's marker) are deleted
     lifecycle.delete_thing(client, "a1b2c3")
     recovered = lifecycle.delete_recovered(client, "0" * 64, desired, lambda _arn: "")
-    # THEN both succeed, each after one attempt, having found nothing
+    marked = delete_marked(client, desired, "0" * 32)
+    # THEN each succeeds after one attempt, having found nothing
     assert recovered is None
-    assert len(unresolved) == 2
+    assert marked == []
+    assert len(unresolved) == 3

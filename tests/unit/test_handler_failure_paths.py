@@ -160,6 +160,30 @@ def test_without_the_stack_status_a_material_change_falls_back_to_the_properties
     assert response["PhysicalResourceId"] == NEW_THING_ID
 
 
+def test_a_replacement_is_not_decided_on_a_guess_while_the_stack_status_is_throttled(
+    provider: Any, api_calls: Any, cloudformation: Any
+) -> None:
+    # GIVEN a material change (which replaces the thing unless the stack is rolling back), and DescribeStacks
+    # throttled on every attempt, as in a fleet-wide rollback where every thing asks at once
+    event = update_event(properties(), properties(AuthenticationMaterialType="CUSTOM_PROTOCOL_QR_BAR_CODE"))
+    live_thing(provider)
+    with Throttler(cloudformation.stubber.client, "DescribeStacks", cloudformation.stubber) as throttler:
+        # WHEN the handler runs
+        response = provider.invoke(event)
+    # THEN it asked for longer than a hint gets, then answered FAILED without creating anything: in a rollback, a
+    # replacement would re-create the thing (new Id); the reason says what to do
+    assert throttler.calls > 1
+    assert api_calls.operations == ["GetManagedThing"]
+    assert response["Status"] == "FAILED"
+    assert response["PhysicalResourceId"] == THING_ID
+    assert "stayed unavailable (ThrottlingException)" in response["Reason"]
+    assert "`cdk rollback`" in response["Reason"]
+    assert len(response["Reason"]) <= 256
+    from managed_thing_provider.clients import ROLLBACK_STATUS_SECONDS, STACK_STATUS_SECONDS
+
+    assert ROLLBACK_STATUS_SECONDS > STACK_STATUS_SECONDS
+
+
 def test_an_endpoint_configured_for_the_service_alone_does_not_stop_the_stack_status_being_asked(
     provider: Any, api_calls: Any, cloudformation: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import THING_ID, load_event, update_event
+from conftest import THING_ARN, THING_ID, load_event, update_event
 from crhelper import CfnResource
 
 from managed_thing_provider.lifecycle import client_token
@@ -216,6 +216,34 @@ def test_a_new_material_source_replaces_the_thing_with_the_new_secret_value(
     assert api_calls.operations == REPLACEMENT_OPERATIONS
     assert same_json(api_calls.params("CreateManagedThing")[0], expected)
     assert response["PhysicalResourceId"] == NEW_THING_ID
+
+
+def test_a_replacement_whose_new_secret_cannot_be_read_leaves_no_pending_replacement_behind(
+    provider: Any, api_calls: Any, secretsmanager: Any, cloudformation: Any
+) -> None:
+    # GIVEN an Update that takes the material from a secret the role may not read, during a stack update
+    from managed_thing_provider.lifecycle import REPLACEMENT_TAG
+
+    event = update_event(properties(), secret_properties())
+    provider.stubber.add_response("get_managed_thing", {**created(), "Role": "CONTROLLER"}, {"Identifier": THING_ID})
+    cloudformation.stubber.add_response(
+        "describe_stacks",
+        {
+            "Stacks": [
+                {"StackName": "HomeFleet", "CreationTime": "2026-11-26T08:00:00Z", "StackStatus": "UPDATE_IN_PROGRESS"}
+            ]
+        },
+    )
+    provider.stubber.add_response("tag_resource", {})
+    secretsmanager.stubber.add_client_error("get_secret_value", "AccessDeniedException", http_status_code=400)
+    provider.stubber.add_response("untag_resource", {}, {"ResourceArn": THING_ARN, "TagKeys": [REPLACEMENT_TAG]})
+    # WHEN the handler runs
+    response = provider.invoke(event)
+    # THEN it fails naming the secret's error, and the replacement's tag is taken off again: no CreateManagedThing was
+    # sent, so the rollback has nothing to recover (it would otherwise read the secret again, and fail as this did)
+    assert response["Status"] == "FAILED"
+    assert "could not read the secret (AccessDeniedException)" in response["Reason"]
+    assert api_calls.operations == ["GetManagedThing", "TagResource", "UntagResource"]
 
 
 # --- logs ---------------------------------------------------------------------

@@ -49,7 +49,7 @@ class ResourceStatusRecord:
 
 
 class StackStatuses:
-    """A listener of the executor: each stack's latest status, by name and by id, and each resource's (by stack name
+    """A listener of the executor: each stack's latest status, by name and by id, and each resource's (by stack id
     and logical id); safe from worker threads."""
 
     def __init__(self) -> None:
@@ -64,7 +64,10 @@ class StackStatuses:
                 event.logical_id, event.resource_type, str(event.status), event.physical_id, event.reason, updated
             )
             with self._lock:
-                self._resources[(event.stack_name, event.logical_id)] = resource
+                # By the stack's id, not its name: a stack created again under its name (after a failed creation) is
+                # another stack, and a late Create of the first one must not see the second one's resource.
+                stack = self._by_key.get(event.stack_name)
+                self._resources[(stack.stack_id if stack else event.stack_name, event.logical_id)] = resource
             return
         if not isinstance(event, StackEvent) or not event.stack_id:
             return
@@ -80,7 +83,7 @@ class StackStatuses:
 
     def find_resource(self, stack: StackStatusRecord, logical_id: str) -> ResourceStatusRecord | None:
         with self._lock:
-            return self._resources.get((stack.stack_name, logical_id))
+            return self._resources.get((stack.stack_id, logical_id))
 
 
 class StackStatusServer:
