@@ -290,6 +290,9 @@ class Harness:
         return self.session.store
 
     def _done(self, command: str, result: OperationResult) -> OperationResult:
+        # Time passes until Lambda has finished what it was sent (a cancelled Create may still run when the
+        # operation ends, as on AWS): the invariant is checked of what stays.
+        assert self.session.settle(timeout=600), "Lambda's invocations did not end"
         output = self._stream.getvalue()
         self._stream.seek(0)
         self._stream.truncate()

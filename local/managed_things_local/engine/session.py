@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fnmatch
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from ..cloudformation.assembly import CloudAssembly, read_assembly
 from ..emulator.server import EmulatorOptions, EmulatorServer
 from ..environment import resolve_account
 from ..errors import DeployError
+from ..lambda_runtime.event_queue import EventQueue
 from ..lambda_runtime.invoker import LambdaRuntime
 from ..lambda_runtime.pool import DEFAULT_CONCURRENCY
 from ..lambda_runtime.runtime import Runtime
@@ -141,6 +143,7 @@ class Session:
         self._secrets: SecretsServer | None = None
         self._door: FrontDoor | None = None
         self._report: Listener | None = None
+        self._queues: list[EventQueue] = []  # Lambda's queues of the operations so far (``settle``)
 
     # --- opening and closing ----------------------------------------------------------------------------------
 
@@ -262,6 +265,17 @@ class Session:
         """What a deploy would do to each managed thing; needs nothing running (also outside ``with``)."""
         return diff_stacks(self.assembly(), self.store, list(stacks))
 
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until Lambda has finished every event this Session's operations sent: an operation returns when
+        CloudFormation would, while a cancelled Create, or one whose answer came too late, may still run (as on AWS).
+        False if ``timeout`` passed first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for queue in self._queues:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not queue.settle(left):
+                return False
+        return True
+
     def check_deploy(self, stacks: Sequence[str] = ()) -> None:
         """CloudFormation's quotas on what ``deploy(stacks)`` would do: a ``DeployError`` before anything starts
         (call it before ``with``: a refused deploy then leaves nothing behind)."""
@@ -286,6 +300,7 @@ class Session:
             lines=self._lines,
             natives=[SecretResource(self._secrets)],
         )
+        self._queues.append(executor.events)
         return Engine(
             assembly,
             self.store,

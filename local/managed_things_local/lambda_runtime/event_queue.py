@@ -99,6 +99,7 @@ class EventQueue:
         self.clock = clock
         self.on_drop = on_drop
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # an event ended: for ``settle``
         self._functions: dict[str, _FunctionQueue] = {}
 
     def send(self, function: FunctionSpec, request: CustomResourceRequest, log_name: str) -> Delivery:
@@ -110,6 +111,14 @@ class EventQueue:
             started = self._take_runnable(queue)
         self._start(started)
         return event.delivery
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until no event runs or waits: Lambda has finished what it was sent, answers nobody waits for
+        included. False if ``timeout`` passed first."""
+        with self._changed:
+            return self._changed.wait_for(
+                lambda: not any(queue.running or queue.waiting for queue in self._functions.values()), timeout
+            )
 
     @property
     def waiting(self) -> int:
@@ -155,5 +164,6 @@ class EventQueue:
                 queue = self._functions[event.function.arn]
                 queue.running -= 1
                 started = self._take_runnable(queue)
+                self._changed.notify_all()
             self._start(started)
         event.delivery.resolve(outcome, error)
