@@ -187,3 +187,26 @@ def test_a_cancelled_create_whose_delete_failed_is_not_delivered_again_by_the_ne
     # THEN the cancelled Create is not delivered again (the Delete sent for it is the resource's last request)
     assert cancelled.request_id not in [r.request_id for r in again.requests]
     assert app.state() == {"A": "a", "B": "b"}
+
+
+def test_the_queue_settles_once_lambda_has_finished_what_it_was_sent() -> None:
+    # GIVEN an event whose invocation is still running after its sender stopped waiting (a cancelled Create)
+    from managed_things_local.lambda_runtime.event_queue import EventQueue
+    from managed_things_local.lambda_runtime.invoker import FunctionSpec
+
+    release, ran = threading.Event(), threading.Event()
+
+    class Running:
+        def invoke(self, function: Any, request: Any, log_name: str) -> Any:
+            ran.set()
+            release.wait(10)
+            return None
+
+    function = FunctionSpec("Provider", "provider", "arn:aws:lambda:eu-west-1:123456789012:function:provider", "", "")
+    queue = EventQueue(Running(), concurrency=1)  # type: ignore[arg-type]
+    queue.send(function, CustomResourceRequest(CREATE, "stack-id", "A", "Custom::ManagedThing", "token", {}), "log")
+    eventually(ran.is_set, "the invocation started")
+    # WHEN one waits for the queue to settle, THEN it has not while the invocation runs, and has once it ended
+    assert not queue.settle(timeout=0)
+    release.set()
+    assert queue.settle(timeout=10)

@@ -10,9 +10,11 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from deploy_support import emulator_things, material, run_cli, synth
+from deploy_support import emulator_things, material, operate, run_cli, synth
 
 from cdk_managed_things import ManagedThingFleet
+from managed_things_local.cloudformation.assembly import read_assembly
+from managed_things_local.engine.session import SessionOptions
 
 ROWS = 2_000
 DEFAULTS = {"Role": "DEVICE", "AuthenticationMaterialType": "ZIGBEE_QR_BAR_CODE", "Brand": "Acme"}
@@ -101,4 +103,41 @@ def test_a_2000_row_fleet_deploys_changes_grows_shrinks_and_destroys(tmp_path: P
     # WHEN destroyed, THEN no thing is left
     destroyed = run_cli(capsys, "destroy", "--cdk-out", str(cdk_out))
     assert destroyed.code == 0, destroyed.stderr[-2000:]
+    assert emulator_things(cdk_out) == {}
+
+
+@pytest.mark.slow
+def test_one_failing_row_of_a_2000_row_fleet_leaves_no_orphan(tmp_path: Path) -> None:
+    # GIVEN a 2,000-row fleet (5 shard stacks) in which one row, in the middle of its shard, names a secret that does
+    # not exist (valid at synth, refused at deploy)
+    rows = [row(index) for index in range(ROWS)]
+    rows[1000] = {**row(1000), "AuthenticationMaterial": "", "AuthenticationMaterialSecretName": "fleet/none"}
+    inventory = write_inventory(tmp_path / "devices.csv", rows)
+
+    def define(app: cdk.App) -> None:
+        ManagedThingFleet(cdk.Stack(app, "Fleet"), "Plugs", inventory=str(inventory), key="SerialNumber",
+                          defaults=DEFAULTS, secret_name_prefix="fleet/")  # fmt: skip
+
+    cdk_out = synth(tmp_path / "cdk.out", define)
+    # WHEN every stack is deployed at once, 8 Creates in flight in each (on the strict engine, the failing row cancels
+    # its shard's Creates in flight, whose Deletes go out with made-up ids while they still run)
+    run = operate(cdk_out, "deploy", options=SessionOptions(concurrency=8, stack_concurrency=6))
+    # THEN only that row's shard rolls back, with Creates cancelled
+    assert run.result.failed
+    statuses = {report.stack_name: report.status for report in run.result.reports}
+    assert sorted(statuses.values()).count("ROLLBACK_COMPLETE") == 1, statuses
+    assert all(status in ("CREATE_COMPLETE", "ROLLBACK_COMPLETE") for status in statuses.values()), statuses
+    assert "Resource creation cancelled" in run.output
+    # AND the things that exist are exactly those of the stacks CloudFormation believes deployed: no orphan
+    deployed = [s for s in read_assembly(cdk_out).stacks if statuses.get(s.stack_name) == "CREATE_COMPLETE"]
+    believed = {
+        resource["Properties"]["SerialNumber"]
+        for stack in deployed
+        for resource in stack.template.get("Resources", {}).values()
+        if resource["Type"] == "Custom::ManagedThing"
+    }
+    assert set(by_serial(cdk_out)) == believed
+    assert "SN-001000" not in believed and len(believed) < ROWS - 1
+    # AND destroy leaves nothing
+    assert not operate(cdk_out, "destroy").result.failed
     assert emulator_things(cdk_out) == {}
