@@ -173,6 +173,39 @@ class Delivery:
     physical_id: str
 
 
+class _Gate:
+    """Invocations run side by side (``shared``), except one that must run alone (``exclusive``)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._running = 0
+        self._exclusive = False
+
+    @contextlib.contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._changed:
+            self._changed.wait_for(lambda: not self._exclusive)
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._running -= 1
+                self._changed.notify_all()
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._changed:
+            self._changed.wait_for(lambda: not self._exclusive and not self._running)
+            self._exclusive = True
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._exclusive = False
+                self._changed.notify_all()
+
+
 class AtLeastOnceRuntime:
     """The real ``LambdaRuntime``, delivering chosen requests twice, or killing the handler mid-request and
     delivering the same event again (Lambda's asynchronous invocation is at-least-once).
@@ -180,7 +213,9 @@ class AtLeastOnceRuntime:
     ``duplicate``: the request is delivered a second time after its first delivery answered; CloudFormation
     keeps the first answer. ``kill``: once the emulator has carried out the invocation's first mutating API
     call (a Create committed, a Delete done...), the environment's process is killed before the answer reaches
-    the handler; the event is then delivered again, to a fresh environment, and that answer counts.
+    the handler; the event is then delivered again, to a fresh environment, and that answer counts. An invocation
+    to be killed runs alone (the others wait, and it waits for them), so that the mutating call the emulator sees
+    is its own: at a concurrency above 1 another invocation's call would kill it at a point of no meaning.
     """
 
     def __init__(self, inner: LambdaRuntime, server: EmulatorServer, hook: HandledHook) -> None:
@@ -191,6 +226,7 @@ class AtLeastOnceRuntime:
         self._environments: dict[int, Any] = {}
         self._armed: list[int] = []  # threads whose environment is to be killed at its next mutating call
         self._lock = threading.Lock()
+        self._alone = _Gate()
         pool = inner._pool
         acquire = pool.acquire
 
@@ -216,23 +252,26 @@ class AtLeastOnceRuntime:
 
     def invoke(self, function: FunctionSpec, request: CustomResourceRequest, log_name: str) -> Outcome:
         if self.kill(request):
-            with self._lock:
-                self._armed.append(threading.get_ident())
-            killed = self.inner.invoke(function, request, log_name)
-            with self._lock:
-                armed = threading.get_ident() in self._armed
-                if armed:  # no mutating call was made: nothing was killed
-                    self._armed.remove(threading.get_ident())
+            with self._alone.exclusive():
+                with self._lock:
+                    self._armed.append(threading.get_ident())
+                killed = self.inner.invoke(function, request, log_name)
+                with self._lock:
+                    armed = threading.get_ident() in self._armed
+                    if armed:  # no mutating call was made: nothing was killed
+                        self._armed.remove(threading.get_ident())
             self._note(request, "once" if armed else "killed", killed)
             if armed or killed.answer is not None:
                 return killed
             outcome = self.inner.invoke(function, request, log_name)
             self._note(request, "redelivered", outcome)
             return outcome
-        outcome = self.inner.invoke(function, request, log_name)
+        with self._alone.shared():
+            outcome = self.inner.invoke(function, request, log_name)
         self._note(request, "once", outcome)
         if self.duplicate(request):
-            again = self.inner.invoke(function, request, log_name)
+            with self._alone.shared():
+                again = self.inner.invoke(function, request, log_name)
             self._note(request, "duplicate", again)
         return outcome
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from fake_runtime import FakeApp, FakeRuntime, nested_stack, thing
 
-from managed_things_local.cli.deploy_cli import destroy_selection
 from managed_things_local.cloudformation.requests import RequestType
+from managed_things_local.engine.session import destroy_selection
 from managed_things_local.state.state import StateStore
 
 
