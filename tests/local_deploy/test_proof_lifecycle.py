@@ -151,7 +151,9 @@ class Lifecycle(RuleBasedStateMachine):
             status = h.deploy().status(STACK)
             STATS["recoveries"] += 1
             note(f"plain redeploy -> {status}")
-            assert status.endswith("_COMPLETE") and "ROLLBACK" not in status, h.outputs[-1]
+            # (a continued rollback restored the last good template: a redeploy of it has no changes, and the stack
+            # stays UPDATE_ROLLBACK_COMPLETE, as CloudFormation leaves it)
+            assert status in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"), h.outputs[-1]
             self.desired = dict(self.deployed)
             return
         if "ROLLBACK" in status:
