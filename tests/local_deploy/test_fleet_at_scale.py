@@ -110,7 +110,7 @@ def test_a_2000_row_fleet_deploys_changes_grows_shrinks_and_destroys(tmp_path: P
 def test_one_failing_row_of_a_2000_row_fleet_leaves_no_orphan(tmp_path: Path) -> None:
     # GIVEN a 2,000-row fleet (5 shard stacks) in which one row, in the middle of its shard, names a secret that does
     # not exist (valid at synth, refused at deploy)
-    rows = [row(index) for index in range(ROWS)]
+    rows = [{**row(index), "AuthenticationMaterialSecretName": ""} for index in range(ROWS)]
     rows[1000] = {**row(1000), "AuthenticationMaterial": "", "AuthenticationMaterialSecretName": "fleet/none"}
     inventory = write_inventory(tmp_path / "devices.csv", rows)
 
