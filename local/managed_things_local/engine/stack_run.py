@@ -1,11 +1,11 @@
 """One stack's deploy: the plan of ``plan.py`` run through the executor, the way CloudFormation would do it.
 
 Per stack: creates and updates in dependency order (independent resources
-concurrently), unchanged resources skipped, then outputs and exports, then the
-cleanup phase (deletes of removed resources and of the old physical resources
-of replacements, in reverse dependency order). A failure rolls the stack back:
-rollback updates for what was updated in place, then deletes of what this
-deploy created, in reverse dependency order; the recorded state stays at the
+concurrently; ``resource_deploy`` for one resource, ``nested_stacks`` for a nested
+stack), unchanged resources skipped, then outputs and exports, then the cleanup
+phase (deletes of removed resources and of the old physical resources of
+replacements, in reverse dependency order) and the new state (``stack_finish``).
+A failure rolls the stack back (``rollback``); the recorded state stays at the
 previous deployment.
 
 A run decides nothing the plan did not, says what happens only through the
@@ -16,7 +16,6 @@ resource: the ``ResourceState`` its invocation answered, which is also what a
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 import traceback
@@ -26,8 +25,8 @@ from typing import Any
 from ..cloudformation.assembly import StackArtifact
 from ..cloudformation.intrinsics import Pseudo, Resolver, cfn_stringify, import_arguments, parameter_values
 from ..cloudformation.outputs import export_problem, stack_outputs
-from ..cloudformation.plan import Removal, StackPlan, Step, plan_stack, replaced
-from ..cloudformation.requests import CustomResourceRequest, RequestType, new_stack_id
+from ..cloudformation.plan import Removal, StackPlan, plan_stack, replaced
+from ..cloudformation.requests import new_stack_id
 from ..cloudformation.stack_events import Action, Phase, ResourceStatus, StackStatus, StackSummary
 from ..cloudformation.templates import (
     LAMBDA_FUNCTION,
@@ -38,12 +37,14 @@ from ..cloudformation.templates import (
 from ..environment import resolve_account, resolve_region
 from ..errors import DeployError, Unresolvable
 from ..lambda_runtime.functions import function_arn, function_name
-from ..services.native import NATIVE_TYPES
 from ..state.journal import stack_entry
 from ..state.state import OutputState, ResourceState, StackState, StateStore
 from .executor import Executor
 from .nested_stacks import deploy_nested_stack
+from .resource_deploy import CreatesInFlight, deploy_resource
 from .rollback import Rollback
+from .stack_finish import save_new_state
+from .stack_notes import report_not_deployed, warn_of_what_is_not_run
 
 
 class StackRun:
@@ -98,9 +99,7 @@ class StackRun:
         self.outputs: dict[str, OutputState] = {}
         self._lock = threading.Lock()
         self._announced = False
-        # The Creates in flight, each with what cancels it; once a resource failed, every one of them is cancelled.
-        self._creates_in_flight: dict[str, threading.Event] = {}
-        self._cancelling = False
+        self.creates_in_flight = CreatesInFlight()
 
     def _included(self, logical_id: str, resource: Mapping[str, Any]) -> bool:
         condition = resource.get("Condition")
@@ -157,46 +156,14 @@ class StackRun:
             if self._announced:
                 return
             self._announced = True
-        self._report_not_deployed()
+        report_not_deployed(self.executor, self.name, self.plan.not_deployed, verbose=self.verbose)
         self.stack_event(StackStatus.UPDATE_IN_PROGRESS if self.previous else StackStatus.CREATE_IN_PROGRESS)
-
-    def _report_not_deployed(self) -> None:
-        """One short line when the stack changes (the full list with --verbose; always in --json)."""
-        not_deployed = self.plan.not_deployed
-        if not not_deployed:
-            return
-        if self.verbose:
-            listed = ", ".join(f"{lid} ({kind})" for lid, kind in not_deployed)
-            self.executor.line(
-                f"{self.name} | not deployed locally: {listed}. "
-                "Only Custom::ManagedThing resources, nested stacks and Secrets Manager secrets are deployed; the "
-                "provider functions run locally."
-            )
-            return
-        kinds = sorted({kind for _, kind in not_deployed})
-        shown = ", ".join(kinds[:3]) + (", ..." if len(kinds) > 3 else "")
-        count = len(not_deployed)
-        self.executor.line(
-            f"{self.name} | {count} resource{'s' if count != 1 else ''} of other types not deployed locally ({shown})"
-        )
 
     def deploy(self) -> None:
         """The whole deploy of a root stack: apply, then commit or roll back (the report is the events' fold)."""
         if self.previous is None:
             self.announce()
-        if self.previous and self.previous.endpoint and self.previous.endpoint != self.endpoint_label:
-            warning = (
-                f"{self.name} was deployed against {self.previous.endpoint}, now {self.endpoint_label} "
-                "(--allow-endpoint-change): its recorded things may not exist there"
-            )
-            self.executor.warning(self.name, warning)
-            self.executor.line(f"{self.name} | warning: {warning}")
-        if self.template.get("Transform"):
-            self.executor.warning(
-                self.name,
-                f"{self.name} declares the Transform {self.template['Transform']}, which the local deploy does not "
-                "run: the template is deployed as synthesized",
-            )
+        warn_of_what_is_not_run(self.executor, self.name, self.template, self.previous, self.endpoint_label)
         problem = self.begin_journal()
         if problem:
             self.stack_event(StackStatus.UPDATE_FAILED if self.previous else StackStatus.CREATE_FAILED, problem)
@@ -211,7 +178,7 @@ class StackRun:
         """The stack's identity first in its journal, so that a replay alone can name the stack; or why not."""
         journal = self.store.journal(self.name)
         try:
-            journal.append(stack_entry(self._stack_state(StackStatus.UPDATE_IN_PROGRESS)))
+            journal.append(stack_entry(self.stack_state(StackStatus.UPDATE_IN_PROGRESS)))
         except OSError as error:
             return f"Cannot write the local state {journal.path}: {error}"
         return ""
@@ -242,7 +209,7 @@ class StackRun:
         for child in self.children.values():
             child.commit()
         self._cleanup()
-        self._finish()
+        save_new_state(self)
 
     def rollback(self, failure: str) -> list[str]:
         """Undo this run (and its nested stacks'), after ``failure`` of its own or of a stack above it; what it
@@ -308,7 +275,7 @@ class StackRun:
     def label(self, logical_id: str) -> str:
         return resource_label(resource_name(self.artifact, logical_id), logical_id)
 
-    def _stack_state(self, status: str, **values: Any) -> StackState:
+    def stack_state(self, status: str, **values: Any) -> StackState:
         return StackState(
             stack_name=self.name,
             stack_id=self.pseudo.stack_id,
@@ -343,19 +310,8 @@ class StackRun:
             self.failures.append((time.monotonic(), logical_id, reason))
         action = Action.UPDATE if verb == "UPDATE" else Action.CREATE
         self.event(logical_id, ResourceStatus(f"{verb}_FAILED"), action, reason, physical_id=physical_id)
-        self._cancel_creates()
+        self.creates_in_flight.cancel_all()
         return False
-
-    def _cancel_creates(self) -> None:
-        """As CloudFormation does when a resource fails: every Create in flight (running, or queued by Lambda) is
-        CREATE_FAILED "Resource creation cancelled" at once, and the rollback does not wait for its answer: it
-        sends a Delete with a physical id it makes up (cloudformation-coverage-roadmap#1814, aws-cdk#36951).
-        Updates in flight are waited for: what CloudFormation does with them is not documented."""
-        with self._lock:
-            self._cancelling = True
-            in_flight = list(self._creates_in_flight.values())
-        for cancel in in_flight:
-            cancel.set()
 
     # --- one resource -------------------------------------------------------------------
 
@@ -365,79 +321,11 @@ class StackRun:
         try:
             if step.resource_type == NESTED_STACK:
                 return deploy_nested_stack(self, step)
-            return self._deploy_resource(step)
+            return deploy_resource(self, step)
         except Exception as error:  # a bug of ours: fail the resource (and roll back) rather than hang
             traceback.print_exc()
             verb = "UPDATE" if step.previous else "CREATE"
             return self.failed(logical_id, verb, f"Internal error of the local deploy: {type(error).__name__}: {error}")
-
-    def _deploy_resource(self, step: Step) -> bool:
-        """A managed thing (through its provider function) or a native resource such as a secret."""
-        logical_id, old = step.logical_id, step.previous
-        verb = "UPDATE" if old else "CREATE"
-        native = step.resource_type in NATIVE_TYPES
-        try:
-            properties = self.properties(logical_id)
-            token = "" if native else properties.get("ServiceToken")
-            if not native and (not isinstance(token, str) or not token):
-                raise Unresolvable("the resource has no ServiceToken")
-            assert isinstance(token, str)
-            recorded = self.executor.recorded_properties(step.resource_type, properties)
-            if old is not None and old.properties == recorded and not old.status.endswith("_FAILED"):
-                return True  # unchanged: no request, the record stays as it was
-            # (a Create that failed, kept by a failed rollback, is sent again as an Update: the provider creates
-            # the thing, and the cleanup's Delete of the failed id removes what that Create may have made)
-            if old is not None and old.service_token != token:
-                raise Unresolvable("Modifying service token is not allowed.")
-            function = self.executor.provider(step.resource_type, token)
-        except Unresolvable as error:
-            return self.failed(logical_id, verb, str(error))
-        cancel = threading.Event()
-        with self._lock:
-            if self._cancelling:
-                return False  # a sibling failed meanwhile: CloudFormation starts nothing more
-            if old is None and not native:
-                self._creates_in_flight[logical_id] = cancel
-        self.announce()
-        action = Action.UPDATE if old else Action.CREATE
-        self.event(logical_id, ResourceStatus(f"{verb}_IN_PROGRESS"), action)
-        sent = self.resource_state(
-            logical_id, physical_id=old.physical_id if old else "", properties=recorded, service_token=token
-        )
-        request = CustomResourceRequest(
-            RequestType.UPDATE if old else RequestType.CREATE,
-            self.pseudo.stack_id,
-            logical_id,
-            step.resource_type,
-            token,
-            properties,
-            physical_id=old.physical_id if old else None,
-            old_properties=old.properties if old else None,
-        )
-        try:
-            outcome = self.executor.invoke(self.name, sent, function, request, cancel=cancel)
-        finally:
-            with self._lock:
-                self._creates_in_flight.pop(logical_id, None)
-        answer = outcome.answer
-        physical_id = answer.physical_id if answer is not None else ""
-        if outcome.cancelled:  # its Delete, with a made-up id and these properties, comes with the rollback
-            self.record(dataclasses.replace(sent, status="CREATE_FAILED"))
-            self.event(logical_id, ResourceStatus.CREATE_FAILED, Action.CREATE, outcome.reason)
-            return False
-        if not outcome.succeeded:
-            self.record(dataclasses.replace(sent, physical_id=physical_id, status=f"{verb}_FAILED"))
-            return self.failed(logical_id, verb, outcome.reason, physical_id)
-        assert answer is not None
-        record = dataclasses.replace(sent, physical_id=physical_id, data=dict(answer.data), status=f"{verb}_COMPLETE")
-        self.record(record)
-        note = ""
-        if replaced(step, record):
-            assert old is not None
-            action = Action.REPLACE
-            note = f"replaced: {old.physical_id} -> {physical_id} (the old one is deleted in the cleanup)"
-        self.event(logical_id, ResourceStatus(f"{verb}_COMPLETE"), action, note, physical_id=physical_id)
-        return True
 
     # --- after a success ----------------------------------------------------------------------
 
@@ -464,61 +352,3 @@ class StackRun:
                     f"{resource_label(resource.path, resource.logical_id)}: {resource.physical_id} was not deleted "
                     f"({why}); like CloudFormation, the stack update stands and the resource is no longer managed",
                 )
-
-    def _finish(self) -> None:
-        """The new state saved, and the stack's last event (or "no changes")."""
-        resources: dict[str, ResourceState] = {}
-        functions: dict[str, dict[str, Any]] = {}
-        for logical_id in self.plan.steps:
-            current = self.deployed(logical_id)
-            assert current is not None, f"{logical_id} was neither deployed nor recorded"
-            resources[logical_id] = self.resource_state(
-                logical_id,
-                physical_id=current.physical_id,
-                properties=current.properties,
-                data=current.data,
-                status=current.status,
-                service_token=current.service_token,
-            )
-            token = current.service_token
-            if token and token not in functions:
-                try:
-                    functions[token] = self.executor.function(token).to_json()
-                except Unresolvable:
-                    if self.previous and token in self.previous.functions:
-                        functions[token] = self.previous.functions[token]
-        imports = sorted(self.resolver.imports)
-        changed = (
-            self._announced
-            or self.previous is None
-            or self.previous.status.endswith("_FAILED")  # a redeploy that recovers a failed stack changes it
-            or self.previous.outputs != self.outputs
-            or sorted(self.previous.imports) != imports
-        )
-        status = StackStatus.CREATE_COMPLETE if self.previous is None else StackStatus.UPDATE_COMPLETE
-        if not changed:
-            assert self.previous is not None
-            status = StackStatus(self.previous.status)
-        state = self._stack_state(
-            status, resources=resources, outputs=self.outputs, imports=imports, functions=functions
-        )
-        error = ""
-        try:
-            self.store.save(state)
-        except OSError as problem:
-            error = (
-                f"Cannot write the local state {self.store.snapshot_path(self.name)} ({problem.strerror or problem}); "
-                f"what was deployed is kept in {self.store.journal(self.name).path}: destroy and the next deploy "
-                "find it there"
-            )
-        summary = StackSummary(
-            outputs=self.outputs,
-            resources=resources,
-            not_deployed=self.plan.not_deployed,
-            no_changes=not changed,
-            note="" if changed else "no changes",
-            error=error,
-        )
-        if changed:
-            self.announce()
-        self.stack_event(status, summary=summary)
