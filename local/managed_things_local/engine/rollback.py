@@ -37,10 +37,11 @@ class Rollback:
         self.failure = failure
         self.first = stack_run.previous is None  # a failed creation: ROLLBACK_*, else UPDATE_ROLLBACK_*
         self.problems: list[str] = []
-        self.records = stack_run.records_now()
+        self.records: dict[str, ResourceState] = {}
 
     def run(self) -> list[str]:
         self._begin()
+        self.records = self.stack_run.records_now()
         nested_failed = roll_back_nested_stacks(self.stack_run, self.problems)
         updates_failed = self._roll_back_updates()
         deletes_failed = self._delete_created()
