@@ -22,6 +22,7 @@ from managed_things_local.cloudformation.requests import CustomResourceRequest, 
 from managed_things_local.cloudformation.stack_events import DeployEvent
 from managed_things_local.engine.engine import Engine
 from managed_things_local.engine.executor import Executor
+from managed_things_local.engine.nested_stacks import NestedStackDestroyer
 from managed_things_local.lambda_runtime.invoker import FunctionSpec, Outcome
 from managed_things_local.services.responses import Answer
 from managed_things_local.state.journal import JournalWriter
@@ -210,6 +211,7 @@ class FakeApp:
             listeners=[listen],
             invocation_listeners=[JournalWriter(self.store.journal)],
             lines=line,
+            nested_stacks=NestedStackDestroyer,
             **({"clock": clock} if clock is not None else {}),
         )
         engine = Engine(

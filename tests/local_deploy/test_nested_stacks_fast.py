@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 from fake_runtime import FakeApp, FakeRuntime, nested_stack, thing
 
+from managed_things_local.cloudformation.assembly import read_assembly
+from managed_things_local.cloudformation.plan import Removal
+from managed_things_local.cloudformation.records import ResourceState, StackState
 from managed_things_local.cloudformation.requests import RequestType
+from managed_things_local.cloudformation.stack_events import Phase
+from managed_things_local.cloudformation.templates import NESTED_STACK
+from managed_things_local.engine.executor import Executor
 from managed_things_local.engine.session import destroy_selection
 from managed_things_local.state.state import StateStore
 
@@ -187,3 +193,36 @@ def test_updated_nested_stacks_are_rolled_back_each_after_those_that_depend_on_i
     assert [r.physical_id for r in rollbacks] == ["u1", "d1"]
     statuses = {n.stack_name.split("-")[1]: n.status for n in deployed.report().nested}
     assert statuses == {"Down": "UPDATE_ROLLBACK_COMPLETE", "Up": "UPDATE_ROLLBACK_COMPLETE"}
+
+
+class RecordingNestedStacks:
+    """A NestedStacks collaborator that destroys nothing: it records what the executor asked of it."""
+
+    def __init__(self, destroyed: bool) -> None:
+        self.destroyed = destroyed
+        self.asked: list[tuple[str, str]] = []
+
+    def destroy(self, stack_name: str, parent: str) -> bool:
+        self.asked.append((stack_name, parent))
+        return self.destroyed
+
+
+@pytest.mark.parametrize("destroyed", [True, False])
+def test_the_executor_deletes_a_nested_stack_through_the_collaborator_it_was_built_with(
+    app: FakeApp, destroyed: bool
+) -> None:
+    # GIVEN an executor built with a NestedStacks collaborator (nothing patched on it afterwards)
+    home(app)
+    collaborator = RecordingNestedStacks(destroyed)
+    executor = Executor(
+        read_assembly(app.cdk_out), app.store, FakeRuntime(), nested_stacks=lambda executor: collaborator
+    )
+    state = StackState(
+        "Fake", "arn:aws:cloudformation:eu-west-1:123456789012:stack/Fake/1", "eu-west-1", "123456789012"
+    )
+    floor = ResourceState("Floor", NESTED_STACK, "arn:floor", {}, data={"StackName": "Fake-Floor-1"})
+    # WHEN it deletes a nested stack
+    failures = executor.delete_all(state, [Removal("Floor", floor, "Delete")], phase=Phase.DESTROY)
+    # THEN the collaborator destroys it, and its answer is the Delete's outcome
+    assert collaborator.asked == [("Fake-Floor-1", "Fake")]
+    assert failures == {"Floor": None if destroyed else "not destroyed"}

@@ -8,7 +8,6 @@ CLI's ``--concurrency``); invocations, scheduling and deletes are the ``Executor
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 
@@ -17,7 +16,7 @@ from ..cloudformation.assembly import CloudAssembly, StackArtifact, prune_code
 from ..cloudformation.graph import ordered, reverse
 from ..cloudformation.plan import Removal
 from ..cloudformation.records import ResourceState, StackState
-from ..cloudformation.stack_events import Phase, StackStatus, StackSummary
+from ..cloudformation.stack_events import StackStatus, StackSummary
 from ..cloudformation.stack_states import (
     DeployChoice,
     deploy_choice,
@@ -34,6 +33,7 @@ from .executor import Executor
 from .operation_size import created_size, deploy_size, destroy_size
 from .recovery import deliver_unanswered_creates
 from .report import Reports, StackReport
+from .stack_destroy import destroy_stack
 from .stack_run import StackRun
 
 
@@ -61,7 +61,6 @@ class Engine:
         self.not_started: list[str] = []  # of the last deploy or destroy: the stacks a failure or Ctrl-C kept back
         self.reports = Reports()
         executor.listeners.append(self.reports)
-        executor.destroy_nested = lambda stack_name, parent: not self.destroy_stack(stack_name, parent).failed
 
     @property
     def interrupted(self) -> bool:
@@ -410,58 +409,6 @@ class Engine:
     def destroy_stack(self, stack_name: str, parent: str | None = None, retain: Collection[str] = ()) -> StackReport:
         """Delete every resource of the stack (a nested stack's: ``parent`` names the stack that holds it), but
         those ``retain`` names (a stack in DELETE_FAILED)."""
-        deliver_unanswered_creates(self.store, self.executor, stack_name)
-        state = self.store.load(stack_name)
         report = self.reports.report(stack_name)
-        if state is None:
-            note = "not deployed locally: nothing to destroy"
-            self.executor.warning(stack_name, f"{stack_name} is {note}")
-            summary = StackSummary(note=note)
-            self.executor.stack_event(stack_name, StackStatus.DELETE_COMPLETE, summary=summary, parent=parent)
-            return report
-        # Only a stack with exports reads the others: a fleet's nested stacks are destroyed side by side, and
-        # each reading every other's state (while they are deleted) would be quadratic, and racy.
-        for consumer in self.store.all() if state.exports() else ():
-            used = sorted(set(consumer.imports) & set(state.exports())) if consumer.stack_name != stack_name else []
-            if used:
-                error = f"Export {used[0]} cannot be deleted as it is in use by {consumer.stack_name}"
-                self.executor.stack_event(stack_name, StackStatus.DELETE_FAILED, error, state.stack_id, parent=parent)
-                return report
-        self.executor.stack_event(stack_name, StackStatus.DELETE_IN_PROGRESS, stack_id=state.stack_id, parent=parent)
-        removals = [
-            Removal(key, r, "Retain" if r.logical_id in retain else r.deletion_policy)
-            for key, r in state.resources.items()
-        ]
-        failures = self.executor.delete_all(state, removals, phase=Phase.DESTROY)
-        failed = [r for r in removals if failures.get(r.key) is not None]
-        if failed:
-            for removal in removals:
-                if failures.get(removal.key) is None:
-                    del state.resources[removal.key]
-            state.status = StackStatus.DELETE_FAILED
-            with contextlib.suppress(OSError):  # then the journal keeps what is left
-                self.store.save(state)
-            first = failed[0].resource
-            error = f"{resource_label(first.path, first.logical_id)}: {failures[failed[0].key] or 'not deleted'}"
-            if parent is None:
-                stuck = " ".join(sorted({r.resource.logical_id for r in failed}))
-                error += (
-                    f" (destroy again once fixed, or keep what cannot be deleted: `managed-things destroy {stack_name} "
-                    f"--retain-resources {stuck}`)"
-                )
-            summary = StackSummary(resources=state.resources, failed_resource=first.logical_id)
-            self.executor.stack_event(
-                stack_name, StackStatus.DELETE_FAILED, error, state.stack_id, summary=summary, parent=parent
-            )
-            return report
-        summary = StackSummary()
-        try:
-            self.store.delete(stack_name)
-        except OSError as error:  # everything is deleted: only the record of it stays behind
-            self.executor.warning(
-                stack_name, f"Cannot remove the local state {self.store.snapshot_path(stack_name)}: {error}"
-            )
-        self.executor.stack_event(
-            stack_name, StackStatus.DELETE_COMPLETE, stack_id=state.stack_id, summary=summary, parent=parent
-        )
+        destroy_stack(self.executor, stack_name, parent, retain)
         return report

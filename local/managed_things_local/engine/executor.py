@@ -16,7 +16,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ..cloudformation.assembly import CloudAssembly, StackArtifact
 from ..cloudformation.graph import reverse
@@ -52,6 +52,23 @@ Listener = Callable[[DeployEvent], None]
 InvocationListener = Callable[[Invocation], None]
 
 Provider = FunctionSpec | NativeResource  # what answers a resource's requests
+
+
+class NestedStacks(Protocol):
+    """What the executor asks of nested stacks: deleting one (``AWS::CloudFormation::Stack``) is destroying it."""
+
+    def destroy(self, stack_name: str, parent: str) -> bool:
+        """Destroy nested stack ``stack_name`` of stack ``parent``; whether it is gone."""
+        ...
+
+
+class NoNestedStacks:
+    """For an executor that deploys no nested stack (a preview): a nested stack's Delete fails."""
+
+    def destroy(self, stack_name: str, parent: str) -> bool:
+        return False
+
+
 _POLL_SECONDS = 0.05  # how soon a wait for an answer sees a cancellation, a ServiceTimeout or a second Ctrl-C
 
 
@@ -70,7 +87,9 @@ class Executor:
         lines: Callable[[str], None] | None = None,
         natives: Iterable[NativeResource] = (),
         clock: Clock = time.monotonic,
+        nested_stacks: Callable[[Executor], NestedStacks] = lambda executor: NoNestedStacks(),
     ) -> None:
+        """``nested_stacks`` builds, from this executor, what destroys a nested stack when it is deleted."""
         self.assembly = assembly
         self.natives = {native.resource_type: native for native in natives}
         self.store = store
@@ -79,13 +98,13 @@ class Executor:
         self.listeners = list(listeners)
         self.invocation_listeners = list(invocation_listeners)
         self._lines = lines or (lambda text: None)
-        self.destroy_nested: Callable[[str, str], bool] = lambda stack_name, parent: False
         self._extra_stacks: dict[str, StackArtifact] = {}  # nested stacks, whose functions are providers too
         self._functions: dict[str, FunctionSpec] = {}
         self._functions_lock = threading.Lock()
         self._emit_lock = threading.Lock()
         self.interrupts = Interrupts(self.line)
         self.events = EventQueue(runtime, concurrency=self.concurrency, clock=clock, on_drop=self._dropped)
+        self.nested_stacks = nested_stacks(self)
 
     # --- events ------------------------------------------------------------------------
 
@@ -372,7 +391,7 @@ class Executor:
         self.resource_event(stack_name, resource, ResourceStatus.DELETE_IN_PROGRESS, action, phase)
         if resource.type == NESTED_STACK:  # deleting a nested stack is destroying it
             nested_name = str(resource.data.get("StackName") or "")
-            failure = "" if self.destroy_nested(nested_name, stack_name) else "not destroyed"
+            failure = "" if self.nested_stacks.destroy(nested_name, stack_name) else "not destroyed"
             if not failure:
                 self.record(stack_name, RequestType.DELETE, resource, {})
         else:

@@ -45,6 +45,7 @@ from .diff import diff as diff_stacks
 from .engine import Engine
 from .executor import Executor, Listener
 from .interrupts import Stopping
+from .nested_stacks import NestedStackDestroyer
 from .preview import preview_executor
 from .report import StackReport
 
@@ -299,6 +300,7 @@ class Session:
             invocation_listeners=[JournalWriter(self.store.journal)],
             lines=self._lines,
             natives=[SecretResource(self._secrets)],
+            nested_stacks=NestedStackDestroyer,
         )
         self._queues.append(executor.events)
         return Engine(
