@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..errors import Unresolvable
+
 # 1: properties as the template had them; 2: a managed thing's sensitive ones as state vault references
 # (written and read by state.py; a format 1 snapshot still loads, and is written as 2 when next saved).
 FORMAT = 2
@@ -25,6 +27,21 @@ class ResourceState:
     # Other deployed resources of the stack this one depends on, directly or through undeployed ones.
     depends_on: list[str] = field(default_factory=list)
     endpoint: str = ""  # the Managed Integrations endpoint the resource lives on
+
+    def resolve(self, attribute: str | None) -> Any:
+        """What ``Ref`` (``attribute`` None: the physical id) or ``Fn::GetAtt`` of this deployed resource is."""
+        if attribute is None:
+            return self.physical_id
+        if attribute not in self.data:
+            answered = ", ".join(sorted(self.data)) or "none"
+            expression = reference(self.logical_id, attribute)
+            raise Unresolvable(f"{expression}: the provider answered no {attribute} (it answered {answered})")
+        return self.data[attribute]
+
+
+def reference(logical_id: str, attribute: str | None) -> str:
+    """``Ref X`` or ``Fn::GetAtt X.Attribute``, as an error names what could not be resolved."""
+    return f"Ref {logical_id}" if attribute is None else f"Fn::GetAtt {logical_id}.{attribute}"
 
 
 @dataclass

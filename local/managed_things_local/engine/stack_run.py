@@ -26,6 +26,7 @@ from ..cloudformation.assembly import StackArtifact
 from ..cloudformation.intrinsics import Pseudo, Resolver, cfn_stringify, import_arguments, parameter_values
 from ..cloudformation.outputs import export_problem, stack_outputs
 from ..cloudformation.plan import Removal, StackPlan, plan_stack, replaced
+from ..cloudformation.records import reference
 from ..cloudformation.requests import new_stack_id
 from ..cloudformation.stack_events import Action, Phase, ResourceStatus, StackStatus, StackSummary
 from ..cloudformation.templates import (
@@ -124,19 +125,14 @@ class StackRun:
     def _lookup(self, logical_id: str, attribute: str | None) -> Any:
         resource = self.resources[logical_id]
         kind = resource.get("Type")
-        expression = f"Ref {logical_id}" if attribute is None else f"Fn::GetAtt {logical_id}.{attribute}"
+        expression = reference(logical_id, attribute)
         if logical_id not in self.plan.active:
             raise Unresolvable(f"{expression}: {logical_id} is not in the stack (its condition is false)")
         if logical_id in self.plan.steps:
             value = self.deployed(logical_id)
             if value is None:
                 raise Unresolvable(f"{expression}: {logical_id} has not been deployed")
-            if attribute is None:
-                return value.physical_id
-            if attribute not in value.data:
-                answered = ", ".join(sorted(value.data)) or "none"
-                raise Unresolvable(f"{expression}: the provider answered no {attribute} (it answered {answered})")
-            return value.data[attribute]
+            return value.resolve(attribute)
         if kind == LAMBDA_FUNCTION:
             if attribute is None:
                 return function_name(self.artifact, logical_id)

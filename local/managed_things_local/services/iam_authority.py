@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..cloudformation.intrinsics import Pseudo, Resolver
+from ..cloudformation.records import reference
 from ..cloudformation.templates import default_parameters
 from ..emulator.responses import access_key_of
 from ..environment import resolve_account, resolve_region
@@ -130,15 +131,10 @@ class IamAuthority:
             pseudo = Pseudo(state.region, state.account_id, state.stack_name, state.stack_id)
 
         def lookup(logical_id: str, attribute: str | None) -> Any:
-            expression = f"Ref {logical_id}" if attribute is None else f"Fn::GetAtt {logical_id}.{attribute}"
             record = resources.get(logical_id)
             if record is None:
-                raise Unresolvable(f"{expression}: {logical_id} is not deployed locally")
-            if attribute is None:
-                return record.physical_id
-            if attribute not in record.data:
-                raise Unresolvable(f"{expression}: {logical_id} has no {attribute}")
-            return record.data[attribute]
+                raise Unresolvable(f"{reference(logical_id, attribute)}: {logical_id} is not deployed locally")
+            return record.resolve(attribute)
 
         # (the parameters a deploy was given are not kept: a policy can read only their defaults)
         resolver = Resolver(role.template, pseudo, default_parameters(role.template), lookup, {})
