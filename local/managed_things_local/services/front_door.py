@@ -31,7 +31,6 @@ import socketserver
 import ssl
 import threading
 from collections.abc import Iterable, Iterator
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,6 +39,7 @@ import trustme
 from managed_things_model.regions import SERVICE_REGIONS
 from managed_things_model.service_model import SERVICE_NAME, botocore_session
 
+from .background import BackgroundServer
 from .responses import ResponseReceiver
 
 SECRETS_MANAGER = "secretsmanager"
@@ -64,7 +64,7 @@ def service_exists(service: str, region: str) -> bool:
     return service != SERVICE_NAME or region in SERVICE_REGIONS
 
 
-class FrontDoor:
+class FrontDoor(BackgroundServer):
     """The HTTPS proxy the execution environments' AWS calls go through; use as a context manager.
 
     Each service is relayed to the URL of the local server that answers for it (the emulator, moto's Secrets
@@ -87,7 +87,6 @@ class FrontDoor:
         self._routes: dict[str, str] = {}  # host -> upstream URL
         self._contexts: dict[str, ssl.SSLContext] = {}
         self._lock = threading.Lock()
-        self._server: socketserver.ThreadingTCPServer | None = None
         self.asked: collections.Counter[str] = collections.Counter()  # CONNECTs per host, served or not
         self.refused: set[str] = set()
         self.url = ""
@@ -117,7 +116,7 @@ class FrontDoor:
 
         class Handler(socketserver.BaseRequestHandler):
             def handle(self) -> None:
-                door._serve(self.request)
+                door._tunnel(self.request)
 
         class Server(socketserver.ThreadingTCPServer):
             daemon_threads = True
@@ -126,26 +125,12 @@ class FrontDoor:
             def handle_error(self, request: Any, client_address: Any) -> None:
                 pass  # a tunnel that ends abruptly is the SDK's to report
 
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, name="front-door", daemon=True).start()
+        server = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{server.server_address[1]}"
+        self._serve(server, "front-door")
         return self
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FrontDoor:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def _serve(self, client: socket.socket) -> None:
+    def _tunnel(self, client: socket.socket) -> None:
         client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         host = _connect_target(client)
         if host is None:

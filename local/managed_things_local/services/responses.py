@@ -20,6 +20,8 @@ from typing import Any
 
 import trustme
 
+from .background import BackgroundServer
+
 # CloudFormation rejects answers larger than this ("Response object is too long.").
 MAX_RESPONSE_BYTES = 4096
 
@@ -69,7 +71,7 @@ class _Pending:
         self.answer: Answer | None = None
 
 
-class ResponseReceiver:
+class ResponseReceiver(BackgroundServer):
     """An HTTPS server for custom resource answers; use as a context manager."""
 
     def __init__(self, directory: Path, host: str = "127.0.0.1") -> None:
@@ -77,8 +79,6 @@ class ResponseReceiver:
         self._host = host
         self._pending: dict[str, _Pending] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self.ca_file = directory / "response-ca.pem"
         self.ca: trustme.CA | None = None  # the local deploy's CA (the front door issues its certificates too)
         self.base_url = ""
@@ -128,24 +128,10 @@ class ResponseReceiver:
                     except OSError:
                         pass
 
-        self._server = Server((self._host, 0), Handler)
-        port = self._server.server_address[1]
-        self.base_url = f"https://{self._host}:{port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="response-url", daemon=True)
-        self._thread.start()
+        server = Server((self._host, 0), Handler)
+        self.base_url = f"https://{self._host}:{server.server_address[1]}"
+        self._serve(server, "response-url")
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> ResponseReceiver:
-        return self.start()
-
-    def __exit__(self, *_exc: Any) -> None:
-        self.stop()
 
     def expect(self, request_id: str) -> str:
         """A new ResponseURL for one request."""
