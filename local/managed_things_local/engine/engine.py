@@ -459,7 +459,7 @@ class Engine:
             self.store.delete(stack_name)
         except OSError as error:  # everything is deleted: only the record of it stays behind
             self.executor.warning(
-                stack_name, f"Cannot remove the local state {self.store.snapshot_path(stack_name)}: {error}"
+                stack_name, f"Cannot remove the local state {self.store.path}: {error}"
             )
         self.executor.stack_event(
             stack_name, StackStatus.DELETE_COMPLETE, stack_id=state.stack_id, summary=summary, parent=parent

@@ -227,7 +227,7 @@ class StackRun:
         try:
             journal.append(stack_entry(self._stack_state(StackStatus.UPDATE_IN_PROGRESS)))
         except OSError as error:
-            return f"Cannot write the local state {journal.path}: {error}"
+            return f"Cannot write the local state {self.store.path}: {error}"
         return ""
 
     def apply(self) -> str:
@@ -557,9 +557,8 @@ class StackRun:
             self.store.save(state)
         except OSError as problem:
             error = (
-                f"Cannot write the local state {self.store.snapshot_path(self.name)} ({problem.strerror or problem}); "
-                f"what was deployed is kept in {self.store.journal(self.name).path}: destroy and the next deploy "
-                "find it there"
+                f"Cannot write the local state {self.store.path} ({problem.strerror or problem}); what was deployed is "
+                f"kept in the journal of {self.name}: destroy and the next deploy find it there"
             )
         summary = StackSummary(
             outputs=self.outputs,
