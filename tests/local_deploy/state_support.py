@@ -21,13 +21,15 @@ def sensitive_values(store: StateStore) -> dict[str, str]:
         return dict(db.execute("SELECT ref, value FROM sensitive").fetchall())
 
 
-def refuse_writes(store: StateStore, table: str, message: str = "disk I/O error") -> None:
-    """From now on, any row written to ``table`` fails its transaction (a trigger raising inside it)."""
+def refuse_writes(
+    store: StateStore, table: str, message: str = "disk I/O error", events: tuple[str, ...] = ("INSERT", "UPDATE")
+) -> None:
+    """From now on, any row written to ``table`` (``events``) fails its transaction (a trigger raising inside it)."""
     with store.database.transaction():
         pass  # creates the database and its schema
     database = sqlite3.connect(store.path)
     with database:
-        for event in ("INSERT", "UPDATE"):
+        for event in events:
             database.execute(
                 f"CREATE TRIGGER refuse_{event.lower()}_{table} BEFORE {event} ON {table} "
                 f"BEGIN SELECT RAISE(ABORT, '{message}'); END"

@@ -4,7 +4,6 @@ Lambda's asynchronous queue with its MaximumEventAge, and CloudFormation's Servi
 from __future__ import annotations
 
 import json
-
 import threading
 import time
 from collections.abc import Callable

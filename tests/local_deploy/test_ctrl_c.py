@@ -10,7 +10,6 @@ nothing in the emulator. The last tests drive the engine, and the blocks the CLI
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys

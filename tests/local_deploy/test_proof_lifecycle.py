@@ -15,7 +15,6 @@ order in which requests meet them is not: a failing sequence may not replay exac
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 

@@ -458,9 +458,7 @@ class Engine:
         try:
             self.store.delete(stack_name)
         except OSError as error:  # everything is deleted: only the record of it stays behind
-            self.executor.warning(
-                stack_name, f"Cannot remove the local state {self.store.path}: {error}"
-            )
+            self.executor.warning(stack_name, f"Cannot remove the local state {self.store.path}: {error}")
         self.executor.stack_event(
             stack_name, StackStatus.DELETE_COMPLETE, stack_id=state.stack_id, summary=summary, parent=parent
         )

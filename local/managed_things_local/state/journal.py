@@ -98,7 +98,9 @@ class Journal:
         """``append`` inside the caller's transaction."""
         if isinstance(entry.get("resource"), Mapping):
             entry = {**entry, "resource": vault.seal(db, [entry["resource"]])[0]}
-        db.execute("INSERT INTO journal (stack, entry) VALUES (?, ?)", (self.stack_name, json.dumps(entry, sort_keys=True)))
+        db.execute(
+            "INSERT INTO journal (stack, entry) VALUES (?, ?)", (self.stack_name, json.dumps(entry, sort_keys=True))
+        )
 
     def entries(self) -> list[dict[str, Any]]:
         """The entries in the order written, their sensitive properties revealed."""

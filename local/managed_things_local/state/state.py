@@ -69,13 +69,6 @@ class StateStore:
         self._migrate()
         return Journal(self.database, stack_name)
 
-    def load_snapshot(self, stack_name: str) -> StackState | None:
-        """The stack as the last finished run left it (without the journal of a run that did not finish)."""
-        if not self._readable():
-            return None
-        with self.database.transaction() as db:
-            return self._record(db, stack_name)
-
     def load(self, stack_name: str) -> StackState | None:
         """The stack's record with its journal replayed: everything the provider answered it created."""
         if not self._readable():

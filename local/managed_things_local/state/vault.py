@@ -63,9 +63,7 @@ def reveal(db: sqlite3.Connection, resources: Iterable[Mapping[str, Any]], where
     return reveal_from({reference: json.loads(value) for reference, value in rows}, resources, where)
 
 
-def reveal_from(
-    values: Mapping[str, Any], resources: Iterable[Mapping[str, Any]], where: str
-) -> list[dict[str, Any]]:
+def reveal_from(values: Mapping[str, Any], resources: Iterable[Mapping[str, Any]], where: str) -> list[dict[str, Any]]:
     """``reveal`` with the values given (reference -> value)."""
     revealed = [dict(resource) for resource in resources]
     for resource in revealed:
