@@ -77,8 +77,9 @@ class StateDatabase:
         return self._db is not None or self.path.is_file()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic unit of work: committed when the block ends, rolled back if it raises.
+    def transaction(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
+        """One atomic unit of work: committed when the block ends, rolled back if it raises. A reading one
+        (``write=False``) sees one consistent state and never waits for a writer (WAL).
 
         A transaction inside another (same thread) joins it."""
         with self._lock:
@@ -87,7 +88,7 @@ class StateDatabase:
                 yield db
                 return
             try:
-                db.execute("BEGIN IMMEDIATE")
+                db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 try:
                     yield db
                 except BaseException:

@@ -106,7 +106,7 @@ class Journal:
         """The entries in the order written, their sensitive properties revealed."""
         if not self.database.exists():
             return []
-        with self.database.transaction() as db:
+        with self.database.transaction(write=False) as db:
             return self.read(db)
 
     def read(self, db: sqlite3.Connection) -> list[dict[str, Any]]:

@@ -73,7 +73,7 @@ class StateStore:
         """The stack's record with its journal replayed: everything the provider answered it created."""
         if not self._readable():
             return None
-        with self.database.transaction() as db:
+        with self.database.transaction(write=False) as db:
             return self._load(db, stack_name)
 
     def save(self, state: StackState) -> None:
@@ -110,7 +110,7 @@ class StateStore:
         """Every stack with a record or a journal, each read whole (see ``load``), in name order."""
         if not self._readable():
             return []
-        with self.database.transaction() as db:
+        with self.database.transaction(write=False) as db:
             names = [n for (n,) in db.execute("SELECT name FROM stacks UNION SELECT stack FROM journal ORDER BY 1")]
             states = [self._load(db, name) for name in names]
         return [s for s in states if s is not None]
