@@ -91,6 +91,8 @@ def _readable_text(path: Path) -> str:
     try:
         tables = [t for (t,) in database.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         rows = [str(row) for t in tables if t not in _SECRET_TABLES for row in database.execute(f"SELECT * FROM {t}")]
+    except sqlite3.DatabaseError:  # not a database (a test's broken state file): its bytes
+        return path.read_bytes().decode(errors="replace")
     finally:
         database.close()
     return "\n".join(rows)

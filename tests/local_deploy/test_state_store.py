@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from canary_scan import SENSITIVE_CANARIES
+from deploy_support import run_cli
 from fake_runtime import FakeApp, FakeRuntime, thing
 from state_support import records_text, refuse_writes, sensitive_values
 
@@ -155,3 +156,17 @@ def test_a_state_directory_of_the_earlier_format_is_migrated_once_on_first_load(
     dying = [c for c in runtime.calls() if c[1] == "Lamp"]
     assert dying == [("Create", "Lamp", "p2"), ("Delete", "Lamp", "p2")]
     assert runtime.requests[0].properties["SerialNumber"] == "SN-OTHER-0002"
+
+
+def test_a_state_file_that_is_not_a_database_is_one_line_saying_what_to_do(tmp_path: Path, capsys) -> None:
+    # GIVEN a state.sqlite that is not a database, beside a synthesized app
+    app = FakeApp(tmp_path)
+    app.write({"Fake": {"Plug": thing("p1")}})
+    app.store.directory.mkdir(parents=True)
+    app.store.path.write_text("not a database " * 20)
+    # WHEN the things are listed
+    run = run_cli(capsys, "things", "--cdk-out", str(app.cdk_out), "--state-dir", str(app.store.directory))
+    # THEN one line names the file, what is wrong and what to do, no traceback
+    (line,) = [line for line in run.stderr.splitlines() if line.strip()]
+    assert f"The local state {app.store.path} cannot be opened (file is not a database)" in line
+    assert "remove the .managed-things directory" in line and "Traceback" not in run.stderr and run.code == 1

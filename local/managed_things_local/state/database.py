@@ -33,9 +33,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..errors import DeployError
 from .private_files import PRIVATE_MODE
 
-__all__ = ["DATABASE_FILE", "StateDatabase", "StateWriteError"]
+__all__ = ["DATABASE_FILE", "StateDatabase", "StateUnusable", "StateWriteError"]
 
 DATABASE_FILE = "state.sqlite"
 SCHEMA_VERSION = 1
@@ -63,6 +64,10 @@ CREATE TABLE IF NOT EXISTS settings (
 
 class StateWriteError(OSError):
     """The state database could not be written (an OSError, as a state file's write failure was)."""
+
+
+class StateUnusable(StateWriteError, DeployError):
+    """The state database cannot be opened: the message says what to do (a DeployError, said in one line)."""
 
 
 class StateDatabase:
@@ -129,7 +134,7 @@ class StateDatabase:
                 db.executescript(_SCHEMA)
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             except (OSError, sqlite3.Error) as error:
-                raise StateWriteError(
+                raise StateUnusable(
                     f"The local state {self.path} cannot be opened ({error}); restore it, or remove the "
                     ".managed-things directory (and the things it deployed) to start over"
                 ) from None
