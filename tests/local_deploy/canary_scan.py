@@ -12,12 +12,15 @@ directory (``.managed-things``: Lambda logs, stack snapshots and journals, the e
   every thing) appear in no output, no Lambda log and no stack snapshot or journal (the state vault holds them);
 * the emulator's state (the service's own store) holds a digest of AuthenticationMaterial, never a material;
   the other sensitive members are the service's own data there, as in the real service: allowed;
-* the two secret stores, ``secrets.json`` (Secrets Manager's values) and ``state-vault.jsonl`` (the sensitive
-  properties the state refers to), are exempt: holding the values is their job (mode 0600, tested elsewhere).
+* the state database ``state.sqlite`` is read with SQLite, table by table (its write-ahead log included): the
+  stacks' records and journals must hold no canary; its ``sensitive`` table (the values the records refer to)
+  and ``secrets.json`` (Secrets Manager's values) are exempt: holding the values is their job (mode 0600,
+  tested elsewhere).
 """
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -34,7 +37,9 @@ TAG_VALUE = "tagvalue-canary-H2M"
 TAGS = {TAG_KEY: TAG_VALUE}
 SENSITIVE_CANARIES = (*MATERIAL_CANARIES, SERIAL_NUMBER, BRAND, MODEL, OWNER, CLASSIFICATION, TAG_KEY, TAG_VALUE)
 _SKIPPED_DIRS = {"code", "node_modules"}  # staged copies of the asset: written before any deploy
-_SECRET_STORES = {"secrets.json", "state-vault.jsonl"}
+_SECRET_STORES = {"secrets.json"}
+STATE_DATABASE = "state.sqlite"
+_SECRET_TABLES = {"sensitive"}  # state.sqlite's values by reference: a secret store
 
 
 class CanaryScan:
@@ -60,7 +65,7 @@ class CanaryScan:
             found += [f"{where}: canary {c!r}" for c in SENSITIVE_CANARIES if c in text]
         for test, directory in self.directories:
             for path in _files(directory):
-                text = path.read_bytes().decode(errors="replace")
+                text = _readable_text(path)
                 label = f"{test}: {path.relative_to(directory)}"
                 found += [f"{label}: a ResponseURL" for t in tokens if t in text]
                 found += [f"{label}: canary {c!r}" for c in _forbidden(path) if c in text]
@@ -74,7 +79,23 @@ def _files(directory: Path) -> Iterable[Path]:
         parts = set(path.relative_to(directory).parts)
         # What the engine writes (a test's own files, e.g. a recorder handler's raw events, are not scanned)
         if path.is_file() and ".managed-things" in parts and not parts & _SKIPPED_DIRS:
-            yield path
+            if not path.name.startswith(f"{STATE_DATABASE}-"):  # its log and shared memory: read through SQLite
+                yield path
+
+
+def _readable_text(path: Path) -> str:
+    """What a reader of ``path`` finds: the state database's tables as text (but its secret store), else the bytes."""
+    if path.name != STATE_DATABASE:
+        return path.read_bytes().decode(errors="replace")
+    database = sqlite3.connect(path)
+    try:
+        tables = [t for (t,) in database.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        rows = [str(row) for t in tables if t not in _SECRET_TABLES for row in database.execute(f"SELECT * FROM {t}")]
+    except sqlite3.DatabaseError:  # not a database (a test's broken state file): its bytes
+        return path.read_bytes().decode(errors="replace")
+    finally:
+        database.close()
+    return "\n".join(rows)
 
 
 def _forbidden(path: Path) -> tuple[str, ...]:

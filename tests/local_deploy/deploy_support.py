@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,5 +149,32 @@ def by_name(things: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {thing.get("Name", ""): thing for thing in things.values()}
 
 
-def stack_state(cdk_out: Path, stack_name: str) -> Path:
-    return state_dir(cdk_out) / "stacks" / f"{stack_name}.json"
+@dataclass(frozen=True)
+class StackRecord:
+    """A stack's record in the state database (``state.sqlite``), as stored: its sensitive values by reference."""
+
+    database: Path
+    stack_name: str
+
+    def exists(self) -> bool:
+        return self._doc() is not None
+
+    def read_text(self) -> str:
+        doc = self._doc()
+        if doc is None:
+            raise FileNotFoundError(f"no record of {self.stack_name} in {self.database}")
+        return doc
+
+    def _doc(self) -> str | None:
+        if not self.database.is_file():
+            return None
+        connection = sqlite3.connect(self.database)
+        try:
+            row = connection.execute("SELECT doc FROM stacks WHERE name = ?", (self.stack_name,)).fetchone()
+        finally:
+            connection.close()
+        return None if row is None else str(row[0])
+
+
+def stack_state(cdk_out: Path, stack_name: str) -> StackRecord:
+    return StackRecord(state_dir(cdk_out) / "state.sqlite", stack_name)

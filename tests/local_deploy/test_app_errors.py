@@ -92,7 +92,7 @@ def test_a_configuration_error_is_its_lines_and_advice_not_a_traceback(
     assert "Traceback" not in run.stderr
     lines = [line.strip() for line in run.stderr.splitlines() if line.strip()]
     assert lines[-3:] == [f"❌  {error[0]}", error[1], APP_ERROR_ADVICE]
-    assert not (app_dir / ".managed-things" / "stacks").exists()
+    assert not (app_dir / ".managed-things" / "state.sqlite").exists()
 
 
 def test_another_failure_of_the_app_keeps_its_traceback(app_dir: Path, capsys: Any) -> None:

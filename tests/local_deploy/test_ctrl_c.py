@@ -10,7 +10,6 @@ nothing in the emulator. The last tests drive the engine, and the blocks the CLI
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -233,7 +232,7 @@ def test_a_second_ctrl_c_stops_waiting_exits_130_and_leaves_a_state_that_destroy
     assert destroy.returncode == 0, destroy.stderr
     assert "Slow: its Create was never answered; delivering it again" in destroy.stderr
     assert emulator_things(cdk_out) == {}
-    assert not os.path.exists(state_dir(cdk_out) / "stacks" / f"{STACK}.journal.jsonl")
+    assert StateStore(state_dir(cdk_out)).journal(STACK).entries() == []
 
 
 def test_a_ctrl_c_during_a_destroy_finishes_its_deletes_and_exits_130(tmp_path: Path) -> None:

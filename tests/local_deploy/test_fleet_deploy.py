@@ -12,7 +12,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from deploy_support import by_name, emulator_things, material, operate, run_cli, state_dir, synth
+from deploy_support import by_name, emulator_things, material, operate, run_cli, stack_state, state_dir, synth
 
 from cdk_managed_things import ManagedThingFleet
 from managed_things_local.engine.session import SessionOptions
@@ -151,6 +151,6 @@ def test_a_stack_holding_only_a_fleet_is_skipped_as_the_cdk_cli_skips_a_stack_wi
     assert not run.result.failed, run.output
     assert "Only | stack has no resources, skipping deployment." in run.output
     assert len(emulator_things(cdk_out)) == 2
-    assert not (state_dir(cdk_out) / "stacks" / "Only.json").exists()
+    assert not stack_state(cdk_out, "Only").exists()
     assert run_cli(capsys, "destroy", "--cdk-out", str(cdk_out), "--force").code == 0
     assert emulator_things(cdk_out) == {}

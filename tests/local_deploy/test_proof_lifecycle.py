@@ -15,7 +15,6 @@ order in which requests meet them is not: a failing sequence may not replay exac
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -210,7 +209,9 @@ class Lifecycle(RuleBasedStateMachine):
             # ...and, whatever happened, the next one starts from nothing (a failing one must not taint the next)
             for thing_id in live_things(h.server):
                 h.server.backend.delete_managed_thing({"Identifier": thing_id})
-            shutil.rmtree(h.store.stacks_dir, ignore_errors=True)
+            with h.store.database.transaction() as db:
+                for table in ("stacks", "journal", "sensitive"):
+                    db.execute(f"DELETE FROM {table}")
 
 
 def test_random_lifecycles_converge(tmp_path: Path, proof_base: Path) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from conftest import REPO_ROOT
-from deploy_support import device, operate, run_cli, state_dir, synth
+from deploy_support import device, operate, run_cli, stack_state, state_dir, synth
 from emulator.support import make_client
 
 from managed_things_local.cloudformation.annotations import Annotation, Level, read_annotations, report
@@ -199,7 +199,7 @@ def test_an_error_annotation_stops_the_deploy_in_one_line(tmp_path: Path, capsys
     )
     assert run.stderr.rstrip().endswith("❌  Synthesis finished with errors")
     assert "CREATE_IN_PROGRESS" not in run.stderr
-    assert not (state_dir(cdk_out) / "stacks" / "Annotated.json").exists()
+    assert not stack_state(cdk_out, "Annotated").exists()
 
 
 def test_destroy_does_not_stop_on_error_annotations(tmp_path: Path, capsys: Any) -> None:

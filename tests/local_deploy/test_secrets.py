@@ -13,7 +13,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_secretsmanager as secretsmanager
-from deploy_support import ZIGBEE, Run, by_name, emulator_things, run_cli, state_dir, synth
+from deploy_support import ZIGBEE, Run, by_name, emulator_things, run_cli, stack_state, state_dir, synth
 
 from cdk_managed_things import ManagedThing, Role
 
@@ -101,7 +101,7 @@ def test_a_secret_of_the_stack_is_deployed_read_by_the_provider_and_destroyed(tm
     assert generated["user"] == "admin" and len(generated["password"]) == 20 and generated["password"].isalnum()
     assert stat.S_IMODE((state_dir(cdk_out) / "secrets.json").stat().st_mode) == 0o600
     # AND the state records the ARN and a digest, never the value
-    state = json.loads((state_dir(cdk_out) / "stacks" / "Secretive.json").read_text())
+    state = json.loads(stack_state(cdk_out, "Secretive").read_text())
     (record,) = [r for lid, r in state["resources"].items() if lid.startswith("SetupCode")]
     assert record["properties"]["SecretString"].startswith("sha256:") and record["physical_id"] == arn
 

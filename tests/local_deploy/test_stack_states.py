@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fake_runtime import FakeApp, FakeRuntime, nested_stack, thing
+from state_support import records_text
 
 from managed_things_local.cli.progress import StackReport
 from managed_things_local.cloudformation.requests import RequestType
@@ -325,7 +326,7 @@ def test_what_rollback_retries_keeps_sensitive_values_by_reference_only(app: Fak
     runtime = FakeRuntime(fail={("B", UPDATE): "told to fail"}, on_request=second_update_of_a_fails)
     assert app.deploy(runtime).report().status == "UPDATE_ROLLBACK_FAILED"
     # THEN the snapshot holds neither serial number in plain text
-    snapshot = app.store.snapshot_path("Fake").read_text()
+    snapshot = records_text(app.store)
     assert "SN-NEW-0002" not in snapshot and "SN-OLD-0001" not in snapshot and '"rollback_from"' in snapshot
     # AND `rollback` sends the exact values back
     runtime = FakeRuntime()

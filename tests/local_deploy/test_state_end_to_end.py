@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import aws_cdk as cdk
-from deploy_support import device, emulator_things, run_cli, stack_state, synth
+from deploy_support import device, emulator_things, run_cli, state_dir, synth
+from state_support import refuse_writes
 
 from managed_things_local.emulator.server import EmulatorServer
+from managed_things_local.state.state import StateStore
 
 
 def five_things(app: cdk.App) -> None:
@@ -17,15 +19,16 @@ def five_things(app: cdk.App) -> None:
 
 
 def test_a_stack_state_that_cannot_be_written_loses_no_thing(tmp_path: Path, capsys) -> None:
-    # GIVEN five things, and a directory where the stack's state file goes
+    # GIVEN five things, and a state database whose stack records cannot be written
     cdk_out = synth(tmp_path / "cdk.out", five_things)
-    stack_state(cdk_out, "Five").mkdir(parents=True)
+    store = StateStore(state_dir(cdk_out))
+    refuse_writes(store, "stacks")
     # WHEN deployed
     run = run_cli(capsys, "deploy", "--cdk-out", str(cdk_out))
     # THEN it fails with one line naming the state file, no traceback, and the five things exist
     assert run.code == 1
     assert "Traceback" not in run.stderr + run.stdout
-    assert f"Five failed: Cannot write the local state {stack_state(cdk_out, 'Five')}" in run.stdout
+    assert f"Five failed: Cannot write the local state {store.path} (disk I/O error)" in run.stdout
     created = set(emulator_things(cdk_out))
     assert len(created) == 5
     # WHEN deployed again, THEN no thing is created again

@@ -1,4 +1,4 @@
-"""The local state never loses a thing: a journal beside each stack's snapshot, and the endpoint things live on."""
+"""The local state never loses a thing: a journal beside each stack's record, and the endpoint things live on."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from fake_runtime import FakeApp, FakeRuntime, deploy_dying_at, thing
+from state_support import refuse_writes
 
 from managed_things_local.cloudformation.requests import RequestType
 from managed_things_local.errors import DeployError
@@ -25,23 +26,16 @@ def failing_save(self: StateStore, state: object) -> None:
     raise PermissionError(13, "Permission denied")
 
 
-def unwritable_snapshot(app: FakeApp, stack: str = "Fake") -> Path:
-    """A directory where the stack's snapshot file goes: it cannot be written, or removed as a file."""
-    path = app.store.snapshot_path(stack)
-    path.mkdir(parents=True)
-    return path
-
-
-def test_a_snapshot_that_cannot_be_written_loses_nothing(app: FakeApp) -> None:
-    # GIVEN five things and a snapshot path that cannot be written
+def test_a_record_that_cannot_be_written_loses_nothing(app: FakeApp) -> None:
+    # GIVEN five things and a state whose stack records cannot be written (each such transaction fails)
     app.write({"Fake": fleet("t0", "t1", "t2", "t3", "t4")})
-    snapshot = unwritable_snapshot(app)
+    refuse_writes(app.store, "stacks")
     # WHEN deployed
     first = app.deploy(FakeRuntime())
     # THEN the deploy fails in one line naming the file and the journal, and the journal knows every thing
     error = first.report().error
-    assert error.startswith(f"Cannot write the local state {snapshot}") and "\n" not in error
-    assert "is kept in" in error and ".journal.jsonl" in error
+    assert error.startswith(f"Cannot write the local state {app.store.path} (disk I/O error)") and "\n" not in error
+    assert "is kept in the journal of Fake" in error
     assert app.state() == {f"T{i}": f"t{i}" for i in range(5)}
     # WHEN deployed again, THEN nothing is created again
     again = FakeRuntime()
@@ -76,16 +70,16 @@ def test_a_replacement_whose_state_was_never_written_is_cleaned_up_by_the_next_d
 
 
 def test_a_request_that_cannot_be_journaled_is_not_sent(app: FakeApp) -> None:
-    # GIVEN a journal path that cannot be appended to (a directory in its place)
+    # GIVEN a journal that cannot be appended to (each such transaction fails)
     app.write({"Fake": fleet("t0")})
-    app.store.journal("Fake").path.mkdir(parents=True)
+    refuse_writes(app.store, "journal")
     runtime = FakeRuntime()
     # WHEN deployed
     deployed = app.deploy(runtime)
     # THEN the stack fails in one line naming the journal, and no request reached the provider
     assert runtime.calls() == []
     assert deployed.report().error.startswith("Cannot write the local state")
-    assert str(app.store.journal("Fake").path) in deployed.report().error
+    assert str(app.store.path) in deployed.report().error
 
 
 def test_a_rollback_that_leaves_a_thing_keeps_it_in_the_state(app: FakeApp) -> None:

@@ -1,9 +1,9 @@
-"""The state vault: no sensitive value in stack snapshots or journals, and every reader gets the values back."""
+"""The state vault: no sensitive value in the stacks' records or journals, and every reader gets the values back."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -12,11 +12,10 @@ import pytest
 from canary_scan import BRAND, SERIAL_NUMBER, TAGS
 from deploy_support import device, material, run_cli, stack_state, synth
 from fake_runtime import FakeApp, FakeRuntime, deploy_dying_at, thing
+from state_support import raw_bytes, records_text, sensitive_values
 
 from managed_things_local.errors import DeployError
-from managed_things_local.state import vault as vault_module
 from managed_things_local.state.state import StateStore
-from managed_things_local.state.vault import VAULT_FILE
 from managed_things_model.service_model import sensitive_members
 
 SENSITIVE = {"AuthenticationMaterial": material(1), "SerialNumber": SERIAL_NUMBER, "Brand": BRAND, "Tags": TAGS}
@@ -26,21 +25,25 @@ def plug(serial: str = SERIAL_NUMBER, **properties: object) -> dict:
     return thing("p1", **{**SENSITIVE, "SerialNumber": serial, **properties})
 
 
-def state_files(app: FakeApp) -> dict[str, str]:
-    stacks = app.root / ".managed-things" / "stacks"
-    return {p.name: p.read_text() for p in sorted(stacks.glob("*"))} if stacks.is_dir() else {}
-
-
-def vault_path(app: FakeApp) -> Path:
-    return app.root / ".managed-things" / VAULT_FILE
+def record(app: FakeApp, stack: str = "Fake") -> dict:
+    """The stack's record as stored (sealed)."""
+    with app.store.database.transaction() as db:
+        return json.loads(db.execute("SELECT doc FROM stacks WHERE name = ?", (stack,)).fetchone()[0])
 
 
 def assert_no_sensitive_value(app: FakeApp, *values: str) -> None:
-    files = state_files(app)
-    assert files, "no state was written"
-    for name, text in files.items():
-        for value in [material(1), SERIAL_NUMBER, BRAND, *TAGS, *TAGS.values(), *values]:
-            assert value not in text, f"{name} holds a sensitive value"
+    text = records_text(app.store)
+    assert text, "no state was written"
+    for value in [material(1), SERIAL_NUMBER, BRAND, *TAGS, *TAGS.values(), *values]:
+        assert value not in text, "a record or journal entry holds a sensitive value"
+
+
+def assert_no_sensitive_value_left(app: FakeApp, *values: str) -> None:
+    """Not in a table, not in the database's bytes (a deleted row's free page, the write-ahead log)."""
+    assert app.store.all() == [] and sensitive_values(app.store) == {}
+    stored = raw_bytes(app.store.directory)
+    for value in [material(1), SERIAL_NUMBER, BRAND, *TAGS, *TAGS.values(), *values]:
+        assert value.encode() not in stored, f"state.sqlite's bytes hold {value!r}"
 
 
 def test_the_tests_cover_every_sensitive_member_of_the_model() -> None:
@@ -59,14 +62,17 @@ def test_the_state_refers_to_sensitive_values_and_a_load_gives_them_back(tmp_pat
     app = FakeApp(tmp_path)
     app.write({"Fake": {"Plug": plug()}})
     app.deploy(FakeRuntime())
-    # THEN the snapshot refers to each by a keyed digest, and the vault (0600) holds the values
-    snapshot = json.loads(state_files(app)["Fake.json"])
-    properties = snapshot["resources"]["Plug"]["properties"]
-    assert snapshot["format"] == 2
+    # THEN the record refers to each by a keyed digest, and the database (0600) holds the values apart
+    stored = record(app)
+    properties = stored["resources"]["Plug"]["properties"]
+    assert stored["format"] == 2
     assert {k for k, v in properties.items() if isinstance(v, dict) and "Vault" in v} == set(SENSITIVE)
     assert properties["Id"] == "p1"  # what is not sensitive stays as it is
     assert_no_sensitive_value(app)
-    assert stat.S_IMODE(vault_path(app).stat().st_mode) == 0o600
+    stored_values = [json.loads(value) for value in sensitive_values(app.store).values()]
+    assert all(value in stored_values for value in SENSITIVE.values())
+    files = sorted(app.store.directory.glob("state.sqlite*"))
+    assert files and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files), files
     # AND loading the state gives the values back exactly
     loaded = app.store.load("Fake")
     assert loaded is not None
@@ -80,8 +86,7 @@ def test_a_reference_reveals_nothing_not_even_to_whoever_hashes_a_guess(tmp_path
         app = FakeApp(tmp_path / project)
         app.write({"Fake": {"Plug": plug()}})
         app.deploy(FakeRuntime())
-        snapshot = json.loads(state_files(app)["Fake.json"])
-        references.append(snapshot["resources"]["Plug"]["properties"]["SerialNumber"]["Vault"])
+        references.append(record(app)["resources"]["Plug"]["properties"]["SerialNumber"]["Vault"])
     # THEN the digests are keyed per project: they differ, and neither is the plain hash of the value
     import hashlib
 
@@ -134,8 +139,8 @@ def test_recovery_delivers_again_the_exact_request_journaled_by_reference(tmp_pa
     assert (str(redelivered.request_type), redelivered.request_id) == ("Create", sent[0].request_id)
     assert redelivered.properties == sent[0].properties
     assert runtime.calls()[1:] == [("Delete", "Plug", "p1")]
-    # AND destroy leaves no state and no vault
-    assert state_files(app) == {} and not vault_path(app).exists()
+    # AND destroy leaves no state and no sensitive value
+    assert_no_sensitive_value_left(app)
 
 
 def test_destroy_empties_the_vault_and_an_update_drops_the_values_no_longer_used(tmp_path: Path) -> None:
@@ -146,46 +151,49 @@ def test_destroy_empties_the_vault_and_an_update_drops_the_values_no_longer_used
     # WHEN its serial number changes, THEN the vault keeps the new value only
     app.write({"Fake": {"Plug": plug("SN-2")}})
     app.deploy(FakeRuntime())
-    values = [json.loads(line).get("value") for line in vault_path(app).read_text().splitlines()]
+    values = [json.loads(value) for value in sensitive_values(app.store).values()]
     assert "SN-2" in values and SERIAL_NUMBER not in values
-    # WHEN destroyed, THEN the vault is gone with the state
+    # WHEN destroyed, THEN no value is left, in a table or in the file's bytes
     app.destroy(FakeRuntime())
-    assert state_files(app) == {} and not vault_path(app).exists()
+    assert_no_sensitive_value_left(app, "SN-2")
 
 
 def test_a_state_written_by_the_previous_version_loads_and_is_rewritten_by_reference(tmp_path: Path) -> None:
-    # GIVEN a snapshot of format 1 (plain values, no vault) and a journal of plain values, as written before
+    # GIVEN a snapshot of format 1 (plain values, no vault), as the JSON files were written before state.sqlite
     app = FakeApp(tmp_path)
     app.write({"Fake": {"Plug": plug()}})
     app.deploy(FakeRuntime())
     state = app.store.load("Fake")
     assert state is not None
+    app.store.path.unlink()
     stacks = app.root / ".managed-things" / "stacks"
+    stacks.mkdir()
     (stacks / "Fake.json").write_text(json.dumps({**state.to_json(), "format": 1}))
-    vault_path(app).unlink()
     # WHEN it is loaded, THEN the values are there; a deploy of the same template changes nothing
     loaded = app.store.load("Fake")
-    assert loaded is not None and loaded.resources["Plug"].properties == state.resources["Plug"].properties
+    assert loaded == state
     runtime = FakeRuntime()
     app.deploy(runtime)
     assert runtime.calls() == []
-    # AND the next save writes it by reference
-    app.store.save(dataclasses.replace(loaded, status="UPDATE_COMPLETE"))
+    # AND it was migrated by reference: the file is gone, no value is in a record
+    assert not stacks.exists()
     assert_no_sensitive_value(app)
-    assert app.store.load("Fake") == dataclasses.replace(loaded, status="UPDATE_COMPLETE")
 
 
-def test_a_lost_vault_is_said_in_one_line_naming_the_member_never_the_value(tmp_path: Path) -> None:
-    # GIVEN a deployed thing whose vault was removed
+def test_a_lost_value_is_said_in_one_line_naming_the_member_never_the_value(tmp_path: Path) -> None:
+    # GIVEN a deployed thing whose sensitive values were removed from the database
     app = FakeApp(tmp_path)
     app.write({"Fake": {"Plug": plug()}})
     app.deploy(FakeRuntime())
-    vault_path(app).unlink()
-    # WHEN the state is loaded, THEN it is refused, naming the file, the resource and a member
+    database = sqlite3.connect(app.store.path)
+    with database:
+        database.execute("DELETE FROM sensitive")
+    database.close()
+    # WHEN the state is loaded, THEN it is refused, naming the stack, the resource and a member
     with pytest.raises(DeployError) as refused:
         StateStore(app.root / ".managed-things").load("Fake")
     message = str(refused.value)
-    assert "Fake.json: Plug." in message and "state vault does not hold" in message
+    assert "the record of Fake: Plug." in message and "state vault does not hold" in message
     assert SERIAL_NUMBER not in message and material(1) not in message
 
 
@@ -201,33 +209,43 @@ def test_diff_after_a_deploy_sees_every_sensitive_member_unchanged(tmp_path: Pat
 
 
 def test_a_journal_written_by_the_previous_version_still_drives_the_recovery(tmp_path: Path) -> None:
-    # GIVEN a deploy that died while the thing's Create was in flight, journaled as before (plain values, no vault)
+    # GIVEN a deploy that died while the thing's Create was in flight, journaled in a file as before state.sqlite
+    # (plain values, no vault), its last line cut short by the crash
     app = FakeApp(tmp_path)
     app.write({"Fake": {"Plug": plug()}})
     sent = deploy_dying_at(app)
-    journal = app.store.journal("Fake")
-    plain = journal.entries()
-    journal.path.write_text("".join(json.dumps(entry) + "\n" for entry in plain))
-    vault_path(app).unlink()
+    plain = app.store.journal("Fake").entries()
+    app.store.path.unlink()
+    stacks = app.root / ".managed-things" / "stacks"
+    stacks.mkdir()
+    lines = "".join(json.dumps(entry) + "\n" for entry in plain)
+    (stacks / "Fake.journal.jsonl").write_text(lines + '{"entry": "answer", "request_id": "cut-sh')
     # WHEN the stack is destroyed, THEN the same Create, with the exact properties, is delivered again
     runtime = FakeRuntime()
     app.destroy(runtime)
     assert runtime.requests[0].request_id == sent[0].request_id
     assert runtime.requests[0].properties == sent[0].properties
     assert runtime.calls()[1:] == [("Delete", "Plug", "p1")]
+    assert_no_sensitive_value_left(app)
 
 
-def test_a_vault_line_cut_short_by_a_crash_does_not_swallow_the_next_value(tmp_path: Path) -> None:
-    # GIVEN a vault whose last line a crash cut short (no newline)
+def test_a_vault_line_cut_short_by_a_crash_does_not_lose_the_other_values(tmp_path: Path) -> None:
+    # GIVEN a state in the files before state.sqlite: a snapshot by reference, and a vault whose last line a crash
+    # cut short after the values the snapshot refers to
     app = FakeApp(tmp_path)
     app.write({"Fake": {"Plug": plug()}})
     app.deploy(FakeRuntime())
-    with vault_path(app).open("a") as vault:
-        vault.write('{"ref": "sha256:cut-sh')
-    # WHEN another thing's values are written
-    app.write({"Fake": {"Plug": plug(), "Lamp": thing("p2", **{**SENSITIVE, "SerialNumber": "SN-OTHER-0002"})}})
-    app.deploy(FakeRuntime())
-    # THEN a new process (nothing cached) still reads them back
-    vault_module._SHARED.clear()
-    loaded = StateStore(app.store.directory).load("Fake")
-    assert loaded is not None and loaded.resources["Lamp"].properties["SerialNumber"] == "SN-OTHER-0002"
+    state = app.store.load("Fake")
+    assert state is not None
+    sealed, values = record(app), sensitive_values(app.store)
+    with app.store.database.transaction() as db:
+        key = db.execute("SELECT value FROM settings WHERE name = 'vault_key'").fetchone()[0]
+    app.store.path.unlink()
+    directory = app.root / ".managed-things"
+    (directory / "stacks").mkdir()
+    (directory / "stacks" / "Fake.json").write_text(json.dumps(sealed))
+    vault = [json.dumps({"key": key})] + [json.dumps({"ref": r, "value": json.loads(v)}) for r, v in values.items()]
+    (directory / "state-vault.jsonl").write_text("\n".join(vault) + '\n{"ref": "sha256:cut-sh')
+    # WHEN a new process loads it, THEN every value is back
+    assert StateStore(directory).load("Fake") == state
+    assert not (directory / "state-vault.jsonl").exists()

@@ -157,7 +157,7 @@ class UpdateRollbackContinuation:
         try:
             self.store.save(state)
         except OSError as unwritable:
-            error = f"Cannot write the local state {self.store.snapshot_path(stack_name)} ({unwritable})"
+            error = f"Cannot write the local state {self.store.path} ({unwritable})"
         for problem in problems:
             self.executor.warning(stack_name, problem)
         reason = "; ".join(problems)

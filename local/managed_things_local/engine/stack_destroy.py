@@ -62,9 +62,7 @@ def destroy_stack(executor: Executor, stack_name: str, parent: str | None = None
     try:
         executor.store.delete(stack_name)
     except OSError as error:  # everything is deleted: only the record of it stays behind
-        executor.warning(
-            stack_name, f"Cannot remove the local state {executor.store.snapshot_path(stack_name)}: {error}"
-        )
+        executor.warning(stack_name, f"Cannot remove the local state {executor.store.path}: {error}")
     executor.stack_event(
         stack_name, StackStatus.DELETE_COMPLETE, stack_id=state.stack_id, summary=summary, parent=parent
     )

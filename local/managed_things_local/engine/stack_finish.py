@@ -52,9 +52,8 @@ def save_new_state(run: StackRun) -> None:
         run.store.save(state)
     except OSError as problem:
         error = (
-            f"Cannot write the local state {run.store.snapshot_path(run.name)} ({problem.strerror or problem}); "
-            f"what was deployed is kept in {run.store.journal(run.name).path}: destroy and the next deploy "
-            "find it there"
+            f"Cannot write the local state {run.store.path} ({problem.strerror or problem}); what was deployed is "
+            f"kept in the journal of {run.name}: destroy and the next deploy find it there"
         )
     summary = StackSummary(
         outputs=run.outputs,

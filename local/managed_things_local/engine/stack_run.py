@@ -176,7 +176,7 @@ class StackRun:
         try:
             journal.append(stack_entry(self.stack_state(StackStatus.UPDATE_IN_PROGRESS)))
         except OSError as error:
-            return f"Cannot write the local state {journal.path}: {error}"
+            return f"Cannot write the local state {self.store.path}: {error}"
         return ""
 
     def apply(self) -> str:

@@ -1,1 +1,1 @@
-"""What the local deploy has deployed, kept beside the cloud assembly: the state store, its journal and vault."""
+"""What the local deploy has deployed, kept beside the cloud assembly: state.sqlite (records, journals, vault)."""

@@ -1,11 +1,12 @@
 """A stack's append-only journal: every request before it is sent, every answer as it arrives.
 
-``stacks/<name>.journal.jsonl``, one JSON object a line, flushed per line. The
-stack's JSON snapshot is the journal folded and compacted at the end of a run;
-loading a stack is its snapshot with the journal replayed on top, so a thing
-the provider created is reachable from the state even when the snapshot could
-not be written, or the run ended before it was. Requests carry no ResponseURL, and
-a managed thing's sensitive properties only as references to the state vault (``vault.py``).
+The ``journal`` table of the state database (``database.py``), one JSON entry a
+row, each written in its own transaction. The stack's record is the journal
+folded and compacted at the end of a run (in one transaction with the journal's
+removal); loading a stack is its record with the journal replayed on top, so a
+thing the provider created is reachable from the state even when the run ended
+before its record was written. Requests carry no ResponseURL, and a managed
+thing's sensitive properties only as references (``vault.py``).
 
 Entries:
 - ``stack``: the stack's identity (id, region, account, endpoint), once per run;
@@ -31,14 +32,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import threading
+import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ..cloudformation.records import ResourceState, StackState
-from .vault import StateVault
+from . import vault
+from .database import StateDatabase
 
 
 @dataclass(frozen=True)
@@ -82,49 +83,41 @@ class JournalWriter:
 
 
 class Journal:
-    """Appends entries to one file, a line at a time; safe to call from worker threads.
+    """One stack's entries in the state database; safe to call from worker threads."""
 
-    A request's sensitive properties are written to ``vault`` and referred to (``vault.py``); ``entries``
-    has them back."""
-
-    def __init__(self, path: Path, vault: StateVault) -> None:
-        self.path = path
-        self.vault = vault
-        self._lock = threading.Lock()
+    def __init__(self, database: StateDatabase, stack_name: str) -> None:
+        self.database = database
+        self.stack_name = stack_name
 
     def append(self, entry: Mapping[str, Any]) -> None:
-        with self.vault.lock, self._lock:  # the vault's values first, and no collect before the line is written
-            if isinstance(entry.get("resource"), Mapping):
-                entry = {**entry, "resource": self.vault.seal([entry["resource"]])[0]}
-            line = json.dumps(entry, sort_keys=True) + "\n"
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as file:
-                file.write(line)
-                file.flush()
+        """Record ``entry`` (a request's sensitive properties sealed, ``vault.py``) in one transaction."""
+        with self.database.transaction() as db:
+            self.write(db, entry)
+
+    def write(self, db: sqlite3.Connection, entry: Mapping[str, Any]) -> None:
+        """``append`` inside the caller's transaction."""
+        if isinstance(entry.get("resource"), Mapping):
+            entry = {**entry, "resource": vault.seal(db, [entry["resource"]])[0]}
+        db.execute(
+            "INSERT INTO journal (stack, entry) VALUES (?, ?)", (self.stack_name, json.dumps(entry, sort_keys=True))
+        )
 
     def entries(self) -> list[dict[str, Any]]:
-        if not self.path.is_file():
+        """The entries in the order written, their sensitive properties revealed."""
+        if not self.database.exists():
             return []
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:  # compacted meanwhile into the snapshot: its stack was saved (beside this one)
-            return []
-        entries = []
-        for line in text.splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue  # a line cut short when the process died: its request was never sent
-            if isinstance(entry, dict):
-                entries.append(entry)
+        with self.database.transaction(write=False) as db:
+            return self.read(db)
+
+    def read(self, db: sqlite3.Connection) -> list[dict[str, Any]]:
+        """``entries`` inside the caller's transaction."""
+        rows = db.execute("SELECT entry FROM journal WHERE stack = ? ORDER BY seq", (self.stack_name,))
+        entries = [json.loads(text) for (text,) in rows]
         requests = [e for e in entries if isinstance(e.get("resource"), dict)]
-        revealed = self.vault.reveal([e["resource"] for e in requests], self.path)
+        revealed = vault.reveal(db, [e["resource"] for e in requests], f"the journal of {self.stack_name}")
         for entry, resource in zip(requests, revealed, strict=True):
             entry["resource"] = resource
         return entries
-
-    def clear(self) -> None:
-        self.path.unlink(missing_ok=True)
 
 
 def stack_entry(state: StackState) -> dict[str, Any]:

@@ -1,8 +1,7 @@
-"""Files only their owner may read (mode 0600): the local secrets and the state vault.
+"""Files only their owner may read (mode 0600): the local secrets (and the state database, ``database.py``).
 
 ``write_private`` replaces a file whole: a temporary file created 0600, renamed
 over the old one, so a reader sees the old content or the new, never a part.
-``append_private`` adds to one (created 0600), for stores that grow a line at a time.
 """
 
 from __future__ import annotations
@@ -28,13 +27,6 @@ def write_private(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             temporary.unlink(missing_ok=True)
         raise
-
-
-def append_private(path: Path, text: str) -> None:
-    """Append ``text`` to ``path`` (created if need be), readable by its owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND) as file:
-        file.write(text)
 
 
 @contextlib.contextmanager

@@ -1,11 +1,12 @@
-"""What the local deploy has deployed: one JSON document per stack, beside the cloud assembly.
+"""What the local deploy has deployed: one record per stack in the state database, beside the cloud assembly.
 
 Like CloudFormation's record of a stack: each resource's physical id, the
 properties last sent and the attributes answered, the stack's outputs and
 exports, what it imports, and the provider functions its resources were
 deployed with (deletes run on that code). A managed thing's sensitive
-properties are kept in the state vault and referred to (``vault.py``); loading
-the state gives them back.
+properties are kept apart and referred to (``vault.py``); loading the state
+gives them back. Each method is one transaction of ``state.sqlite``
+(``database.py``).
 """
 
 from __future__ import annotations
@@ -13,32 +14,38 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
-import re
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..cloudformation.records import FORMAT, OutputState, ResourceState, StackState
+from ..cloudformation.records import OutputState, ResourceState, StackState
 from ..errors import DeployError
+from . import vault
+from .database import DATABASE_FILE, StateDatabase
 from .journal import Journal, replay
-from .vault import VAULT_FILE, StateVault
+from .legacy_files import migrate_legacy_files
 
 __all__ = ["STATE_DIR_NAME", "OutputState", "ResourceState", "StackState", "StateStore"]
 
 STATE_DIR_NAME = ".managed-things"
-_SEALED = ("resources", "rollback_from")  # the members of a snapshot that hold resources: sealed by the vault
+_SEALED = ("resources", "rollback_from")  # the members of a record that hold resources: sealed (vault.py)
 
 
 class StateStore:
-    """The state directory: ``stacks/<name>.json``, the state vault, the emulator's database, staged code,
-    logs and a lock."""
+    """The state directory: ``state.sqlite`` (the stacks' records and journals), the emulator's database,
+    staged code, logs and a lock."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.stacks_dir = directory / "stacks"
-        self.vault = StateVault(directory / VAULT_FILE)
+        self.database = StateDatabase(directory / DATABASE_FILE)
         self.code_dir = directory / "code"
         self.logs_dir = directory / "logs"
+        self._migrated = False
+
+    @property
+    def path(self) -> Path:
+        """The state database's file."""
+        return self.database.path
 
     @property
     def emulator_database(self) -> Path:
@@ -58,107 +65,96 @@ class StateStore:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def snapshot_path(self, stack_name: str) -> Path:
-        return self.stacks_dir / f"{_safe(stack_name)}.json"
-
     def journal(self, stack_name: str) -> Journal:
-        return Journal(self.stacks_dir / f"{_safe(stack_name)}.journal.jsonl", self.vault)
-
-    def load_snapshot(self, stack_name: str) -> StackState | None:
-        """The stack as the last finished run left it (without the journal of a run that did not finish)."""
-        path = self.snapshot_path(stack_name)
-        # Read and revealed under the vault's lock: a stack saved meanwhile (beside this one) cannot collect the
-        # values of the file as read, nor replace it, between the two.
-        with self.vault.lock:
-            if not path.is_file():
-                return None
-            try:
-                document = json.loads(path.read_text())
-                if document.get("format", 1) >= FORMAT:  # format 1 kept the values themselves
-                    for member in _SEALED:
-                        resources = document.get(member) or {}
-                        revealed = self.vault.reveal(resources.values(), path)
-                        document[member] = dict(zip(resources, revealed, strict=True))
-                return StackState.from_json(document)
-            except FileNotFoundError:
-                return None  # deleted meanwhile (a stack destroyed beside this one)
-            except (OSError, ValueError, TypeError, AttributeError) as error:
-                raise DeployError(f"The local state {path} is unreadable ({error}); remove it to start over") from None
+        self._migrate()
+        return Journal(self.database, stack_name)
 
     def load(self, stack_name: str) -> StackState | None:
-        """The stack's snapshot with its journal replayed: everything the provider answered it created.
-
-        Under the vault's lock, which a save holds from its snapshot to its journal's removal: never the old
-        snapshot without the journal that the new one replaced."""
-        with self.vault.lock:
-            return replay(self.load_snapshot(stack_name), self.journal(stack_name).entries())
+        """The stack's record with its journal replayed: everything the provider answered it created."""
+        if not self._readable():
+            return None
+        with self.database.transaction(write=False) as db:
+            return self._load(db, stack_name)
 
     def save(self, state: StackState) -> None:
-        """Write the snapshot (its sensitive values to the vault first), then drop the journal it now contains,
-        then the vault's values no state file refers to; an OSError leaves the journal in place."""
-        self.stacks_dir.mkdir(parents=True, exist_ok=True)
-        path = self.snapshot_path(state.stack_name)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        with self.vault.lock:
-            document = state.to_json()
-            for member in _SEALED:
-                resources = document[member]
-                document[member] = dict(zip(resources, self.vault.seal(resources.values()), strict=True))
-            try:
-                temporary.write_text(json.dumps(document, indent=1, sort_keys=True))
-                os.replace(temporary, path)
-            except OSError:
-                with contextlib.suppress(OSError):
-                    temporary.unlink(missing_ok=True)
-                raise
-            self.journal(state.stack_name).clear()
-            self._collect()
+        """Write the stack's record and drop the journal it now contains, in one transaction; a StateWriteError
+        (an OSError) leaves the journal as it was."""
+        self._migrate()
+        with self.database.transaction() as db:
+            self._write(db, state)
+        self.database.scrub()
 
     def settle(self, stack_name: str) -> None:
-        """After a rollback: keep the snapshot if the journal changed nothing, else compact what remains."""
-        snapshot = self.load_snapshot(stack_name)
-        replayed = self.load(stack_name)
-        if replayed is None or (snapshot is None and not replayed.resources):
-            self.journal(stack_name).clear()
-        elif snapshot is not None and _identities(snapshot) == _identities(replayed):
-            self.journal(stack_name).clear()
-        else:
-            with contextlib.suppress(OSError):  # the journal keeps it
-                self.save(replayed)
-        self._collect()
+        """After a rollback: keep the record if the journal changed nothing, else compact what remains."""
+        if not self._readable():
+            return
+        with self.database.transaction() as db:
+            record = self._record(db, stack_name)
+            replayed = self._load(db, stack_name)
+            if replayed is None or (record is None and not replayed.resources):
+                self._forget(db, stack_name)
+            elif record is not None and _identities(record) == _identities(replayed):
+                db.execute("DELETE FROM journal WHERE stack = ?", (stack_name,))
+                vault.collect(db)
+            else:
+                self._write(db, replayed)
+        self.database.scrub()
 
     def delete(self, stack_name: str) -> None:
-        with self.vault.lock:
-            self.journal(stack_name).clear()
-            self.snapshot_path(stack_name).unlink(missing_ok=True)
-            self._collect()
-
-    def _collect(self) -> None:
-        """Drop from the vault what no snapshot or journal refers to any more."""
-        files = sorted(self.stacks_dir.glob("*")) if self.stacks_dir.is_dir() else []
-        self.vault.collect(path for path in files if path.is_file())
+        if self._readable():
+            with self.database.transaction() as db:
+                self._forget(db, stack_name)
+            self.database.scrub()
 
     def all(self) -> list[StackState]:
-        """Every stack with a state, each read whole (see ``load``) while other stacks' runs go on."""
-        if not self.stacks_dir.is_dir():
+        """Every stack with a record or a journal, each read whole (see ``load``), in name order."""
+        if not self._readable():
             return []
-        names: dict[str, str] = {}  # safe file name -> stack name
-        with self.vault.lock:
-            for path in sorted(self.stacks_dir.glob("*.json")) + sorted(self.stacks_dir.glob("*.journal.jsonl")):
-                safe = path.name.removesuffix(".journal.jsonl").removesuffix(".json")
-                if safe in names or not path.is_file():
-                    continue
-                journal = self.journal(safe)
-                state = self.load_snapshot(safe) if path.suffix == ".json" else replay(None, journal.entries())
-                if state is not None:
-                    names[safe] = state.stack_name
-            states = [self.load(name) for name in names.values()]
+        with self.database.transaction(write=False) as db:
+            names = [n for (n,) in db.execute("SELECT name FROM stacks UNION SELECT stack FROM journal ORDER BY 1")]
+            states = [self._load(db, name) for name in names]
         return [s for s in states if s is not None]
+
+    def _readable(self) -> bool:
+        self._migrate()
+        return self.database.exists()
+
+    def _migrate(self) -> None:
+        if not self._migrated:
+            migrate_legacy_files(self.directory, self.database, self._write)
+            self._migrated = True
+
+    def _record(self, db: sqlite3.Connection, stack_name: str) -> StackState | None:
+        row = db.execute("SELECT doc FROM stacks WHERE name = ?", (stack_name,)).fetchone()
+        if row is None:
+            return None
+        document = json.loads(row[0])
+        for member in _SEALED:
+            resources = document.get(member) or {}
+            revealed = vault.reveal(db, resources.values(), f"the record of {stack_name}")
+            document[member] = dict(zip(resources, revealed, strict=True))
+        return StackState.from_json(document)
+
+    def _load(self, db: sqlite3.Connection, stack_name: str) -> StackState | None:
+        return replay(self._record(db, stack_name), Journal(self.database, stack_name).read(db))
+
+    def _write(self, db: sqlite3.Connection, state: StackState) -> None:
+        document = state.to_json()
+        for member in _SEALED:
+            resources = document[member]
+            document[member] = dict(zip(resources, vault.seal(db, resources.values()), strict=True))
+        db.execute(
+            "INSERT OR REPLACE INTO stacks (name, doc) VALUES (?, ?)",
+            (state.stack_name, json.dumps(document, sort_keys=True)),
+        )
+        db.execute("DELETE FROM journal WHERE stack = ?", (state.stack_name,))
+        vault.collect(db)
+
+    def _forget(self, db: sqlite3.Connection, stack_name: str) -> None:
+        db.execute("DELETE FROM stacks WHERE name = ?", (stack_name,))
+        db.execute("DELETE FROM journal WHERE stack = ?", (stack_name,))
+        vault.collect(db)
 
 
 def _identities(state: StackState) -> set[tuple[str, str]]:
     return {(key, r.physical_id) for key, r in state.resources.items()}
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
