@@ -132,6 +132,46 @@ def test_a_failing_sibling_rolls_back_creates_updates_and_replacements_without_a
     assert live_things(faulty) == {}
 
 
+def side_by_side(materials: tuple[int, ...]):
+    """Plugs and a Sibling that depends on none of them: deployed side by side, the Sibling (``bad!name``, a
+    parameter) fails while Creates of the plugs are in flight."""
+
+    def define(app: cdk.App) -> None:
+        stack = cdk.Stack(app, "Fleet")
+        sibling_name = cdk.CfnParameter(stack, "SiblingName", default="sibling").value_as_string
+        for i, material in enumerate(materials):
+            device(stack, f"Plug{i}", material, name=f"plug-{i}")
+        device(stack, "Sibling", 90, name=sibling_name)
+
+    return define
+
+
+def test_a_sibling_failing_while_creates_are_in_flight_under_faults_leaves_no_trace(
+    tmp_path: Path, faulty: EmulatorServer
+) -> None:
+    # GIVEN eight plugs and a sibling deployed four at a time against the faulty emulator, the sibling failing at once
+    cdk_out = tmp_path / "cdk.out"
+    store = StateStore(state_dir(cdk_out))
+    synth(cdk_out, side_by_side(tuple(range(1, 9))))
+    options = SessionOptions(concurrency=4, endpoint_url=faulty.url)
+    parameters = {"Fleet": {"SiblingName": "bad!name"}}
+    # WHEN it is deployed (three times: the first deploy, then again once rolled back)
+    outputs = []
+    for _ in range(3):
+        run = operate(cdk_out, "deploy", options=options, parameters=parameters)
+        outputs.append(run.output)
+        # THEN once Lambda is done no thing is left, whatever the Creates in flight did
+        if not rolled_back(run, store, faulty, "ROLLBACK_COMPLETE"):
+            assert live_things(faulty) == {}, run.output
+    # (not vacuous: Creates were in flight, and cancelled, when the sibling failed)
+    assert any("Resource creation cancelled" in output for output in outputs)
+    # AND with a good sibling it deploys, and destroy removes everything
+    assert not operate(cdk_out, "deploy", options=options).result.failed
+    assert_converged(faulty, store)
+    assert not operate(cdk_out, "destroy", options=options).result.failed
+    assert live_things(faulty) == {}
+
+
 def short_timeout(cdk_out: Path, seconds: int) -> None:
     """The provider function's Timeout in the synthesized template, as if the app had set it."""
     path = cdk_out / "Fleet.template.json"
