@@ -12,7 +12,6 @@ asks of ``NestedStackDestroyer``, its ``NestedStacks`` collaborator.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
 
 from ..cloudformation.graph import reverse
 from ..cloudformation.plan import Removal, Step
@@ -24,9 +23,7 @@ from ..state.state import ResourceState
 from .executor import Executor
 from .recovery import deliver_unanswered_creates
 from .stack_destroy import destroy_stack
-
-if TYPE_CHECKING:  # a run deploys its nested stacks through this module, which reads the run
-    from .stack_run import StackRun
+from .stack_run_view import StackRunView
 
 
 class NestedStackDestroyer:
@@ -39,7 +36,7 @@ class NestedStackDestroyer:
         return destroy_stack(self.executor, stack_name, parent)
 
 
-def deploy_nested_stack(parent: StackRun, step: Step) -> bool:
+def deploy_nested_stack(parent: StackRunView, step: Step) -> bool:
     """Create or update the nested stack of ``step`` as a resource of ``parent``; whether it succeeded."""
     logical_id, old = step.logical_id, step.previous
     verb = "UPDATE" if old else "CREATE"
@@ -89,7 +86,7 @@ def deploy_nested_stack(parent: StackRun, step: Step) -> bool:
     return True
 
 
-def _deploy(child: StackRun) -> str:
+def _deploy(child: StackRunView) -> str:
     """The nested stack's creates and updates (its cleanup waits for the root's); on failure, its rollback."""
     if child.previous is None:
         child.announce()
@@ -99,7 +96,7 @@ def _deploy(child: StackRun) -> str:
     return failure
 
 
-def roll_back_nested_stacks(parent: StackRun, problems: list[str]) -> list[str]:
+def roll_back_nested_stacks(parent: StackRunView, problems: list[str]) -> list[str]:
     """Roll back, with ``parent``, the nested stacks its run updated (side by side, each after the nested stacks
     that depend on it); adds what they could not undo to ``problems``, and returns those that failed."""
     updated = {lid: c for lid, c in parent.children.items() if c.previous is not None and c.changed}
@@ -117,7 +114,7 @@ def roll_back_nested_stacks(parent: StackRun, problems: list[str]) -> list[str]:
     return [logical_id for logical_id, ok in results.items() if ok is not True]
 
 
-def created_nested_stack_removal(parent: StackRun, logical_id: str, record: ResourceState) -> Removal | None:
+def created_nested_stack_removal(parent: StackRunView, logical_id: str, record: ResourceState) -> Removal | None:
     """The Delete of a nested stack ``parent``'s run created, which its rollback destroys; None if it did not."""
     child = parent.children.get(logical_id)
     if child is not None and child.previous is None:

@@ -1,60 +1,19 @@
 """One resource of a stack run created or updated: a managed thing through its provider function, or a native
-resource such as a secret; and the Creates in flight, which a failing sibling cancels."""
+resource such as a secret."""
 
 from __future__ import annotations
 
 import dataclasses
-import threading
-from typing import TYPE_CHECKING
 
 from ..cloudformation.plan import Step, replaced
 from ..cloudformation.requests import CustomResourceRequest, RequestType
 from ..cloudformation.stack_events import Action, ResourceStatus
 from ..errors import Unresolvable
 from ..services.native import NATIVE_TYPES
-
-if TYPE_CHECKING:  # a run deploys its resources through this module, which reads the run
-    from .stack_run import StackRun
+from .stack_run_view import StackRunView
 
 
-class CreatesInFlight:
-    """The Creates of one stack run in flight, each with what cancels it.
-
-    As CloudFormation does when a resource fails: every Create in flight (running, or queued by Lambda) is
-    CREATE_FAILED "Resource creation cancelled" at once, and the rollback does not wait for its answer: it
-    sends a Delete with a physical id it makes up (cloudformation-coverage-roadmap#1814, aws-cdk#36951).
-    Updates in flight are waited for: what CloudFormation does with them is not documented."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._cancels: dict[str, threading.Event] = {}
-        self._cancelling = False
-
-    def start(self, logical_id: str, *, cancellable: bool) -> threading.Event | None:
-        """What cancels the request about to be sent for ``logical_id`` (only a Create's is ever set); None once
-        a resource failed: nothing more starts."""
-        cancel = threading.Event()
-        with self._lock:
-            if self._cancelling:
-                return None
-            if cancellable:
-                self._cancels[logical_id] = cancel
-        return cancel
-
-    def finished(self, logical_id: str) -> None:
-        with self._lock:
-            self._cancels.pop(logical_id, None)
-
-    def cancel_all(self) -> None:
-        """A resource failed: cancel every Create in flight, and start nothing more."""
-        with self._lock:
-            self._cancelling = True
-            in_flight = list(self._cancels.values())
-        for cancel in in_flight:
-            cancel.set()
-
-
-def deploy_resource(run: StackRun, step: Step) -> bool:
+def deploy_resource(run: StackRunView, step: Step) -> bool:
     """A managed thing (through its provider function) or a native resource such as a secret."""
     logical_id, old = step.logical_id, step.previous
     verb = "UPDATE" if old else "CREATE"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from typing import TYPE_CHECKING
 
 from ..cloudformation.plan import Removal, Step, replaced
 from ..cloudformation.requests import made_up_physical_id
@@ -24,15 +23,13 @@ from ..state.state import ResourceState, StackState
 from .failed_rollback import record_failed_rollback
 from .nested_stacks import created_nested_stack_removal, roll_back_nested_stacks
 from .rollback_update import another_physical_id, send_rollback_update
-
-if TYPE_CHECKING:  # the run holds its rollback; the rollback reads the run
-    from .stack_run import StackRun
+from .stack_run_view import StackRunView
 
 
 class Rollback:
     """Undo what one ``StackRun`` did; ``run()`` says what it could not undo (empty: the rollback completed)."""
 
-    def __init__(self, stack_run: StackRun, failure: str) -> None:
+    def __init__(self, stack_run: StackRunView, failure: str) -> None:
         self.stack_run = stack_run
         self.failure = failure
         self.first = stack_run.previous is None  # a failed creation: ROLLBACK_*, else UPDATE_ROLLBACK_*

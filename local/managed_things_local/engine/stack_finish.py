@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..cloudformation.stack_events import StackStatus, StackSummary
 from ..errors import Unresolvable
 from ..state.state import ResourceState
-
-if TYPE_CHECKING:  # a run saves its new state through this module, which reads the run
-    from .stack_run import StackRun
+from .stack_run_view import StackRunView
 
 
-def save_new_state(run: StackRun) -> None:
+def save_new_state(run: StackRunView) -> None:
     """The new state saved, and the stack's last event (or "no changes")."""
     resources: dict[str, ResourceState] = {}
     functions: dict[str, dict[str, Any]] = {}

@@ -42,10 +42,11 @@ from ..state.journal import stack_entry
 from ..state.state import OutputState, ResourceState, StackState, StateStore
 from .executor import Executor
 from .nested_stacks import deploy_nested_stack
-from .resource_deploy import CreatesInFlight, deploy_resource
+from .resource_deploy import deploy_resource
 from .rollback import Rollback
 from .stack_finish import save_new_state
 from .stack_notes import report_not_deployed, warn_of_what_is_not_run
+from .stack_run_view import CreatesInFlight, StackRunView
 
 
 class StackRun:
@@ -96,7 +97,7 @@ class StackRun:
         self.records: dict[str, ResourceState] = {}
         self.failures: list[tuple[float, str, str]] = []  # (when, logical id, reason), for the first failure
         self.failed_resource = ""
-        self.children: dict[str, StackRun] = {}  # nested stacks this run deployed, by logical id
+        self.children: dict[str, StackRunView] = {}  # nested stacks this run deployed, by logical id
         self.outputs: dict[str, OutputState] = {}
         self._lock = threading.Lock()
         self._announced = False
@@ -227,7 +228,7 @@ class StackRun:
             verbose=self.verbose,
         )
 
-    def add_child(self, logical_id: str, child: StackRun) -> None:
+    def add_child(self, logical_id: str, child: StackRunView) -> None:
         """A nested stack this run deployed: committed with it, or rolled back with it."""
         with self._lock:
             self.children[logical_id] = child
